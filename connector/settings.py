@@ -1,0 +1,207 @@
+"""ml-connector settings: one env-driven module that fails loudly.
+
+Every variable is documented in .env.example. Per-tenant data never lives here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from connector.env import (
+    dev_secret,
+    env_bool,
+    env_database_url,
+    env_int,
+    env_list,
+    env_required,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+
+# --- Django -----------------------------------------------------------------
+DEBUG = env_bool("DEBUG", False)
+
+if DEBUG:
+    # Only a development machine gets a generated key; it is kept under var/ so a
+    # restart does not log everyone out or make encrypted fields unreadable.
+    SECRET_KEY = env_str("SECRET_KEY", "") or dev_secret(VAR_DIR / "dev-secret-key")
+else:
+    SECRET_KEY = env_required(
+        "SECRET_KEY", "set a long random value (or DEBUG=1 for a generated development key)"
+    )
+if len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if not _origin.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(
+            f"CSRF_TRUSTED_ORIGINS entry {_origin!r} must start with https:// or http://"
+        )
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "tenants",
+    "qbwc",
+    "procore_sync",
+    "audit",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "connector.urls"
+WSGI_APPLICATION = "connector.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+# Tests swap in a fast hasher (PASSWORD_HASHERS_FAST=1); production keeps PBKDF2.
+if env_bool("PASSWORD_HASHERS_FAST", False):
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# QBWC posts multi-megabyte qbXML responses; the QBWC view enforces its own cap.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+
+# --- Database ---------------------------------------------------------------
+DATABASES = {
+    "default": env_database_url("DATABASE_URL", f"sqlite:///{VAR_DIR / 'ml-connector.sqlite3'}")
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web server, worker and simulator share one file: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-ml-connector.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# --- Celery -----------------------------------------------------------------
+# Default broker: kombu's filesystem transport under var/, so a worker runs on a
+# fresh machine with no server. Set CELERY_BROKER_URL=redis://... in production.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if not CELERY_BROKER_URL.startswith(("filesystem://", "redis://", "rediss://", "amqp://", "memory://")):
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL={CELERY_BROKER_URL!r}: use redis://, rediss://, amqp:// or filesystem://"
+    )
+BROKER_DIR = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _sub in ("queue", "processed"):
+        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    # A push job can wait out a Procore rate-limit window; the visibility timeout
+    # must exceed the longest task or Redis redelivers it to a second worker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200, minimum=60)
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ALWAYS_EAGER = False
+
+# --- Encryption -------------------------------------------------------------
+# django-fernet-encrypted-fields derives Fernet keys from SECRET_KEY (+fallbacks)
+# and each SALT_KEY entry. The first entry encrypts; every entry still decrypts,
+# so rotation = put a new key first and keep the old ones until re-saved.
+if DEBUG:
+    _default_salts = [dev_secret(VAR_DIR / "dev-field-key", 32)]
+    SALT_KEY = env_list("FIELD_ENCRYPTION_KEYS", []) or _default_salts
+else:
+    SALT_KEY = env_list("FIELD_ENCRYPTION_KEYS", [])
+    if not SALT_KEY:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is not set: give one or more comma-separated random keys "
+            "(newest first) used to encrypt Procore credentials"
+        )
+for _salt in SALT_KEY:
+    if len(_salt) < 16:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS entries must be at least 16 characters")
+
+# --- QBWC -------------------------------------------------------------------
+QBWC_MAX_RETURNED = env_int("QBWC_MAX_RETURNED", 500, minimum=1, maximum=10_000)
+QBWC_SESSION_TTL_SECONDS = env_int("QBWC_SESSION_TTL_SECONDS", 1800, minimum=60)
+QBWC_MAX_BODY_BYTES = env_int("QBWC_MAX_BODY_BYTES", 50 * 1024 * 1024, minimum=1024)
+QBWC_SAFETY_WINDOW_MINUTES = env_int("QBWC_SAFETY_WINDOW_MINUTES", 10, minimum=0)
+QBWC_LOGIN_FAILURES_BEFORE_THROTTLE = env_int("QBWC_LOGIN_FAILURES_BEFORE_THROTTLE", 5, minimum=1)
+
+# --- Procore ----------------------------------------------------------------
+PROCORE_SANDBOX_API_URL = env_url("PROCORE_SANDBOX_API_URL", "https://sandbox.procore.com")
+PROCORE_SANDBOX_LOGIN_URL = env_url(
+    "PROCORE_SANDBOX_LOGIN_URL", "https://login-sandbox.procore.com"
+)
+PROCORE_PRODUCTION_API_URL = env_url("PROCORE_PRODUCTION_API_URL", "https://api.procore.com")
+PROCORE_PRODUCTION_LOGIN_URL = env_url("PROCORE_PRODUCTION_LOGIN_URL", "https://login.procore.com")
+PROCORE_TIMEOUT_SECONDS = env_int("PROCORE_TIMEOUT_SECONDS", 30, minimum=1, maximum=300)
+PROCORE_MAX_ATTEMPTS = env_int("PROCORE_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
+
+# --- Logging ----------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not a logging level")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from connector.views import healthz
+
+admin.site.site_header = "ml-connector"
+admin.site.site_title = "ml-connector"
+admin.site.index_title = "QuickBooks Desktop → Procore"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("qbwc/", include("qbwc.urls")),
+    path("healthz", healthz, name="healthz"),
+]

@@ -1,0 +1,43 @@
+"""Create or update every periodic schedule in one place (idempotent).
+
+Run after each deploy: `python manage.py setup_periodic_tasks`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+# name -> (task, every N seconds). Intervals rather than crons: these are
+# heartbeat-style jobs where "every N seconds" is the natural unit.
+SCHEDULES: dict[str, tuple[str, int]] = {
+    # Re-sends due outbox rows whose Celery message was lost (broker restart, crash).
+    "outbox sweep": ("procore_sync.outbox_sweep", 30),
+    # Returns rows stuck "in flight" (worker killed mid-push) to the queue.
+    "in-flight reaper": ("procore_sync.in_flight_reap", 120),
+    # Closes Web Connector sessions that stopped talking.
+    "qbwc stale sessions": ("qbwc.sessions_expire", 300),
+}
+
+
+class Command(BaseCommand):
+    help = "Create or update all Celery beat schedules (safe to run repeatedly)."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        for name, (task, seconds) in SCHEDULES.items():
+            interval, _ = IntervalSchedule.objects.get_or_create(
+                every=seconds, period=IntervalSchedule.SECONDS
+            )
+            _, created = PeriodicTask.objects.update_or_create(
+                name=name, defaults={"task": task, "interval": interval, "enabled": True}
+            )
+            self.stdout.write(f"{'created' if created else 'updated'}: {name} → {task} every {seconds}s")
+        stale = PeriodicTask.objects.exclude(name__in=SCHEDULES).exclude(name__startswith="celery.")
+        for task in stale:
+            task.enabled = False
+            task.save(update_fields=["enabled"])
+            self.stdout.write(f"disabled unknown schedule: {task.name}")

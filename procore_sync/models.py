@@ -1,0 +1,152 @@
+"""The outbox of Procore writes, the QuickBooks↔Procore id map, and the mappings accountants edit."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.models import SyncRecord
+from tenants.models import ProcoreEnvironment, TenantOwned
+
+
+class PushOp(models.TextChoices):
+    VENDOR_UPSERT = "vendor_upsert", "Vendor create/update"
+    VENDOR_DEACTIVATE = "vendor_deactivate", "Vendor deactivate"
+    BILL_UPSERT = "bill_upsert", "Bill create/update"
+    BILL_DELETE = "bill_delete", "Bill delete"
+
+
+class JobState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_FLIGHT = "in_flight", "In flight"
+    WAITING = "waiting", "Waiting"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class JobReason(models.TextChoices):
+    NONE = "", "—"
+    TRANSIENT = "transient", "Transient error (will retry)"
+    PERMANENT = "permanent", "Permanent error"
+    NEEDS_MAPPING = "needs_mapping", "Needs a cost-code or project mapping"
+    NEEDS_VENDOR = "needs_vendor", "Waiting for the vendor to reach Procore"
+    NEEDS_RECONNECT = "needs_reconnect", "Procore connection must be reconnected"
+    SUPERSEDED = "superseded", "Superseded by a newer job"
+
+
+OPEN_JOB_STATES = (JobState.PENDING, JobState.WAITING, JobState.IN_FLIGHT)
+
+JOB_TRANSITIONS: dict[str, set[str]] = {
+    JobState.PENDING: {JobState.IN_FLIGHT, JobState.CANCELLED, JobState.WAITING, JobState.PENDING},
+    JobState.IN_FLIGHT: {JobState.DONE, JobState.PENDING, JobState.WAITING, JobState.FAILED, JobState.CANCELLED},
+    JobState.WAITING: {JobState.PENDING, JobState.CANCELLED, JobState.WAITING},
+    JobState.FAILED: {JobState.PENDING, JobState.CANCELLED},
+    JobState.DONE: set(),
+    JobState.CANCELLED: set(),
+}
+
+
+class PushJob(TenantOwned):
+    """One pending Procore operation for one record. The database is the queue of record."""
+
+    record = models.ForeignKey(SyncRecord, on_delete=models.CASCADE, related_name="push_jobs")
+    op = models.CharField(max_length=30, choices=PushOp.choices)
+    state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.PENDING)
+    reason = models.CharField(max_length=30, choices=JobReason.choices, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    not_before = models.DateTimeField(default=timezone.now)
+    in_flight_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["state", "not_before"]),
+            models.Index(fields=["tenant", "state"]),
+        ]
+        constraints = [
+            # At most one queued job per record and operation: a newer QuickBooks
+            # version re-arms the queued job instead of adding another.
+            models.UniqueConstraint(
+                fields=["record", "op"],
+                condition=Q(state__in=["pending", "waiting"]),
+                name="pushjob_one_queued_per_record_op",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_op_display()} #{self.pk} ({self.state})"
+
+
+class ProcoreKind(models.TextChoices):
+    VENDOR = "vendor", "Company vendor"
+    PROJECT_VENDOR = "project_vendor", "Vendor in project directory"
+    REQUISITION = "requisition", "Subcontractor invoice (requisition)"
+    DIRECT_COST = "direct_cost", "Direct cost"
+
+
+class ExternalId(TenantOwned):
+    """QuickBooks id ↔ Procore id, per Procore environment. Makes every write an upsert.
+
+    project_id is 0 for company-level objects (vendors); a bill split across jobs
+    has one row per project.
+    """
+
+    environment = models.CharField(max_length=20, choices=ProcoreEnvironment.choices)
+    qb_id = models.CharField(max_length=64)
+    procore_kind = models.CharField(max_length=20, choices=ProcoreKind.choices)
+    project_id = models.BigIntegerField(default=0)
+    procore_id = models.BigIntegerField()
+    payload_hash = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "environment", "qb_id", "procore_kind", "project_id"],
+                name="externalid_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.qb_id} → {self.procore_kind} {self.procore_id}"
+
+
+class CostCodeMapping(TenantOwned):
+    """Which Procore cost code a QuickBooks vendor's bills go to (optionally per project)."""
+
+    vendor_list_id = models.CharField("QuickBooks vendor ListID", max_length=64)
+    vendor_name = models.CharField(max_length=255, blank=True, default="")
+    project_id = models.BigIntegerField(default=0, help_text="0 = every project")
+    cost_code = models.CharField(max_length=64, help_text="Procore cost code, e.g. 03-300")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "vendor_list_id", "project_id"], name="costcodemapping_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_name or self.vendor_list_id} → {self.cost_code}"
+
+
+class JobProjectMapping(TenantOwned):
+    """QuickBooks Customer:Job (a bill line's CustomerRef) → Procore project."""
+
+    customer_full_name = models.CharField("QuickBooks Customer:Job", max_length=255)
+    project_id = models.BigIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "customer_full_name"], name="jobprojectmapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_full_name} → project {self.project_id}"

@@ -1,0 +1,166 @@
+"""PURE: the QuickBooks records we read, as dataclasses shared by QBWC and Procore sync.
+
+This is the staging contract: qbwc.qbxml parses qbXML into these; audit.SyncRecord
+stores them as JSON (`to_json`); procore_sync.mapping reads them back (`*_from_json`).
+Money is Decimal end to end (JSON carries it as a string); datetimes keep their
+UTC offset; text keeps every character QuickBooks sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+DeletionKind = Literal["bill", "vendor"]
+
+
+@dataclass(frozen=True)
+class QbAddress:
+    addr1: str = ""
+    addr2: str = ""
+    addr3: str = ""
+    addr4: str = ""
+    addr5: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True)
+class QbVendor:
+    list_id: str
+    edit_sequence: str
+    name: str
+    time_created: datetime | None = None
+    time_modified: datetime | None = None
+    is_active: bool = True
+    company_name: str = ""
+    salutation: str = ""
+    first_name: str = ""
+    middle_name: str = ""
+    last_name: str = ""
+    address: QbAddress | None = None
+    phone: str = ""
+    alt_phone: str = ""
+    fax: str = ""
+    email: str = ""
+    contact: str = ""
+    account_number: str = ""
+    vendor_type: str = ""
+    terms: str = ""
+    balance: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class QbBillLine:
+    txn_line_id: str
+    kind: Literal["expense", "item"]
+    amount: Decimal
+    customer_list_id: str = ""
+    customer_full_name: str = ""  # the QuickBooks "Customer:Job" = our project key
+    account_name: str = ""
+    item_name: str = ""
+    description: str = ""
+    quantity: Decimal | None = None
+    cost: Decimal | None = None
+    class_name: str = ""
+    billable_status: str = ""
+
+
+@dataclass(frozen=True)
+class QbBill:
+    txn_id: str
+    edit_sequence: str
+    vendor_list_id: str
+    vendor_name: str
+    txn_date: date
+    amount_due: Decimal
+    time_created: datetime | None = None
+    time_modified: datetime | None = None
+    txn_number: str = ""
+    ref_number: str = ""
+    due_date: date | None = None
+    memo: str = ""
+    is_paid: bool | None = None
+    open_amount: Decimal | None = None
+    ap_account: str = ""
+    terms: str = ""
+    lines: tuple[QbBillLine, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class QbDeletion:
+    kind: DeletionKind
+    qb_id: str  # TxnID for bills, ListID for vendors
+    time_deleted: datetime
+    time_created: datetime | None = None
+    ref: str = ""  # RefNumber for bills, FullName for vendors
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
+
+
+def to_json(record: QbVendor | QbBill | QbDeletion) -> dict[str, Any]:
+    """JSON-safe dict of a record (Decimal → str, dates → ISO 8601 with offset)."""
+    return _encode(dataclasses.asdict(record))  # type: ignore[no-any-return]
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return Decimal(value) if value is not None else None
+
+
+def vendor_from_json(data: dict[str, Any]) -> QbVendor:
+    values = dict(data)
+    values["time_created"] = _dt(values.get("time_created"))
+    values["time_modified"] = _dt(values.get("time_modified"))
+    values["balance"] = _dec(values.get("balance"))
+    if values.get("address") is not None:
+        values["address"] = QbAddress(**values["address"])
+    return QbVendor(**values)
+
+
+def bill_from_json(data: dict[str, Any]) -> QbBill:
+    values = dict(data)
+    values["time_created"] = _dt(values.get("time_created"))
+    values["time_modified"] = _dt(values.get("time_modified"))
+    values["txn_date"] = _d(values["txn_date"])
+    values["due_date"] = _d(values.get("due_date"))
+    values["amount_due"] = Decimal(values["amount_due"])
+    values["open_amount"] = _dec(values.get("open_amount"))
+    lines = []
+    for raw in values.get("lines", []):
+        line = dict(raw)
+        line["amount"] = Decimal(line["amount"])
+        line["quantity"] = _dec(line.get("quantity"))
+        line["cost"] = _dec(line.get("cost"))
+        lines.append(QbBillLine(**line))
+    values["lines"] = tuple(lines)
+    return QbBill(**values)
+
+
+def deletion_from_json(data: dict[str, Any]) -> QbDeletion:
+    values = dict(data)
+    values["time_deleted"] = datetime.fromisoformat(values["time_deleted"])
+    values["time_created"] = _dt(values.get("time_created"))
+    return QbDeletion(**values)

@@ -1,0 +1,145 @@
+"""Admin for tenants, memberships and Procore connections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest
+
+from tenants import access
+from tenants.admin_base import TenantScopedAdmin
+from tenants.models import Membership, ProcoreConnection, Tenant
+
+
+class TenantForm(forms.ModelForm):  # type: ignore[type-arg]
+    new_qbwc_password = forms.CharField(
+        label="New QBWC password",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave blank to keep the current password. Stored only as a hash.",
+    )
+
+    class Meta:
+        model = Tenant
+        exclude = ["qbwc_password"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk is None and not data.get("new_qbwc_password"):
+            self.add_error("new_qbwc_password", "A new tenant needs a QBWC password.")
+        return data
+
+    def save(self, commit: bool = True) -> Tenant:
+        tenant: Tenant = super().save(commit=False)
+        if self.cleaned_data.get("new_qbwc_password"):
+            tenant.set_qbwc_password(self.cleaned_data["new_qbwc_password"])
+        if commit:
+            tenant.save()
+        return tenant
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = TenantForm
+    list_display = ["name", "slug", "active", "sync_paused", "procore_environment", "qbwc_username"]
+    list_filter = ["active", "procore_environment"]
+    search_fields = ["name", "slug", "qbwc_username"]
+    readonly_fields = ["qbwc_owner_id", "qbwc_file_id", "created_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
+        return access.tenants_for(request.user)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such tenant")
+        return obj
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return access.has_admin_access(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return access.has_admin_access(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return access.has_admin_access(request.user) and access.is_operator(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return access.has_admin_access(request.user) and access.is_operator(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser  # type: ignore[union-attr]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["user", "tenant", "role"]
+    list_filter = ["role", "tenant"]
+    list_select_related = ["user", "tenant"]
+    raw_id_fields = ["user"]
+
+    def _operator(self, request: HttpRequest) -> bool:
+        return access.has_admin_access(request.user) and access.is_operator(request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._operator(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._operator(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._operator(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._operator(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._operator(request)
+
+
+class ProcoreConnectionForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Secrets are write-only: the form never renders a stored value back."""
+
+    client_id = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False),
+        help_text="Leave blank to keep the stored value.",
+    )
+    client_secret = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False),
+        help_text="Leave blank to keep the stored value.",
+    )
+
+    class Meta:
+        model = ProcoreConnection
+        fields = ["tenant", "environment", "client_id", "client_secret"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The model field initial values would otherwise be the decrypted secrets.
+        self.initial.pop("client_id", None)
+        self.initial.pop("client_secret", None)
+
+    def save(self, commit: bool = True) -> ProcoreConnection:
+        conn: ProcoreConnection = super().save(commit=False)
+        for name in ("client_id", "client_secret"):
+            value = self.cleaned_data.get(name)
+            if value:
+                setattr(conn, name, value)
+            elif conn.pk:
+                setattr(conn, name, getattr(ProcoreConnection.objects.get(pk=conn.pk), name))
+        if commit:
+            conn.save()
+        return conn
+
+
+@admin.register(ProcoreConnection)
+class ProcoreConnectionAdmin(TenantScopedAdmin):
+    form = ProcoreConnectionForm
+    accountant_permissions = frozenset()  # credentials are for support staff only
+    list_display = ["tenant", "environment", "status", "company_name", "token_expires_at", "updated_at"]
+    list_filter = ["environment", "status"]
+    list_select_related = ["tenant"]
+    readonly_fields = ["status", "status_detail", "company_name", "token_expires_at", "grant_type", "updated_at"]

@@ -86,13 +86,20 @@ def env_url(name: str, default: str, *, schemes: tuple[str, ...] = ("https", "ht
     return value.rstrip("/")
 
 
+KNOWN_DB_ENGINES = {
+    "django.db.backends.sqlite3",
+    "django.db.backends.postgresql",
+    "django.db.backends.mysql",
+}
+
+
 def env_database_url(name: str, default: str) -> dict[str, object]:
     value = env_str(name, default)
     try:
         config = environ.Env.db_url_config(value)
     except Exception as exc:
         raise ImproperlyConfigured(f"{name}: {exc}") from exc
-    if not config.get("ENGINE"):
+    if config.get("ENGINE") not in KNOWN_DB_ENGINES:
         raise ImproperlyConfigured(f"{name}={value!r} names an unknown database scheme")
     return dict(config)
 

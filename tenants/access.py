@@ -18,13 +18,17 @@ M = TypeVar("M", bound=Model)
 AnyUser = AbstractBaseUser | AnonymousUser | Any
 
 
+def _uid(user: AnyUser) -> int:
+    return int(user.pk or 0)
+
+
 def is_operator(user: AnyUser) -> bool:
     """Superusers and support staff: may see and act for every tenant."""
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return False
     if getattr(user, "is_superuser", False):
         return True
-    return Membership.objects.filter(user_id=user.pk, role=Role.SUPPORT).exists()
+    return Membership.objects.filter(user_id=_uid(user), role=Role.SUPPORT).exists()
 
 
 def tenant_ids_for(user: AnyUser) -> list[int] | None:
@@ -34,7 +38,7 @@ def tenant_ids_for(user: AnyUser) -> list[int] | None:
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return []
     return list(
-        Membership.objects.filter(user_id=user.pk, role=Role.ACCOUNTANT).values_list(
+        Membership.objects.filter(user_id=_uid(user), role=Role.ACCOUNTANT).values_list(
             "tenant_id", flat=True
         )
     )
@@ -85,4 +89,4 @@ def has_admin_access(user: AnyUser) -> bool:
     """May enter the admin at all: staff with at least one membership, or an operator."""
     if not getattr(user, "is_active", False) or not getattr(user, "is_staff", False):
         return False
-    return is_operator(user) or Membership.objects.filter(user_id=user.pk).exists()
+    return is_operator(user) or Membership.objects.filter(user_id=_uid(user)).exists()

@@ -14,6 +14,27 @@ from tenants.admin_base import TenantScopedAdmin
 from tenants.models import Membership, ProcoreConnection, Tenant
 
 
+class TenantFilter(admin.SimpleListFilter):
+    """The tenant list filter, offering only tenants the user may see.
+
+    Django's default related-field filter would list every tenant's name.
+    """
+
+    title = "tenant"
+    parameter_name = "tenant"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[int, str]]:
+        return [(t.pk, t.name) for t in access.tenants_for(request.user)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        if not str(value).isdigit():
+            return queryset.none()
+        return queryset.filter(tenant_id=int(value))
+
+
 class TenantForm(forms.ModelForm):  # type: ignore[type-arg]
     new_qbwc_password = forms.CharField(
         label="New QBWC password",
@@ -24,7 +45,10 @@ class TenantForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Tenant
-        exclude = ["qbwc_password"]
+        fields = [
+            "name", "slug", "active", "sync_paused", "qbwc_username", "poll_interval_minutes",
+            "procore_environment", "procore_company_id", "procore_project_id", "bill_target",
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -104,13 +104,14 @@ class ProcoreConnection(TenantOwned):
 
     Sandbox and production are separate rows: own client id/secret, own tokens.
     Every secret is Fernet-encrypted at rest and write-only in the admin.
+    An unset secret is NULL (the encrypted field stores no empty string).
     """
 
     environment = models.CharField(max_length=20, choices=ProcoreEnvironment.choices)
-    client_id = EncryptedTextField(blank=True, default="")
-    client_secret = EncryptedTextField(blank=True, default="")
-    access_token = EncryptedTextField(blank=True, default="")
-    refresh_token = EncryptedTextField(blank=True, default="")
+    client_id = EncryptedTextField(null=True, blank=True, default=None)
+    client_secret = EncryptedTextField(null=True, blank=True, default=None)
+    access_token = EncryptedTextField(null=True, blank=True, default=None)
+    refresh_token = EncryptedTextField(null=True, blank=True, default=None)
     token_expires_at = models.DateTimeField(null=True, blank=True)
     grant_type = models.CharField(max_length=40, blank=True, default="client_credentials")
     status = models.CharField(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 
 from tenants.models import Role, Tenant
 from tests.factories import make_member, make_tenant
@@ -19,9 +19,9 @@ from tests.factories import make_member, make_tenant
 class Cast:
     acme: Tenant
     globex: Tenant
-    alice: AbstractUser
-    charlie: AbstractUser
-    sam: AbstractUser
+    alice: User
+    charlie: User
+    sam: User
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 
 from tenants.models import Membership, ProcoreConnection, Role, Tenant
 
@@ -32,16 +32,16 @@ def make_tenant(**overrides: Any) -> Tenant:
     return tenant
 
 
-def make_user(username: str, *, staff: bool = True, superuser: bool = False) -> AbstractUser:
+def make_user(username: str, *, staff: bool = True, superuser: bool = False) -> User:
     user_model = get_user_model()
     user = user_model.objects.create_user(username=username, password=PASSWORD)
     user.is_staff = staff
     user.is_superuser = superuser
     user.save()
-    return user  # type: ignore[return-value]
+    return user
 
 
-def make_member(username: str, tenant: Tenant, role: str = Role.ACCOUNTANT) -> AbstractUser:
+def make_member(username: str, tenant: Tenant, role: str = Role.ACCOUNTANT) -> User:
     user = make_user(username)
     Membership.objects.create(user=user, tenant=tenant, role=role)
     return user

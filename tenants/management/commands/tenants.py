@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants import services
-from tenants.models import Membership, Tenant
+from tenants.models import Tenant
 
 
 def positive_id(label: str, raw: str) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from connector.admin_site import admin_urls
 from connector.views import healthz
 
 admin.site.site_header = "ml-connector"
@@ -10,7 +11,7 @@ admin.site.site_title = "ml-connector"
 admin.site.index_title = "QuickBooks Desktop → Procore"
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path("admin/", admin_urls()),
     path("qbwc/", include("qbwc.urls")),
     path("healthz", healthz, name="healthz"),
 ]

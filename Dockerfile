@@ -1,0 +1,15 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml ./
+COPY connector ./connector
+COPY tenants ./tenants
+COPY qbwc ./qbwc
+COPY procore_sync ./procore_sync
+COPY audit ./audit
+COPY templates ./templates
+COPY manage.py ./
+RUN pip install --no-cache-dir . && useradd --create-home connector && mkdir -p /app/var && chown connector /app/var
+USER connector
+EXPOSE 8000
+CMD ["gunicorn", "connector.wsgi:application", "--bind", "0.0.0.0:8000"]

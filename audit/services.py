@@ -2,17 +2,65 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
 
-from audit.models import RECORD_TRANSITIONS, EventCode, RecordKind, RecordState, SyncEvent, SyncRecord
+from audit.models import (
+    RECORD_TRANSITIONS,
+    EventCode,
+    RecordKind,
+    RecordState,
+    SyncEvent,
+    SyncRecord,
+)
 from qbwc.qbtypes import QbBill, QbDeletion, QbVendor, to_json
 from tenants.models import Tenant
 
 
 class IllegalTransition(ValueError):
     pass
+
+
+# Keys whose values never reach the audit trail, whatever the caller passes.
+_SECRET_KEY = re.compile(
+    r"(token|secret|password|passwd|authorization|api[_-]?key|client[_-]?id|cookie)", re.I
+)
+# The same secrets inside free text: request/response excerpts, error messages.
+_SECRET_TEXT = (
+    re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"),
+    re.compile(
+        r"(?i)(\b(?:access_token|refresh_token|id_token|client_secret|client_id|password)\"?"
+        r"\s*[:=]\s*\"?)([^\"&\s,}]+)"
+    ),
+    # An OAuth authorization code in a query string or form body.
+    re.compile(r"(?i)(\bcode=)([^&\s\"]+)"),
+)
+REDACTED = "[redacted]"
+
+
+def redact(value: Any) -> Any:
+    """A copy of `value` with secrets replaced by "[redacted]".
+
+    Dict values under secret-looking keys are dropped whole; strings have bearer
+    tokens and `key=value` / `"key": "value"` secrets masked. event_record applies
+    this to every message and data it stores, so a careless caller cannot leak.
+    """
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) and v else redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        text = _SECRET_TEXT[0].sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        for pattern in _SECRET_TEXT[1:]:
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        return text
+    return value
 
 
 def event_record(
@@ -23,12 +71,13 @@ def event_record(
     data: dict[str, Any] | None = None,
     acting_user_id: int | None = None,
 ) -> SyncEvent:
+    """Append one event to the record's timeline (secrets redacted) in the caller's transaction."""
     return SyncEvent.objects.create(
         tenant_id=record.tenant_id,
         record=record,
         code=code,
-        message=message,
-        data=data or {},
+        message=redact(message),
+        data=redact(data or {}),
         acting_user_id=acting_user_id,
     )
 
@@ -160,3 +209,25 @@ def record_replay(*, record: SyncRecord, acting_user_id: int | None) -> SyncEven
         )
         outbox_enqueue(record=record, op=op)
     return event
+
+
+def records_replay(
+    *, records: Iterable[SyncRecord], acting_user_id: int | None
+) -> int:
+    """Replay each record (see record_replay) in one transaction. Returns how many were queued.
+
+    The one service behind the record page's Replay button, the admin action and
+    "replay all failed"; the caller has checked tenants.access.can_replay.
+    """
+    count = 0
+    with transaction.atomic():
+        for record in records:
+            record_replay(record=record, acting_user_id=acting_user_id)
+            count += 1
+    return count
+
+
+def records_replay_failed(*, tenant: Tenant, acting_user_id: int | None) -> int:
+    """Replay every failed record of one tenant. Returns how many were queued."""
+    failed = SyncRecord.objects.filter(tenant=tenant, state=RecordState.FAILED).order_by("pk")
+    return records_replay(records=failed.select_for_update(), acting_user_id=acting_user_id)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
 from tenants import access
 from tenants.admin_base import TenantScopedAdmin
@@ -23,8 +25,8 @@ class TenantFilter(admin.SimpleListFilter):
     title = "tenant"
     parameter_name = "tenant"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[int, str]]:
-        return [(t.pk, t.name) for t in access.tenants_for(request.user)]
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(t.pk), t.name) for t in access.tenants_for(request.user)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
@@ -97,6 +99,27 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request.user.is_superuser  # type: ignore[union-attr]
 
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("<path:object_id>/qwc/", self.admin_site.admin_view(self.qwc_view), name="tenants_tenant_qwc"),
+            *super().get_urls(),
+        ]
+
+    def qwc_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Download the tenant's .qwc, pointing the Web Connector at this server's /qbwc/."""
+        from qbwc.management.commands.qwc import qwc_spec_for
+        from qbwc.qwc import QwcError, render_qwc
+
+        tenant = self.get_object(request, object_id)
+        try:
+            body = render_qwc(qwc_spec_for(tenant, request.build_absolute_uri("/qbwc/")))
+        except QwcError as exc:
+            self.message_user(request, f"Cannot build the .qwc file: {exc}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
+        response = HttpResponse(body, content_type="application/xml")
+        response["Content-Disposition"] = f'attachment; filename="ml-connector-{tenant.slug}.qwc"'
+        return response
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -166,4 +189,18 @@ class ProcoreConnectionAdmin(TenantScopedAdmin):
     list_display = ["tenant", "environment", "status", "company_name", "token_expires_at", "updated_at"]
     list_filter = ["environment", "status"]
     list_select_related = ["tenant"]
-    readonly_fields = ["status", "status_detail", "company_name", "token_expires_at", "grant_type", "updated_at"]
+    readonly_fields = [
+        "secrets_stored", "status", "status_detail", "company_name", "token_expires_at", "grant_type", "updated_at",
+    ]
+
+    @admin.display(description="Secrets stored")
+    def secrets_stored(self, obj: ProcoreConnection) -> str:
+        # Say whether each secret is set, never what it is.
+        parts = [
+            f"{label}: {'set' if getattr(obj, name) else 'not set'}"
+            for name, label in (
+                ("client_id", "client ID"), ("client_secret", "client secret"),
+                ("access_token", "access token"), ("refresh_token", "refresh token"),
+            )
+        ]
+        return format_html("{}", " · ".join(parts))

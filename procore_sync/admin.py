@@ -1,0 +1,300 @@
+"""Mapping screens for accountants (their own tenant) and the push queue for support staff.
+
+Saving a mapping goes through procore_sync.mappings, which releases the bills that
+waited on it. The cost codes and projects offered come from the cached Procore
+catalog (procore_sync.catalog), searchable through the browser's own datalist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from procore_sync import mappings
+from procore_sync.models import CostCodeMapping, ExternalId, JobProjectMapping, PushJob
+from tenants import access
+from tenants.admin import TenantFilter
+from tenants.admin_base import TenantScopedAdmin
+from tenants.models import Tenant
+
+EDITORS = frozenset({"view", "add", "change", "delete"})
+
+
+def _catalog(tenant_ids: list[int] | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(cost codes, projects) as (value, label) pairs from the cached Procore catalog."""
+    from procore_sync.catalog import catalog_choices
+
+    return catalog_choices(tenant_ids=tenant_ids)
+
+
+class DatalistInput(forms.TextInput):
+    """A text box with a searchable list of suggestions (HTML datalist; works offline)."""
+
+    template_name = "admin/widgets/datalist_input.html"
+
+    def __init__(self, list_id: str, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({**(attrs or {}), "list": list_id, "autocomplete": "off"})
+        self.list_id = list_id
+        self.options: list[tuple[str, str]] = []
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        context["widget"]["datalist_id"] = self.list_id
+        context["widget"]["options"] = self.options
+        return context
+
+
+class _ScopedForm(forms.ModelForm):  # type: ignore[type-arg]
+    user: Any = None
+
+    def tenant_choice(self) -> Tenant | None:
+        tenant = self.cleaned_data.get("tenant") or getattr(self.instance, "tenant", None)
+        return tenant if isinstance(tenant, Tenant) else None
+
+
+class CostCodeMappingForm(_ScopedForm):
+    class Meta:
+        model = CostCodeMapping
+        fields = ["tenant", "vendor_list_id", "vendor_name", "project_id", "cost_code"]
+        widgets = {
+            "vendor_list_id": DatalistInput("qb-vendors"),
+            "project_id": DatalistInput("procore-projects"),
+            "cost_code": DatalistInput("procore-cost-codes"),
+        }
+        help_texts = {
+            "vendor_list_id": "Type to search the vendors QuickBooks sent.",
+            "cost_code": "Type to search the cost codes read from Procore.",
+            "project_id": "0 = every project; type to search Procore projects.",
+        }
+
+
+class JobProjectMappingForm(_ScopedForm):
+    class Meta:
+        model = JobProjectMapping
+        fields = ["tenant", "customer_full_name", "project_id"]
+        widgets = {
+            "customer_full_name": DatalistInput("qb-jobs"),
+            "project_id": DatalistInput("procore-projects"),
+        }
+
+
+class _MappingAdmin(TenantScopedAdmin):
+    accountant_permissions = EDITORS
+    operator_permissions = EDITORS
+    list_filter = [TenantFilter]
+    list_select_related = ["tenant"]
+    change_list_template = "admin/procore_sync/mapping_change_list.html"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The mapping's key is fixed once saved; map again to change what it points to.
+        return self.key_fields if obj is not None else []
+
+    key_fields: list[str] = []
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        tenants = list(access.tenants_for(request.user)[:2])
+        if "tenant" not in initial and len(tenants) == 1:
+            initial["tenant"] = str(tenants[0].pk)
+        return initial
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        codes, projects = _catalog(access.tenant_ids_for(request.user))
+        for name, field in form.base_fields.items():
+            widget = field.widget
+            if isinstance(widget, DatalistInput):
+                widget.options = self.datalist(request, name, codes, projects)
+        return form
+
+    def datalist(
+        self, request: HttpRequest, name: str, codes: list[tuple[str, str]], projects: list[tuple[str, str]]
+    ) -> list[tuple[str, str]]:
+        if name == "project_id":
+            return projects
+        if name == "cost_code":
+            return codes
+        return []
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "refresh-catalog/",
+                self.admin_site.admin_view(self.refresh_catalog_view),
+                name="{}_{}_refresh_catalog".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def refresh_catalog_view(self, request: HttpRequest) -> HttpResponse:
+        from procore_sync.catalog import catalog_refresh
+        from procore_sync.errors import ProcoreError
+
+        changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        if request.method != "POST":
+            return HttpResponseRedirect(changelist)
+        tenant = access.get_tenant_for_user_or_404(request.user, request.POST.get("tenant", ""))
+        if not access.can_edit_mappings(request.user, tenant.pk):
+            return HttpResponseRedirect(changelist)
+        try:
+            result = catalog_refresh(tenant=tenant)
+        except ProcoreError as exc:
+            self.message_user(request, f"Could not read the Procore catalog for {tenant}: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"Procore catalog refreshed for {tenant}: {result}", messages.SUCCESS)
+        return HttpResponseRedirect(changelist)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        tenants = list(access.tenants_for(request.user))
+        context = {**(extra_context or {}), "catalog_tenants": tenants}
+        return super().changelist_view(request, context)
+
+
+@admin.register(CostCodeMapping)
+class CostCodeMappingAdmin(_MappingAdmin):
+    form = CostCodeMappingForm
+    list_display = ["vendor_display", "project_display", "cost_code", "tenant", "updated_at"]
+    search_fields = ["vendor_name", "vendor_list_id", "cost_code"]
+    key_fields = ["tenant", "vendor_list_id", "project_id"]
+
+    @admin.display(description="Vendor", ordering="vendor_name")
+    def vendor_display(self, obj: CostCodeMapping) -> str:
+        return obj.vendor_name or obj.vendor_list_id
+
+    @admin.display(description="Project", ordering="project_id")
+    def project_display(self, obj: CostCodeMapping) -> str:
+        return "every project" if obj.project_id == 0 else str(obj.project_id)
+
+    def datalist(
+        self, request: HttpRequest, name: str, codes: list[tuple[str, str]], projects: list[tuple[str, str]]
+    ) -> list[tuple[str, str]]:
+        if name == "vendor_list_id":
+            return [
+                (v.vendor_list_id, v.name)
+                for _, v in mappings.vendors_known(tenant_ids=access.tenant_ids_for(request.user))
+            ]
+        if name == "project_id":
+            return [("0", "every project"), *projects]
+        return super().datalist(request, name, codes, projects)
+
+    def save_model(self, request: HttpRequest, obj: CostCodeMapping, form: Any, change: bool) -> None:
+        try:
+            result = mappings.costcode_map(
+                tenant=obj.tenant,
+                vendor_list_id=obj.vendor_list_id,
+                vendor_name=obj.vendor_name,
+                project_id=obj.project_id,
+                cost_code=obj.cost_code,
+                acting_user_id=request.user.pk,
+            )
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            return
+        saved = CostCodeMapping.objects.get(
+            tenant=obj.tenant, vendor_list_id=obj.vendor_list_id.strip(), project_id=obj.project_id
+        )
+        obj.pk = saved.pk
+        if result.released:
+            self.message_user(request, f"{result.released} waiting bill(s) released to Procore.", messages.INFO)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        unmapped = mappings.vendors_unmapped(tenant_ids=access.tenant_ids_for(request.user))
+        names = {t.pk: t for t in access.tenants_for(request.user)}
+        context = {
+            **(extra_context or {}),
+            "unmapped_vendors": [(names[tid], v) for tid, v in unmapped if tid in names],
+        }
+        return super().changelist_view(request, context)
+
+
+@admin.register(JobProjectMapping)
+class JobProjectMappingAdmin(_MappingAdmin):
+    form = JobProjectMappingForm
+    list_display = ["customer_full_name", "project_id", "tenant", "updated_at"]
+    search_fields = ["customer_full_name"]
+    key_fields = ["tenant", "customer_full_name"]
+
+    def datalist(
+        self, request: HttpRequest, name: str, codes: list[tuple[str, str]], projects: list[tuple[str, str]]
+    ) -> list[tuple[str, str]]:
+        if name == "customer_full_name":
+            return [(job, job) for _, job in mappings.jobs_seen(tenant_ids=access.tenant_ids_for(request.user))]
+        return super().datalist(request, name, codes, projects)
+
+    def save_model(self, request: HttpRequest, obj: JobProjectMapping, form: Any, change: bool) -> None:
+        try:
+            result = mappings.job_map(
+                tenant=obj.tenant,
+                customer_full_name=obj.customer_full_name,
+                project_id=obj.project_id,
+                acting_user_id=request.user.pk,
+            )
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            return
+        obj.pk = JobProjectMapping.objects.get(
+            tenant=obj.tenant, customer_full_name=obj.customer_full_name.strip()
+        ).pk
+        if result.released:
+            self.message_user(request, f"{result.released} waiting bill(s) released to Procore.", messages.INFO)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        ids = access.tenant_ids_for(request.user)
+        mapped = set(access.scope(JobProjectMapping.objects.all(), request.user).values_list(
+            "tenant_id", "customer_full_name"))
+        names = {t.pk: t for t in access.tenants_for(request.user)}
+        unmapped = [(names[tid], job) for tid, job in mappings.jobs_seen(tenant_ids=ids)
+                    if (tid, job) not in mapped and tid in names]
+        return super().changelist_view(request, {**(extra_context or {}), "unmapped_jobs": unmapped})
+
+
+class _ReadOnlyForSupport(TenantScopedAdmin):
+    accountant_permissions = frozenset()
+    operator_permissions = frozenset({"view"})
+    list_select_related = ["tenant"]
+
+
+@admin.register(PushJob)
+class PushJobAdmin(_ReadOnlyForSupport):
+    list_display = ["id", "tenant", "record_link", "op", "state", "reason", "attempts", "not_before", "error_short"]
+    list_filter = [TenantFilter, "state", "reason", "op"]
+    list_select_related = ["tenant", "record"]
+    search_fields = ["record__label", "record__qb_id", "last_error"]
+    readonly_fields = [
+        "tenant", "record", "op", "state", "reason", "attempts", "not_before", "in_flight_since",
+        "last_error", "created_at", "updated_at",
+    ]
+    fields = list(readonly_fields)
+
+    @admin.display(description="Record")
+    def record_link(self, obj: PushJob) -> str:
+        url = reverse("admin:audit_syncrecord_change", args=[obj.record_id])
+        return format_html('<a href="{}">{}</a>', url, obj.record)
+
+    @admin.display(description="Last error")
+    def error_short(self, obj: PushJob) -> str:
+        return obj.last_error[:120]
+
+
+@admin.register(ExternalId)
+class ExternalIdAdmin(_ReadOnlyForSupport):
+    list_display = ["qb_id", "procore_kind", "procore_id", "project_id", "environment", "tenant", "updated_at"]
+    list_filter = [TenantFilter, "environment", "procore_kind"]
+    search_fields = ["qb_id"]
+    readonly_fields = ["tenant", "environment", "qb_id", "procore_kind", "project_id", "procore_id",
+                       "payload_hash", "created_at", "updated_at"]
+    fields = ["tenant", "environment", "qb_id", "procore_kind", "project_id", "procore_id",
+              "payload_hash", "created_at", "updated_at"]
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        # "=procore_id" would fail on a non-numeric term: search it only with digits.
+        if request.GET.get("q", "").strip().isdigit():
+            return ["qb_id", "=procore_id"]
+        return ["qb_id"]

@@ -1,0 +1,194 @@
+"""Saving the mappings accountants edit, and releasing the bills that waited on them.
+
+A bill that cannot be mapped (no cost code for its vendor, no project for its job)
+parks its PushJob as waiting/needs_mapping. Saving a mapping re-arms every such job
+of the tenant at once, so the bills go out without anyone clicking Replay; the
+pusher re-reads today's mappings and parks again whatever still cannot be mapped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from audit.models import RecordKind, RecordState, SyncRecord
+from audit.services import event_record
+from procore_sync.models import CostCodeMapping, JobProjectMapping, JobReason, JobState, PushJob
+from procore_sync.outbox import outbox_trigger
+from tenants.models import Tenant
+
+MAPPING_SAVED = "mapping.saved"
+
+
+def _release_waiting(*, tenant: Tenant, what: str, acting_user_id: int | None) -> int:
+    """Re-arm the tenant's jobs parked for a missing mapping; trigger them on commit."""
+    now = timezone.now()
+    jobs = list(
+        PushJob.objects.select_for_update()
+        .filter(tenant=tenant, state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING)
+        .select_related("record")
+    )
+    for job in jobs:
+        job.state = JobState.PENDING
+        job.reason = JobReason.NONE
+        job.not_before = now
+        job.save(update_fields=["state", "reason", "not_before", "updated_at"])
+        event_record(
+            record=job.record,
+            code=MAPPING_SAVED,
+            message=f"{what} saved: released to the push queue",
+            data={"job_id": job.pk},
+            acting_user_id=acting_user_id,
+        )
+        job_id = job.pk
+        transaction.on_commit(lambda job_id=job_id: outbox_trigger(job_id=job_id))  # type: ignore[misc]
+    return len(jobs)
+
+
+def _clean_code(cost_code: str) -> str:
+    code = cost_code.strip()
+    if not code:
+        raise ValidationError("cost code must not be empty")
+    return code
+
+
+@dataclass(frozen=True)
+class MappingResult:
+    created: bool
+    released: int
+
+
+def costcode_map(
+    *,
+    tenant: Tenant,
+    vendor_list_id: str,
+    cost_code: str,
+    project_id: int = 0,
+    vendor_name: str = "",
+    acting_user_id: int | None = None,
+) -> MappingResult:
+    """Validate, then map a QuickBooks vendor to a Procore cost code (project 0 = every project).
+
+    Releases the tenant's bills that were waiting for a mapping. Raises ValidationError.
+    """
+    code = _clean_code(cost_code)
+    if not vendor_list_id.strip():
+        raise ValidationError("vendor ListID must not be empty")
+    if project_id < 0:
+        raise ValidationError("project id must be 0 (every project) or a Procore project id")
+    with transaction.atomic():
+        _, created = CostCodeMapping.objects.update_or_create(
+            tenant=tenant,
+            vendor_list_id=vendor_list_id.strip(),
+            project_id=project_id,
+            defaults={"cost_code": code, "vendor_name": vendor_name.strip()[:255]},
+        )
+        label = vendor_name or vendor_list_id
+        released = _release_waiting(
+            tenant=tenant, what=f"Cost code {code} for {label}", acting_user_id=acting_user_id
+        )
+    return MappingResult(created=created, released=released)
+
+
+def job_map(
+    *, tenant: Tenant, customer_full_name: str, project_id: int, acting_user_id: int | None = None
+) -> MappingResult:
+    """Validate, then map a QuickBooks Customer:Job to a Procore project; release waiting bills."""
+    name = customer_full_name.strip()
+    if not name:
+        raise ValidationError("the QuickBooks Customer:Job must not be empty")
+    if project_id <= 0:
+        raise ValidationError("project id must be a positive Procore project id")
+    with transaction.atomic():
+        _, created = JobProjectMapping.objects.update_or_create(
+            tenant=tenant, customer_full_name=name, defaults={"project_id": project_id}
+        )
+        released = _release_waiting(
+            tenant=tenant, what=f"Project {project_id} for job {name}", acting_user_id=acting_user_id
+        )
+    return MappingResult(created=created, released=released)
+
+
+def vendor_resolve(*, tenant: Tenant, text: str) -> tuple[str, str]:
+    """(ListID, name) of the tenant's QuickBooks vendor named `text` or with ListID `text`.
+
+    Raises ValidationError when no vendor or several vendors match.
+    """
+    wanted = text.strip()
+    vendors = SyncRecord.objects.filter(tenant=tenant, kind=RecordKind.VENDOR)
+    by_id = vendors.filter(qb_id=wanted).first()
+    if by_id is not None:
+        return by_id.qb_id, by_id.label
+    matches = list(vendors.filter(label__iexact=wanted)[:2])
+    if not matches:
+        raise ValidationError(f"no QuickBooks vendor named or with ListID {wanted!r} in {tenant.slug}")
+    if len(matches) > 1:
+        raise ValidationError(f"several vendors are named {wanted!r}; give the ListID instead")
+    return matches[0].qb_id, matches[0].label
+
+
+@dataclass(frozen=True)
+class UnmappedVendor:
+    vendor_list_id: str
+    name: str
+    bills_waiting: int
+
+
+def vendors_unmapped(*, tenant_ids: list[int] | None) -> list[tuple[int, UnmappedVendor]]:
+    """(tenant id, vendor) for vendors with no cost-code mapping, most bills waiting first.
+
+    Counts bills whose push job is parked for a missing mapping. `tenant_ids` None = all.
+    """
+    mapped = CostCodeMapping.objects.values_list("tenant_id", "vendor_list_id")
+    mapped_keys = set(mapped if tenant_ids is None else mapped.filter(tenant_id__in=tenant_ids))
+    vendors = SyncRecord.objects.filter(kind=RecordKind.VENDOR).exclude(state=RecordState.DELETED)
+    bills = SyncRecord.objects.filter(kind=RecordKind.BILL, deleted_in_qb=False)
+    if tenant_ids is not None:
+        vendors = vendors.filter(tenant_id__in=tenant_ids)
+        bills = bills.filter(tenant_id__in=tenant_ids)
+    waiting = {
+        (row["tenant_id"], row["vendor_list_id"]): row["n"]
+        for row in bills.values("tenant_id", "vendor_list_id").annotate(
+            n=Count(
+                "id",
+                filter=Q(push_jobs__state=JobState.WAITING, push_jobs__reason=JobReason.NEEDS_MAPPING),
+                distinct=True,
+            )
+        )
+    }
+    found = [
+        (tid, UnmappedVendor(vendor_list_id=qb_id, name=label, bills_waiting=waiting.get((tid, qb_id), 0)))
+        for tid, qb_id, label in vendors.values_list("tenant_id", "qb_id", "label")
+        if (tid, qb_id) not in mapped_keys
+    ]
+    found.sort(key=lambda item: (-item[1].bills_waiting, item[1].name.lower()))
+    return found
+
+
+def vendors_known(*, tenant_ids: list[int] | None) -> list[tuple[int, UnmappedVendor]]:
+    """(tenant id, vendor) for every QuickBooks vendor we have read, by name."""
+    vendors = SyncRecord.objects.filter(kind=RecordKind.VENDOR).exclude(state=RecordState.DELETED)
+    if tenant_ids is not None:
+        vendors = vendors.filter(tenant_id__in=tenant_ids)
+    return [
+        (tid, UnmappedVendor(vendor_list_id=qb_id, name=label, bills_waiting=0))
+        for tid, qb_id, label in vendors.order_by("label").values_list("tenant_id", "qb_id", "label")[:2000]
+    ]
+
+
+def jobs_seen(*, tenant_ids: list[int] | None, limit: int = 2000) -> list[tuple[int, str]]:
+    """(tenant id, Customer:Job) named on the lines of recent bills, sorted, distinct."""
+    bills = SyncRecord.objects.filter(kind=RecordKind.BILL, deleted_in_qb=False)
+    if tenant_ids is not None:
+        bills = bills.filter(tenant_id__in=tenant_ids)
+    seen: set[tuple[int, str]] = set()
+    for tid, payload in bills.order_by("-updated_at").values_list("tenant_id", "payload")[:limit]:
+        for line in (payload or {}).get("lines", []):
+            job = (line or {}).get("customer_full_name") or ""
+            if job:
+                seen.add((tid, job))
+    return sorted(seen, key=lambda item: (item[0], item[1].lower()))

@@ -1,0 +1,80 @@
+"""QBWC sessions, read-only: when QuickBooks last called, for how long, what it sent, what went wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+
+from qbwc.models import QbwcSession, RawResponse
+from tenants.admin import TenantFilter
+from tenants.admin_base import TenantScopedAdmin
+
+
+class RawResponseInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Each qbXML response of the session (bodies stay out of the page: they can be megabytes)."""
+
+    model = RawResponse
+    fields = ["request_seq", "step", "status_code", "status_message", "records", "received_at"]
+    readonly_fields = ["request_seq", "step", "status_code", "status_message", "records", "received_at"]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(QbwcSession)
+class QbwcSessionAdmin(TenantScopedAdmin):
+    accountant_permissions = frozenset({"view"})
+    operator_permissions = frozenset({"view"})
+    list_display = [
+        "started_at", "tenant", "state", "last_seen_at", "duration", "received", "error_short",
+    ]
+    list_filter = [TenantFilter, "state", "started_at"]
+    list_select_related = ["tenant"]
+    search_fields = ["ticket_hint", "last_error", "company_file"]
+    date_hierarchy = "started_at"
+    inlines = [RawResponseInline]
+    fieldsets = [
+        (None, {"fields": ["tenant", "state", "step", "progress", "started_at", "last_seen_at", "finished_at",
+                           "duration"]}),
+        ("Received", {"fields": ["vendors_received", "bills_received", "deletions_received",
+                                 "records_changed", "warnings"]}),
+        ("Errors", {"fields": ["last_error", "hresult", "step_errors"]}),
+        ("QuickBooks", {"fields": ["company_name", "company_file", "qb_product", "qbxml_versions",
+                                   "qbxml_version", "ticket_hint"]}),
+    ]
+
+    readonly_fields = [
+        "tenant", "state", "step", "progress", "started_at", "last_seen_at", "finished_at", "duration",
+        "vendors_received", "bills_received", "deletions_received", "records_changed", "warnings",
+        "last_error", "hresult", "step_errors", "company_name", "company_file", "qb_product",
+        "qbxml_versions", "qbxml_version", "ticket_hint",
+    ]
+
+    @admin.display(description="Duration")
+    def duration(self, obj: QbwcSession) -> str:
+        end = obj.finished_at or obj.last_seen_at or timezone.now()
+        seconds = max(int((end - obj.started_at).total_seconds()), 0)
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+
+    @admin.display(description="Received")
+    def received(self, obj: QbwcSession) -> str:
+        return (
+            f"{obj.vendors_received} vendors, {obj.bills_received} bills, "
+            f"{obj.deletions_received} deletions ({obj.records_changed} changed)"
+        )
+
+    @admin.display(description="Error")
+    def error_short(self, obj: QbwcSession) -> str:
+        if not obj.last_error:
+            return "—"
+        return format_html('<span style="color:#c62828">{}</span>', obj.last_error[:120])

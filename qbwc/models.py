@@ -44,6 +44,7 @@ class QbwcSession(TenantOwned):
     iterator_id = models.CharField(max_length=64, blank=True, default="")
     iterator_remaining = models.PositiveIntegerField(null=True, blank=True)
     iterator_restarts = models.PositiveIntegerField(default=0)
+    step_records = models.PositiveIntegerField(default=0, help_text="Records read so far in this step")
     request_seq = models.PositiveIntegerField(default=0, help_text="requestID of the last request sent")
     answered_seq = models.PositiveIntegerField(default=0, help_text="requestID of the last response stored")
     pending_request = models.TextField(blank=True, default="")
@@ -79,6 +80,9 @@ class Watermark(TenantOwned):
 
     query = models.CharField(max_length=20, choices=Step.choices)
     mark = models.DateTimeField()
+    qb_utc_offset_minutes = models.IntegerField(
+        null=True, blank=True, help_text="UTC offset QuickBooks' own timestamps carried when the mark moved"
+    )
     session = models.ForeignKey(QbwcSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 

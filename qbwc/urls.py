@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-# The SOAP endpoint (POST /qbwc/, GET /qbwc/?wsdl) is added by the QBWC issue.
-urlpatterns: list[URLPattern] = []
+from qbwc import views
+
+app_name = "qbwc"
+urlpatterns = [
+    path("", views.endpoint, name="endpoint"),
+    path("support/", views.support, name="support"),
+]

@@ -1,0 +1,407 @@
+"""PURE: build the qbXML requests we send and parse QuickBooks' answers into qbtypes.
+
+References: qbXML SDK 13.0 OSR (qbxmlops130.xsd) for element order, which is
+fixed by the schema (a wrong order is parse error 0x80040400); QBWC Programmer's
+Guide for the host/company response on the first sendRequestXML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from lxml import etree
+
+from qbwc.qbtypes import QbAddress, QbBill, QbBillLine, QbDeletion, QbVendor
+from qbwc.xmlsafe import UnsafeXml, parse_text
+
+QueryKind = Literal["vendors", "bills", "bill_deletions", "vendor_deletions"]
+
+# qbXML versions whose schema holds every element we send and read, newest first.
+SUPPORTED_VERSIONS = ("16.0", "15.0", "14.0", "13.0", "12.0", "11.0", "10.0", "8.0", "7.0")
+DEFAULT_VERSION = "13.0"
+
+# Which response and record element each query yields.
+_SHAPES: dict[str, tuple[str, str]] = {
+    "vendors": ("VendorQueryRs", "VendorRet"),
+    "bills": ("BillQueryRs", "BillRet"),
+    "bill_deletions": ("TxnDeletedQueryRs", "TxnDeletedRet"),
+    "vendor_deletions": ("ListDeletedQueryRs", "ListDeletedRet"),
+}
+
+
+class QbxmlError(ValueError):
+    """QuickBooks' answer is not the shape we asked for; nothing in it may be stored."""
+
+
+Record = QbVendor | QbBill | QbDeletion
+
+
+@dataclass(frozen=True)
+class QueryResponse:
+    request_id: str
+    status_code: str
+    status_severity: str
+    status_message: str
+    iterator_id: str = ""
+    iterator_remaining: int | None = None
+    records: tuple[Record, ...] = field(default_factory=tuple)
+
+    @property
+    def is_error(self) -> bool:
+        return self.status_severity.lower() == "error"
+
+    @property
+    def is_warning(self) -> bool:
+        return self.status_severity.lower() == "warn"
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    company_name: str = ""
+    product: str = ""
+    versions: tuple[str, ...] = ()
+
+
+# --- requests -----------------------------------------------------------------
+
+
+def format_datetime(value: datetime, *, offset_minutes: int | None = None) -> str:
+    """A qbXML DATETIMETYPE with an explicit offset.
+
+    QuickBooks reads a filter date without an offset as the PC's local time, and
+    some versions ignore the offset altogether; sending the time in the offset
+    QuickBooks itself uses (learned from its own timestamps) reads right either way.
+    """
+    if value.tzinfo is None:
+        raise ValueError("qbXML filter datetimes must be timezone-aware")
+    tz = timezone(timedelta(minutes=offset_minutes)) if offset_minutes is not None else UTC
+    return value.astimezone(tz).replace(microsecond=0).isoformat()
+
+
+def _envelope() -> tuple[etree._Element, etree._Element]:
+    root = etree.Element("QBXML")
+    msgs = etree.SubElement(root, "QBXMLMsgsRq", onError="stopOnError")
+    return root, msgs
+
+
+def _serialize(root: etree._Element, version: str) -> str:
+    body = etree.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n{body}'
+
+
+def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
+    node = etree.SubElement(parent, tag)
+    if text is not None:
+        node.text = text
+    return node
+
+
+def build_query(
+    kind: QueryKind,
+    *,
+    request_id: str,
+    version: str,
+    since: datetime | None,
+    max_returned: int,
+    iterator_id: str = "",
+    offset_minutes: int | None = None,
+) -> str:
+    """One query request, its children in schema order.
+
+    List and transaction queries iterate (`iterator="Start"` then `Continue`);
+    the deleted-object queries do not support iterators in qbXML.
+    """
+    root, msgs = _envelope()
+    since_text = format_datetime(since, offset_minutes=offset_minutes) if since else None
+    if kind in ("vendors", "bills"):
+        tag = "VendorQueryRq" if kind == "vendors" else "BillQueryRq"
+        rq = _sub(msgs, tag)
+        rq.set("requestID", request_id)
+        if iterator_id:
+            rq.set("iterator", "Continue")
+            rq.set("iteratorID", iterator_id)
+        else:
+            rq.set("iterator", "Start")
+        _sub(rq, "MaxReturned", str(max_returned))
+        if kind == "vendors":
+            # ActiveStatus All: a deactivation is a modification we must see.
+            _sub(rq, "ActiveStatus", "All")
+            if since_text:
+                _sub(rq, "FromModifiedDate", since_text)
+        else:
+            if since_text:
+                _sub(_sub(rq, "ModifiedDateRangeFilter"), "FromModifiedDate", since_text)
+            _sub(rq, "IncludeLineItems", "true")
+    elif kind == "bill_deletions":
+        rq = _sub(msgs, "TxnDeletedQueryRq")
+        rq.set("requestID", request_id)
+        _sub(rq, "TxnDelType", "Bill")
+        if since_text:
+            _sub(_sub(rq, "DeletedDateRangeFilter"), "FromDeletedDate", since_text)
+    elif kind == "vendor_deletions":
+        rq = _sub(msgs, "ListDeletedQueryRq")
+        rq.set("requestID", request_id)
+        _sub(rq, "ListDelType", "Vendor")
+        if since_text:
+            _sub(_sub(rq, "DeletedDateRangeFilter"), "FromDeletedDate", since_text)
+    else:
+        raise ValueError(f"unknown query kind {kind!r}")
+    return _serialize(root, version)
+
+
+# --- responses ----------------------------------------------------------------
+
+
+def choose_version(offered: Iterable[str]) -> str:
+    """The highest qbXML version both QuickBooks and we speak."""
+
+    def key(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in v.split(".") if p.isdigit())
+
+    ours = set(SUPPORTED_VERSIONS)
+    common = [v.strip() for v in offered if v.strip() in ours]
+    return max(common, key=key) if common else ""
+
+
+def parse_host_response(text: str, *, max_bytes: int) -> HostInfo:
+    """The host/company/preferences answer QBWC sends on the first sendRequestXML.
+
+    Tolerant: a missing or odd answer yields an empty HostInfo, and the caller
+    falls back to the version QBWC passed as parameters.
+    """
+    if not text.strip():
+        return HostInfo()
+    try:
+        root = parse_text(text, max_bytes=max_bytes)
+    except UnsafeXml:
+        return HostInfo()
+    host = root.find(".//HostRet")
+    company = root.find(".//CompanyRet")
+    versions = tuple(v.text.strip() for v in root.iterfind(".//HostRet/SupportedQBXMLVersion") if v.text)
+    product = _text(host, "ProductName") if host is not None else ""
+    name = _text(company, "CompanyName") if company is not None else ""
+    return HostInfo(company_name=name, product=product, versions=versions)
+
+
+def parse_response(text: str, kind: QueryKind, *, max_bytes: int) -> QueryResponse:
+    """A qbXML response to one of our queries -> status, iterator and records.
+
+    Raises QbxmlError when it is not well-formed, safe XML holding exactly the
+    response we asked for, or when a record lacks what identifies it.
+    """
+    try:
+        root = parse_text(text, max_bytes=max_bytes)
+    except UnsafeXml as exc:
+        raise QbxmlError(str(exc)) from None
+    rs_tag, ret_tag = _SHAPES[kind]
+    if root.tag != "QBXML" or root.find("QBXMLMsgsRs") is None:
+        raise QbxmlError(f"expected <QBXML><QBXMLMsgsRs>, got <{root.tag}>")
+    responses = [n for n in root.find("QBXMLMsgsRs") if isinstance(n.tag, str)]  # type: ignore[union-attr]
+    if len(responses) != 1 or responses[0].tag != rs_tag:
+        got = ", ".join(str(n.tag) for n in responses) or "nothing"
+        raise QbxmlError(f"expected one {rs_tag}, got {got}")
+    rs = responses[0]
+    code = rs.get("statusCode")
+    if code is None or not code.strip().lstrip("-").isdigit():
+        raise QbxmlError(f"{rs_tag} has no numeric statusCode")
+    remaining_raw = rs.get("iteratorRemainingCount")
+    try:
+        remaining = int(remaining_raw) if remaining_raw is not None else None
+    except ValueError:
+        raise QbxmlError(f"iteratorRemainingCount {remaining_raw!r} is not a number") from None
+    parse_one = _PARSERS[kind]
+    records: list[Record] = []
+    for child in rs:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag != ret_tag:
+            raise QbxmlError(f"{rs_tag} holds an unexpected <{child.tag}>")
+        try:
+            records.append(parse_one(child))
+        except (KeyError, ValueError, InvalidOperation) as exc:
+            raise QbxmlError(f"{ret_tag} #{len(records) + 1}: {exc}") from None
+    return QueryResponse(
+        request_id=rs.get("requestID", ""),
+        status_code=code.strip(),
+        status_severity=rs.get("statusSeverity", ""),
+        status_message=rs.get("statusMessage", ""),
+        iterator_id=rs.get("iteratorID", ""),
+        iterator_remaining=remaining,
+        records=tuple(records),
+    )
+
+
+def _text(node: etree._Element | None, path: str) -> str:
+    if node is None:
+        return ""
+    found = node.find(path)
+    return (found.text or "") if found is not None else ""
+
+
+def _required(node: etree._Element, path: str) -> str:
+    value = _text(node, path).strip()
+    if not value:
+        raise KeyError(f"missing {path}")
+    return value
+
+
+def _datetime(node: etree._Element, path: str) -> datetime | None:
+    raw = _text(node, path).strip()
+    if not raw:
+        return None
+    value = datetime.fromisoformat(raw)
+    # QuickBooks always sends an offset; if one is ever missing, UTC is the least
+    # surprising reading and the watermark safety window covers the rest.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _date(node: etree._Element, path: str) -> date | None:
+    raw = _text(node, path).strip()
+    return date.fromisoformat(raw) if raw else None
+
+
+def _decimal(node: etree._Element, path: str) -> Decimal | None:
+    raw = _text(node, path).strip()
+    if not raw:
+        return None
+    value = Decimal(raw)
+    if not value.is_finite():
+        raise ValueError(f"{path} is not a finite amount")
+    return value
+
+
+def _bool(node: etree._Element, path: str) -> bool | None:
+    raw = _text(node, path).strip().lower()
+    return {"true": True, "false": False}.get(raw)
+
+
+def _vendor(node: etree._Element) -> QbVendor:
+    addr_node = node.find("VendorAddress")
+    address = None
+    if addr_node is not None:
+        address = QbAddress(
+            addr1=_text(addr_node, "Addr1"),
+            addr2=_text(addr_node, "Addr2"),
+            addr3=_text(addr_node, "Addr3"),
+            addr4=_text(addr_node, "Addr4"),
+            addr5=_text(addr_node, "Addr5"),
+            city=_text(addr_node, "City"),
+            state=_text(addr_node, "State"),
+            postal_code=_text(addr_node, "PostalCode"),
+            country=_text(addr_node, "Country"),
+        )
+    active = _bool(node, "IsActive")
+    return QbVendor(
+        list_id=_required(node, "ListID"),
+        edit_sequence=_required(node, "EditSequence"),
+        name=_required(node, "Name"),
+        time_created=_datetime(node, "TimeCreated"),
+        time_modified=_datetime(node, "TimeModified"),
+        is_active=True if active is None else active,
+        company_name=_text(node, "CompanyName"),
+        salutation=_text(node, "Salutation"),
+        first_name=_text(node, "FirstName"),
+        middle_name=_text(node, "MiddleName"),
+        last_name=_text(node, "LastName"),
+        address=address,
+        phone=_text(node, "Phone"),
+        alt_phone=_text(node, "AltPhone"),
+        fax=_text(node, "Fax"),
+        email=_text(node, "Email"),
+        contact=_text(node, "Contact"),
+        account_number=_text(node, "AccountNumber"),
+        vendor_type=_text(node, "VendorTypeRef/FullName"),
+        terms=_text(node, "TermsRef/FullName"),
+        balance=_decimal(node, "Balance"),
+    )
+
+
+def _line(node: etree._Element, kind: Literal["expense", "item"]) -> QbBillLine:
+    amount = _decimal(node, "Amount")
+    return QbBillLine(
+        txn_line_id=_required(node, "TxnLineID"),
+        kind=kind,
+        amount=amount if amount is not None else Decimal("0.00"),
+        customer_list_id=_text(node, "CustomerRef/ListID"),
+        customer_full_name=_text(node, "CustomerRef/FullName"),
+        account_name=_text(node, "AccountRef/FullName"),
+        item_name=_text(node, "ItemRef/FullName"),
+        description=_text(node, "Memo") if kind == "expense" else _text(node, "Desc"),
+        quantity=_decimal(node, "Quantity"),
+        cost=_decimal(node, "Cost"),
+        class_name=_text(node, "ClassRef/FullName"),
+        billable_status=_text(node, "BillableStatus"),
+    )
+
+
+def _bill(node: etree._Element) -> QbBill:
+    lines: list[QbBillLine] = []
+    for child in node:
+        if child.tag == "ExpenseLineRet":
+            lines.append(_line(child, "expense"))
+        elif child.tag == "ItemLineRet":
+            lines.append(_line(child, "item"))
+        elif child.tag == "ItemGroupLineRet":
+            # A group is a bundle of item lines; its members carry the amounts.
+            lines.extend(_line(sub, "item") for sub in child.iterfind("ItemLineRet"))
+    txn_date = _date(node, "TxnDate")
+    if txn_date is None:
+        raise KeyError("missing TxnDate")
+    amount_due = _decimal(node, "AmountDue")
+    if amount_due is None:
+        raise KeyError("missing AmountDue")
+    return QbBill(
+        txn_id=_required(node, "TxnID"),
+        edit_sequence=_required(node, "EditSequence"),
+        vendor_list_id=_required(node, "VendorRef/ListID"),
+        vendor_name=_text(node, "VendorRef/FullName"),
+        txn_date=txn_date,
+        amount_due=amount_due,
+        time_created=_datetime(node, "TimeCreated"),
+        time_modified=_datetime(node, "TimeModified"),
+        txn_number=_text(node, "TxnNumber"),
+        ref_number=_text(node, "RefNumber"),
+        due_date=_date(node, "DueDate"),
+        memo=_text(node, "Memo"),
+        is_paid=_bool(node, "IsPaid"),
+        open_amount=_decimal(node, "OpenAmount"),
+        ap_account=_text(node, "APAccountRef/FullName"),
+        terms=_text(node, "TermsRef/FullName"),
+        lines=tuple(lines),
+    )
+
+
+def _deleted(kind: Literal["bill", "vendor"]) -> Callable[[etree._Element], QbDeletion]:
+    type_tag, id_tag, ref_tag, expected = (
+        ("TxnDelType", "TxnID", "RefNumber", "Bill")
+        if kind == "bill"
+        else ("ListDelType", "ListID", "FullName", "Vendor")
+    )
+
+    def parse(node: etree._Element) -> QbDeletion:
+        if _text(node, type_tag) != expected:
+            raise ValueError(f"{type_tag} is {_text(node, type_tag)!r}, we asked for {expected}")
+        deleted = _datetime(node, "TimeDeleted")
+        if deleted is None:
+            raise KeyError("missing TimeDeleted")
+        return QbDeletion(
+            kind=kind,
+            qb_id=_required(node, id_tag),
+            time_deleted=deleted,
+            time_created=_datetime(node, "TimeCreated"),
+            ref=_text(node, ref_tag),
+        )
+
+    return parse
+
+
+_PARSERS: dict[str, Callable[[etree._Element], Record]] = {
+    "vendors": _vendor,
+    "bills": _bill,
+    "bill_deletions": _deleted("bill"),
+    "vendor_deletions": _deleted("vendor"),
+}

@@ -1,0 +1,489 @@
+"""The Web Connector conversation. The database lives here; parsing is in soap/qbxml.
+
+Call order (QBWC Programmer's Guide): serverVersion, clientVersion, authenticate,
+then sendRequestXML / receiveResponseXML pairs until progress is 100 (or
+negative: getLastError), then closeConnection. Every call after authenticate
+names its tenant only through the ticket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.utils import timezone
+
+from qbwc import qbxml
+from qbwc.models import PLAN, LoginThrottle, QbwcSession, RawResponse, SessionState, Step, Watermark
+from qbwc.qbtypes import QbDeletion, QbVendor
+from qbwc.soap import SoapCall
+from tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+
+SERVER_VERSION = "ml-connector 1.0 (read-only: vendors, bills, deletions)"
+# QBWC 2.1 is the oldest release Intuit still supports; older ones lack fixes we rely on.
+MIN_CLIENT_VERSION = (2, 1)
+UNKNOWN_TICKET = (
+    "This Web Connector session is unknown or has expired. Nothing was lost: "
+    "the next update starts a new session."
+)
+# How many times a step may restart after QuickBooks lost its iterator, per session.
+MAX_ITERATOR_RESTARTS = 2
+
+
+def min_seconds_between_runs() -> int:
+    # A run finished this recently makes authenticate answer "none" (a second QBWC,
+    # or "Update Selected" hammered). Not in connector/settings.py yet: default 60 s.
+    return int(getattr(settings, "QBWC_MIN_SECONDS_BETWEEN_RUNS", 60))
+
+
+def digest(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode("utf-8")).hexdigest()
+
+
+def handle(call: SoapCall) -> str | int | list[str]:
+    """Dispatch one parsed SOAP call to its operation."""
+    p = call.get
+    match call.method:
+        case "serverVersion":
+            return SERVER_VERSION
+        case "clientVersion":
+            return client_version_check(version=p("strVersion"))
+        case "authenticate":
+            return session_authenticate(username=p("strUserName"), password=p("strPassword"))
+        case "sendRequestXML":
+            return session_send_request(
+                ticket=p("ticket"),
+                hcp_response=p("strHCPResponse"),
+                company_file=p("strCompanyFileName"),
+                major=p("qbXMLMajorVers"),
+                minor=p("qbXMLMinorVers"),
+            )
+        case "receiveResponseXML":
+            return session_receive_response(
+                ticket=p("ticket"), response=p("response"), hresult=p("hresult"), message=p("message")
+            )
+        case "connectionError":
+            return session_connection_error(ticket=p("ticket"), hresult=p("hresult"), message=p("message"))
+        case "getLastError":
+            return session_last_error(ticket=p("ticket"))
+        case "closeConnection":
+            return session_close(ticket=p("ticket"))
+        case "getInteractiveURL":
+            return ""  # we never ask for interactive mode
+        case "interactiveDone":
+            return "Done"
+        case "interactiveRejected":
+            return "Interactive mode is not used by ml-connector; nothing to do."
+    raise ValueError(f"unhandled operation {call.method}")
+
+
+def client_version_check(*, version: str) -> str:
+    """"" to go on; "W:" warns (the user may continue)."""
+    parts = tuple(int(x) for x in version.split(".")[:2] if x.isdigit())
+    if parts and parts < MIN_CLIENT_VERSION:
+        return "W:This Web Connector is old; please update it from Intuit's site."
+    return ""
+
+
+# --- authenticate -------------------------------------------------------------
+
+
+def _throttled(username: str, now: datetime) -> bool:
+    row = LoginThrottle.objects.filter(username=username).first()
+    return bool(row and row.blocked_until and row.blocked_until > now)
+
+
+def _login_failed(username: str, now: datetime) -> None:
+    with transaction.atomic():
+        row, _ = LoginThrottle.objects.select_for_update().get_or_create(username=username[:150])
+        row.failures += 1
+        row.last_failure_at = now
+        over = row.failures - settings.QBWC_LOGIN_FAILURES_BEFORE_THROTTLE
+        if over >= 0:
+            # Doubling back-off from one minute, capped at an hour.
+            row.blocked_until = now + timedelta(seconds=min(3600, 60 * 2**min(over, 6)))
+        row.save()
+
+
+def session_authenticate(*, username: str, password: str) -> list[str]:
+    """Check the QBWC credentials and open a session, or say why not.
+
+    Validates and acts: answers ["", "nvu"] (bad/throttled/inactive), ["", "busy"]
+    (a live session exists), ["", "none", seconds] (paused or ran too recently),
+    else [ticket, "", seconds until the next scheduled run].
+    """
+    now = timezone.now()
+    username = username.strip()
+    if not username or _throttled(username, now):
+        return ["", "nvu"]
+    tenant = Tenant.objects.filter(qbwc_username=username).first()
+    if tenant is None:
+        make_password(password)  # same hashing cost as a real check
+        ok = False
+    else:
+        ok = tenant.check_qbwc_password(password) and tenant.active
+    if not ok or tenant is None:
+        _login_failed(username, now)
+        log.warning("qbwc authenticate refused for %r", username)
+        return ["", "nvu"]
+    LoginThrottle.objects.filter(username=username).delete()
+
+    poll_seconds = str(tenant.poll_interval_minutes * 60)
+    with transaction.atomic():
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # one authenticate at a time
+        _expire_stale(now=now, tenant_id=tenant.pk)
+        if QbwcSession.objects.filter(tenant=tenant, state=SessionState.OPEN).exists():
+            return ["", "busy"]
+        if tenant.sync_paused:
+            return ["", "none", poll_seconds]
+        recent = (
+            QbwcSession.objects.filter(
+                tenant=tenant, state__in=[SessionState.DONE, SessionState.CLOSED], finished_at__isnull=False
+            )
+            .order_by("-finished_at")
+            .first()
+        )
+        wait = min_seconds_between_runs()
+        if recent and recent.finished_at and (now - recent.finished_at).total_seconds() < wait:
+            left = wait - int((now - recent.finished_at).total_seconds())
+            return ["", "none", str(max(left, 1))]
+        ticket = secrets.token_urlsafe(32)  # 256 bits
+        QbwcSession.objects.create(
+            tenant=tenant, ticket_digest=digest(ticket), ticket_hint=ticket[:6], started_at=now, last_seen_at=now
+        )
+    log.info("qbwc session opened for tenant %s", tenant.slug)
+    return [ticket, "", poll_seconds]
+
+
+# --- session lookup and expiry ------------------------------------------------
+
+
+def _expire_stale(*, now: datetime, tenant_id: int | None = None) -> int:
+    cutoff = now - timedelta(seconds=settings.QBWC_SESSION_TTL_SECONDS)
+    stale = QbwcSession.objects.filter(state=SessionState.OPEN, last_seen_at__lt=cutoff)
+    done = QbwcSession.objects.filter(state=SessionState.DONE, last_seen_at__lt=cutoff)
+    if tenant_id is not None:
+        stale, done = stale.filter(tenant_id=tenant_id), done.filter(tenant_id=tenant_id)
+    n = stale.update(
+        state=SessionState.EXPIRED,
+        finished_at=now,
+        last_error="The Web Connector stopped calling; the next run re-reads from the last stored marks.",
+    )
+    # A finished plan whose closeConnection never came is still a complete run.
+    n += done.update(state=SessionState.CLOSED, finished_at=now)
+    return n
+
+
+def sessions_expire(*, now: datetime | None = None) -> int:
+    """Close sessions the Web Connector abandoned. Returns how many changed."""
+    return _expire_stale(now=now or timezone.now())
+
+
+def _session_for(ticket: str, *, now: datetime) -> QbwcSession | None:
+    """The session a ticket names, locked; expired on the spot if stale. Call in a transaction."""
+    if not ticket:
+        return None
+    session = QbwcSession.objects.select_for_update().filter(ticket_digest=digest(ticket)).first()
+    if session is None:
+        return None
+    ttl = timedelta(seconds=settings.QBWC_SESSION_TTL_SECONDS)
+    if session.state in (SessionState.OPEN, SessionState.DONE) and session.last_seen_at < now - ttl:
+        _expire_stale(now=now, tenant_id=session.tenant_id)
+        session.refresh_from_db()
+    return session
+
+
+# --- sendRequestXML -----------------------------------------------------------
+
+
+def _negotiate(session: QbwcSession, *, hcp_response: str, major: str, minor: str) -> str:
+    host = qbxml.parse_host_response(hcp_response, max_bytes=settings.QBWC_MAX_BODY_BYTES)
+    session.company_name = host.company_name[:255]
+    session.qb_product = host.product[:255]
+    session.qbxml_versions = ", ".join(host.versions)[:255]
+    if host.versions:
+        return qbxml.choose_version(host.versions)
+    if major.strip().isdigit():
+        offered = f"{int(major)}.{int(minor) if minor.strip().isdigit() else 0}"
+        return qbxml.choose_version([offered]) or ""
+    return qbxml.DEFAULT_VERSION
+
+
+def _since(session: QbwcSession, step: str) -> tuple[datetime | None, int | None]:
+    mark = Watermark.objects.filter(tenant_id=session.tenant_id, query=step).first()
+    if mark is None:
+        return None, None
+    window = timedelta(minutes=settings.QBWC_SAFETY_WINDOW_MINUTES)
+    return mark.mark - window, mark.qb_utc_offset_minutes
+
+
+def session_send_request(*, ticket: str, hcp_response: str, company_file: str, major: str, minor: str) -> str:
+    """The next qbXML request of the plan, or "" when there is nothing (more) to send."""
+    now = timezone.now()
+    with transaction.atomic():
+        session = _session_for(ticket, now=now)
+        if session is None or session.state != SessionState.OPEN:
+            return ""
+        session.last_seen_at = now
+        if session.request_seq > session.answered_seq and session.pending_request:
+            # QBWC retried sendRequestXML: the same request again, same requestID.
+            session.save(update_fields=["last_seen_at"])
+            return session.pending_request
+        if not session.qbxml_version:
+            version = _negotiate(session, hcp_response=hcp_response, major=major, minor=minor)
+            session.company_file = company_file[:500]
+            if not version:
+                _fail(
+                    session,
+                    now,
+                    "QuickBooks offers qbXML "
+                    + (session.qbxml_versions or f"{major}.{minor}")
+                    + f"; ml-connector needs one of {', '.join(qbxml.SUPPORTED_VERSIONS)}.",
+                )
+                return ""
+            session.qbxml_version = version
+        step = session.step
+        if session.step_started_at is None:
+            session.step_started_at = now
+        since, offset = _since(session, step)
+        session.request_seq += 1
+        session.pending_request = qbxml.build_query(
+            step,  # type: ignore[arg-type]
+            request_id=str(session.request_seq),
+            version=session.qbxml_version,
+            since=since,
+            max_returned=settings.QBWC_MAX_RETURNED,
+            iterator_id=session.iterator_id,
+            offset_minutes=offset,
+        )
+        session.save()
+        return session.pending_request
+
+
+# --- receiveResponseXML -------------------------------------------------------
+
+
+def _fail(session: QbwcSession, now: datetime, error: str, *, hresult: str = "") -> int:
+    session.state = SessionState.FAILED
+    session.last_error = error
+    session.hresult = hresult[:20]
+    session.progress = -1
+    session.finished_at = now
+    session.pending_request = ""
+    session.save()
+    log.warning("qbwc session %s failed: %s", session.pk, error)
+    return -1
+
+
+def _progress(session: QbwcSession) -> int:
+    if session.step == Step.DONE:
+        return 100
+    index = PLAN.index(session.step)
+    fraction = 0.0
+    if session.iterator_remaining:
+        fraction = session.step_records / (session.step_records + session.iterator_remaining)
+    return max(1, min(99, int((index + fraction) * 100 / len(PLAN))))
+
+
+def _store(session: QbwcSession, records: tuple[qbxml.Record, ...]) -> None:
+    from audit.services import record_mark_deleted, record_receive
+
+    tenant = session.tenant
+    for rec in records:
+        if isinstance(rec, QbDeletion):
+            _, changed = record_mark_deleted(tenant=tenant, deletion=rec, session_id=session.pk)
+            session.deletions_received += 1
+        else:
+            _, changed = record_receive(tenant=tenant, obj=rec, session_id=session.pk)
+            if isinstance(rec, QbVendor):
+                session.vendors_received += 1
+            else:
+                session.bills_received += 1
+        session.records_changed += int(changed)
+
+
+def _qb_offset(records: tuple[qbxml.Record, ...]) -> int | None:
+    for rec in records:
+        stamp = rec.time_deleted if isinstance(rec, QbDeletion) else rec.time_modified
+        if stamp is not None and stamp.utcoffset() is not None:
+            return int(stamp.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+    return None
+
+
+def _finish_step(session: QbwcSession, *, advance_mark: bool, offset: int | None) -> None:
+    if advance_mark and session.step_started_at is not None:
+        defaults: dict[str, object] = {"mark": session.step_started_at, "session": session}
+        if offset is not None:
+            defaults["qb_utc_offset_minutes"] = offset
+        Watermark.objects.update_or_create(tenant_id=session.tenant_id, query=session.step, defaults=defaults)
+    index = PLAN.index(session.step)
+    session.step = PLAN[index + 1] if index + 1 < len(PLAN) else Step.DONE
+    session.step_started_at = None
+    session.iterator_id = ""
+    session.iterator_remaining = None
+    session.step_records = 0
+    session.iterator_restarts = 0
+
+
+def _step_error(session: QbwcSession, text: str, *, severity: str) -> None:
+    session.step_errors = [*session.step_errors, {"step": session.step, "severity": severity, "text": text}]
+
+
+def session_receive_response(*, ticket: str, response: str, hresult: str, message: str) -> int:
+    """Store one qbXML response; answer progress 0..100, or -1 (see getLastError).
+
+    All of it is one transaction: records, audit events, outbox rows, the raw
+    response and the session's step/iterator/mark move together or not at all.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        session = _session_for(ticket, now=now)
+        if session is None or session.state in (SessionState.EXPIRED, SessionState.CLOSED):
+            return -1
+        if session.state == SessionState.DONE:
+            return 100
+        if session.state == SessionState.FAILED:
+            return -1
+        session.last_seen_at = now
+        seq = session.request_seq
+        if seq == session.answered_seq:
+            # A QBWC retry of a response already stored: store nothing twice.
+            session.save(update_fields=["last_seen_at"])
+            return session.progress
+        step = session.step
+        if hresult.strip() or not response.strip():
+            return _fail(
+                session,
+                now,
+                f"QuickBooks could not process our {Step(step).label.lower()} request: "
+                f"{message.strip() or 'no response'} ({hresult.strip() or 'no HRESULT'})",
+                hresult=hresult.strip(),
+            )
+        try:
+            parsed = qbxml.parse_response(response, step, max_bytes=settings.QBWC_MAX_BODY_BYTES)  # type: ignore[arg-type]
+        except qbxml.QbxmlError as exc:
+            return _fail(session, now, f"QuickBooks sent a {Step(step).label.lower()} response we cannot read: {exc}")
+        if parsed.request_id and parsed.request_id != str(seq):
+            if parsed.request_id.isdigit() and int(parsed.request_id) <= session.answered_seq:
+                session.save(update_fields=["last_seen_at"])
+                return session.progress
+            return _fail(session, now, f"QuickBooks answered request {parsed.request_id}, we asked {seq}")
+
+        RawResponse.objects.create(
+            tenant_id=session.tenant_id,
+            session=session,
+            request_seq=seq,
+            step=step,
+            status_code=parsed.status_code,
+            status_message=parsed.status_message[:2000],
+            records=len(parsed.records),
+            sha256=hashlib.sha256(response.encode("utf-8")).hexdigest(),
+            body=response,
+        )
+        session.answered_seq = seq
+        session.pending_request = ""
+        qb_text = f"QuickBooks status {parsed.status_code}: {parsed.status_message}"
+        if parsed.is_error or int(parsed.status_code) >= 3000:
+            if session.iterator_id and session.iterator_restarts < MAX_ITERATOR_RESTARTS:
+                # A Continue failed: the iterator expired or QuickBooks forgot it. Start the
+                # step over; storage is idempotent so re-reading costs only time.
+                session.iterator_restarts += 1
+                session.iterator_id = ""
+                session.iterator_remaining = None
+                session.step_records = 0
+                _step_error(session, f"iterator lost, step restarted ({qb_text})", severity="warn")
+            else:
+                # The step stops with its mark unmoved; later steps still run.
+                _step_error(session, qb_text, severity="error")
+                session.last_error = f"{Step(step).label}: {qb_text}"
+                _finish_step(session, advance_mark=False, offset=None)
+        else:
+            if parsed.is_warning:
+                session.warnings += 1
+                _step_error(session, qb_text, severity="warn")
+            _store(session, parsed.records)
+            session.step_records += len(parsed.records)
+            if parsed.iterator_id and parsed.iterator_remaining:
+                session.iterator_id = parsed.iterator_id
+                session.iterator_remaining = parsed.iterator_remaining
+            else:
+                _finish_step(session, advance_mark=True, offset=_qb_offset(parsed.records))
+        session.progress = _progress(session)
+        if session.step == Step.DONE:
+            session.state = SessionState.DONE
+            session.finished_at = now
+        session.save()
+        return session.progress
+
+
+# --- the rest of the conversation --------------------------------------------
+
+
+def session_connection_error(*, ticket: str, hresult: str, message: str) -> str:
+    """QBWC could not open QuickBooks or the company file. We never retry another file."""
+    now = timezone.now()
+    with transaction.atomic():
+        session = _session_for(ticket, now=now)
+        if session is not None and session.state == SessionState.OPEN:
+            _fail(
+                session,
+                now,
+                f"The Web Connector could not open QuickBooks: {message.strip()} ({hresult.strip()})",
+                hresult=hresult.strip(),
+            )
+    return "done"
+
+
+def session_last_error(*, ticket: str) -> str:
+    now = timezone.now()
+    with transaction.atomic():
+        session = _session_for(ticket, now=now)
+        if session is None or session.state in (SessionState.EXPIRED, SessionState.CLOSED):
+            return UNKNOWN_TICKET
+        if session.state == SessionState.OPEN:
+            session.last_seen_at = now
+            session.save(update_fields=["last_seen_at"])
+        return session.last_error
+
+
+def summary(session: QbwcSession) -> str:
+    def n(count: int, word: str) -> str:
+        return f"{count} {word}{'' if count == 1 else 's'}"
+
+    text = (
+        f"{n(session.vendors_received, 'vendor')}, {n(session.bills_received, 'bill')}, "
+        f"{n(session.deletions_received, 'deletion')} received"
+    )
+    if session.records_changed:
+        text += f" ({session.records_changed} new or changed, queued for Procore)"
+    errors = [e for e in session.step_errors if e.get("severity") == "error"]
+    if errors:
+        text += "; " + "; ".join(f"{e['step']} stopped: {e['text']}" for e in errors)
+    if session.state == SessionState.FAILED:
+        text += f"; failed: {session.last_error}"
+    return text
+
+
+def session_close(*, ticket: str) -> str:
+    now = timezone.now()
+    with transaction.atomic():
+        session = _session_for(ticket, now=now)
+        if session is None:
+            return "Nothing to do."
+        if session.state == SessionState.EXPIRED:
+            return UNKNOWN_TICKET
+        if session.state in (SessionState.OPEN, SessionState.DONE):
+            # An OPEN session closed early keeps its marks where they were.
+            session.state = SessionState.CLOSED
+            session.finished_at = session.finished_at or now
+            session.last_seen_at = now
+            session.pending_request = ""
+            session.save()
+        return summary(session)

@@ -1,0 +1,55 @@
+"""PURE: one hardened lxml parser for everything QBWC and QuickBooks send us.
+
+No DTDs, no entity resolution, no network, no huge trees, and a size cap checked
+before parsing. A document that declares a DOCTYPE at all is refused: neither
+SOAP 1.1 nor qbXML responses need one, and refusing it closes XXE and
+entity-expansion ("billion laughs") attacks without relying on parser options.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+
+
+class UnsafeXml(ValueError):
+    """The bytes are not a well-formed, DTD-free XML document within the size cap."""
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=False,
+    )
+
+
+def parse_bytes(data: bytes, *, max_bytes: int) -> etree._Element:
+    if len(data) > max_bytes:
+        raise UnsafeXml(f"document is {len(data)} bytes, over the {max_bytes}-byte limit")
+    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+        raise UnsafeXml("document type declarations are not accepted")
+    try:
+        root = etree.fromstring(data, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        raise UnsafeXml(f"not well-formed XML: {exc}") from None
+    docinfo = root.getroottree().docinfo
+    if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
+        raise UnsafeXml("document type declarations are not accepted")
+    return root
+
+
+def parse_text(text: str, *, max_bytes: int) -> etree._Element:
+    """Parse XML that already arrived as Unicode (qbXML inside a SOAP string).
+
+    Its declaration may name an encoding (QuickBooks writes utf-8 or windows-1252)
+    that no longer applies once the text is decoded, so it is dropped first.
+    """
+    return parse_bytes(_DECLARATION.sub("", text, count=1).encode("utf-8"), max_bytes=max_bytes)

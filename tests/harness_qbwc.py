@@ -1,0 +1,64 @@
+"""Fixtures for driving the QBWC endpoint over real HTTP with the Web Connector simulator.
+
+Use with `pytest_plugins = ["tests.harness_qbwc"]` (tests/qbwc/conftest.py does).
+The server is pytest-django's live_server: the real Django app in a thread,
+listening on 127.0.0.1 on an ephemeral port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from qbwc.models import QbwcSession
+from qbwc.simulator.client import RunResult, WebConnector
+from qbwc.simulator.company import FakeCompany, Faults
+from qbwc.simulator.dataset import Dataset, build
+from tenants.models import Tenant
+from tests.factories import PASSWORD, make_tenant
+
+
+@dataclass
+class QbwcHarness:
+    url: str
+    tenant: Tenant
+
+    def company(self, dataset: Dataset | None = None, faults: Faults | None = None) -> FakeCompany:
+        return FakeCompany(dataset or build(bills=40, vendors=8), faults=faults)
+
+    def connector(self, company: FakeCompany, *, username: str | None = None, password: str = PASSWORD) -> WebConnector:
+        return WebConnector(self.url, username or self.tenant.qbwc_username, password, company)
+
+    def run(self, company: FakeCompany, **kwargs: Any) -> RunResult:
+        return self.connector(company, **kwargs).run()
+
+    def age_sessions(self, seconds: int) -> None:
+        """Let time pass for the server: every session of the tenant was last seen `seconds` ago."""
+        then = timezone.now() - timedelta(seconds=seconds)
+        QbwcSession.objects.filter(tenant=self.tenant).update(last_seen_at=then, started_at=then)
+
+
+@pytest.fixture
+def qbwc_settings(settings: Any) -> Any:
+    # Back-to-back runs are the point of most tests; the minimum-interval test sets its own.
+    settings.QBWC_MIN_SECONDS_BETWEEN_RUNS = 0
+    return settings
+
+
+@pytest.fixture
+def qbwc(live_server: Any, transactional_db: None, qbwc_settings: Any) -> QbwcHarness:
+    tenant = make_tenant(slug="acme", name="Acme Builders")
+    return QbwcHarness(url=live_server.url + "/qbwc/", tenant=tenant)
+
+
+@pytest.fixture
+def run_simulator(qbwc: QbwcHarness) -> Callable[..., RunResult]:
+    def run(company: FakeCompany, **kwargs: Any) -> RunResult:
+        return qbwc.run(company, **kwargs)
+
+    return run

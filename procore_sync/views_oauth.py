@@ -14,19 +14,14 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils import timezone
 
-from procore_sync.client import TokenGrant, oauth_token
-from procore_sync.errors import ProcoreError
 from tenants import access
-from tenants.models import ConnectionStatus, ProcoreConnection, ProcoreEnvironment
+from tenants.models import ProcoreConnection
 
 STATE_SALT = "procore-oauth-state"
 STATE_MAX_AGE = int(timedelta(minutes=10).total_seconds())  # Procore's codes live 10 minutes too
@@ -34,14 +29,14 @@ SESSION_KEY = "procore_oauth_nonce"
 
 
 def login_url_for(environment: str) -> str:
-    if environment == ProcoreEnvironment.PRODUCTION:
-        return str(settings.PROCORE_PRODUCTION_LOGIN_URL).rstrip("/")
-    return str(settings.PROCORE_SANDBOX_LOGIN_URL).rstrip("/")
+    from procore_sync.tokens import environment_urls
+
+    return str(environment_urls(environment)[1]).rstrip("/")
 
 
 def _connection_for(request: HttpRequest, pk: int) -> ProcoreConnection:
     """The connection, if the user may see its tenant (404 otherwise) and manage credentials."""
-    conn = access.scope(ProcoreConnection.objects.all(), request.user).filter(pk=pk).first()
+    conn = access.scope(ProcoreConnection.objects.select_related("tenant"), request.user).filter(pk=pk).first()
     if conn is None:
         raise Http404("No such connection")
     if not access.can_manage_credentials(request.user):
@@ -93,40 +88,21 @@ def callback(request: HttpRequest) -> HttpResponse:
     if not code:
         messages.error(request, "Procore sent no authorization code back; start again.")
         return HttpResponseRedirect(_change_url(conn))
+    # Imported here: the Procore client stack loads only when someone connects.
+    from procore_sync.errors import ProcoreError
+    from procore_sync.tokens import connection_connect
+
     try:
-        grant = oauth_token(
-            login_url=login_url_for(conn.environment),
-            form={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": _redirect_uri(request),
-                "client_id": conn.client_id or "",
-                "client_secret": conn.client_secret or "",
-            },
+        connection_connect(
+            tenant=conn.tenant,
+            environment=conn.environment,
+            client_id=conn.client_id or "",
+            client_secret=conn.client_secret or "",
+            code=code,
+            redirect_uri=_redirect_uri(request),
         )
     except ProcoreError as exc:
-        connection_mark_failed(connection=conn, detail=str(exc))
         messages.error(request, f"Procore refused the sign-in: {exc}")
         return HttpResponseRedirect(_change_url(conn))
-    connection_store_grant(connection=conn, grant=grant)
     messages.success(request, "Connected to Procore. Use Test connection to check the company.")
     return HttpResponseRedirect(_change_url(conn))
-
-
-def connection_store_grant(*, connection: ProcoreConnection, grant: TokenGrant) -> None:
-    """Persist a fresh access + refresh token pair together (refresh tokens are single-use)."""
-    with transaction.atomic():
-        locked = ProcoreConnection.objects.select_for_update().get(pk=connection.pk)
-        locked.access_token = grant.access_token
-        locked.refresh_token = grant.refresh_token
-        locked.token_expires_at = grant.expires_at
-        locked.grant_type = "authorization_code"
-        locked.status = ConnectionStatus.CONNECTED
-        locked.status_detail = f"Authorized {timezone.now():%Y-%m-%d %H:%M} UTC"
-        locked.save()
-
-
-def connection_mark_failed(*, connection: ProcoreConnection, detail: str) -> None:
-    ProcoreConnection.objects.filter(pk=connection.pk).update(
-        status=ConnectionStatus.NEEDS_RECONNECT, status_detail=detail[:2000], updated_at=timezone.now()
-    )

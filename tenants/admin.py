@@ -204,3 +204,39 @@ class ProcoreConnectionAdmin(TenantScopedAdmin):
             )
         ]
         return format_html("{}", " · ".join(parts))
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/test/",
+                self.admin_site.admin_view(self.test_view),
+                name="tenants_procoreconnection_test",
+            ),
+            *super().get_urls(),
+        ]
+
+    def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Call Procore with the stored credentials; show the company name or Procore's exact error."""
+        from procore_sync.errors import ProcoreError
+        from procore_sync.tokens import connection_ping
+
+        conn = self.get_object(request, object_id)  # 404 outside the user's tenants
+        back = HttpResponseRedirect(reverse("admin:tenants_procoreconnection_change", args=[conn.pk]))
+        if request.method != "POST" or not access.can_manage_credentials(request.user):
+            return back
+        tenant = conn.tenant
+        if conn.environment != tenant.procore_environment:
+            self.message_user(
+                request,
+                f"{tenant} syncs with Procore {tenant.procore_environment}; switch the tenant to "
+                f"{conn.environment} to test this connection.",
+                messages.WARNING,
+            )
+            return back
+        try:
+            name = connection_ping(tenant=tenant)
+        except ProcoreError as exc:
+            self.message_user(request, f"Procore answered: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"Connected to Procore company “{name}”.", messages.SUCCESS)
+        return back

@@ -17,3 +17,18 @@ def login(cast: Cast):  # type: ignore[no-untyped-def]
         return client
 
     return _login
+
+
+@pytest.fixture
+def emulator(settings):  # type: ignore[no-untyped-def]
+    """The Procore emulator on an ephemeral local port; both environments point at it."""
+    from procore_sync.emulator.server import ProcoreEmulator
+
+    with ProcoreEmulator() as emu:
+        for env in ("SANDBOX", "PRODUCTION"):
+            setattr(settings, f"PROCORE_{env}_API_URL", emu.url)
+            setattr(settings, f"PROCORE_{env}_LOGIN_URL", emu.url)
+        settings.PROCORE_BACKOFF_BASE_SECONDS = 0.01
+        settings.PROCORE_BACKOFF_MAX_SECONDS = 0.05
+        settings.PROCORE_MAX_ATTEMPTS = 2
+        yield emu

@@ -150,3 +150,78 @@ class JobProjectMapping(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.customer_full_name} → project {self.project_id}"
+
+
+class CachedProject(TenantOwned):
+    """A Procore project as last read (catalog_refresh); feeds admin pick lists and validation."""
+
+    environment = models.CharField(max_length=20, choices=ProcoreEnvironment.choices)
+    procore_id = models.BigIntegerField()
+    name = models.CharField(max_length=255)
+    project_number = models.CharField(max_length=100, blank=True, default="")
+    active = models.BooleanField(default=True)
+    fetched_at = models.DateTimeField(default=timezone.now)
+    # When this project's cost codes / commitments were last read (None = never).
+    cost_codes_fetched_at = models.DateTimeField(null=True, blank=True)
+    commitments_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "environment", "procore_id"], name="cachedproject_unique"
+            )
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.procore_id})"
+
+
+class CachedCostCode(TenantOwned):
+    """A project's cost code. Requisition items use `procore_id`; direct-cost lines use `wbs_code_id`."""
+
+    environment = models.CharField(max_length=20, choices=ProcoreEnvironment.choices)
+    project_id = models.BigIntegerField()
+    procore_id = models.BigIntegerField(help_text="cost_code id")
+    wbs_code_id = models.BigIntegerField(null=True, blank=True)
+    code = models.CharField(max_length=64)
+    name = models.CharField(max_length=255, blank=True, default="")
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "environment", "project_id", "procore_id"],
+                name="cachedcostcode_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "environment", "project_id", "code"])]
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class CachedCommitmentLine(TenantOwned):
+    """One schedule-of-values line of a vendor's commitment in a project (where a bill's amount goes)."""
+
+    environment = models.CharField(max_length=20, choices=ProcoreEnvironment.choices)
+    project_id = models.BigIntegerField()
+    commitment_id = models.BigIntegerField()
+    commitment_kind = models.CharField(max_length=40)
+    vendor_procore_id = models.BigIntegerField()
+    line_item_id = models.BigIntegerField()
+    cost_code_id = models.BigIntegerField()
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "environment", "project_id", "line_item_id"],
+                name="cachedcommitmentline_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "environment", "project_id", "vendor_procore_id"])]
+
+    def __str__(self) -> str:
+        return f"commitment {self.commitment_id} line {self.line_item_id}"

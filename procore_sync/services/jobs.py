@@ -1,0 +1,229 @@
+"""Running outbox jobs: claim in a short locked transaction, push over HTTP, record the outcome.
+
+No transaction is held while Procore is called. The outcome (job state, record
+state, audit event) is written in one transaction afterwards. A job stuck in
+flight (worker killed) is returned to the queue by in_flight_reap.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.models import EventCode, RecordState, SyncRecord
+from audit.services import IllegalTransition, event_record, record_set_state
+from procore_sync.client import CallRecord, ProcoreClient
+from procore_sync.conf import conf, conf_int
+from procore_sync.errors import ProcoreError, RateLimited, ReconnectNeeded, TransientError
+from procore_sync.models import JobReason, JobState, PushJob, PushOp
+from procore_sync.outbox import PUSH_JOB_TASK
+from procore_sync.services.bills import bill_delete, bill_upsert
+from procore_sync.services.outcomes import Deferred, Done, Waiting
+from procore_sync.services.vendors import vendor_deactivate, vendor_upsert_batch
+from procore_sync.tokens import client_for
+
+log = logging.getLogger(__name__)
+
+Result = Done | Waiting | Deferred | ProcoreError
+
+_WAIT_CODES: dict[str, str] = {
+    JobReason.NEEDS_MAPPING: EventCode.MAPPING_MISSING,
+    JobReason.NEEDS_RECONNECT: EventCode.RECONNECT_NEEDED,
+}
+
+
+def job_trigger(*, job_id: int, countdown: float = 0) -> None:
+    """Ask a worker to run the job (after `countdown` s). Never raises: the sweep is the safety net."""
+    from connector.celery import app
+
+    try:
+        app.send_task(PUSH_JOB_TASK, args=[job_id], countdown=countdown or None)
+    except Exception:
+        log.warning("could not send push job %s to the broker; the sweep will pick it up", job_id)
+
+
+def _claim(job_id: int) -> PushJob | None:
+    now = timezone.now()
+    with transaction.atomic():
+        job = PushJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state != JobState.PENDING or job.not_before > now:
+            return None
+        # One job per record at a time, so a delete never overtakes the create in flight.
+        if PushJob.objects.filter(record_id=job.record_id, state=JobState.IN_FLIGHT).exists():
+            job.not_before = now + timedelta(seconds=2)
+            job.save(update_fields=["not_before", "updated_at"])
+            transaction.on_commit(lambda: job_trigger(job_id=job_id, countdown=2))
+            return None
+        job.state = JobState.IN_FLIGHT
+        job.in_flight_since = now
+        job.attempts += 1
+        job.save(update_fields=["state", "in_flight_since", "attempts", "updated_at"])
+    return PushJob.objects.select_related("tenant", "record").get(pk=job_id)
+
+
+def _claim_vendor_batch(job: PushJob, limit: int) -> list[PushJob]:
+    """Take other due vendor upserts of the same tenant along, for one sync call."""
+    if limit <= 0:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        candidates = list(
+            PushJob.objects.select_for_update(skip_locked=True)
+            .filter(tenant_id=job.tenant_id, op=PushOp.VENDOR_UPSERT, state=JobState.PENDING, not_before__lte=now)
+            .exclude(pk=job.pk)
+            .order_by("pk")
+            .values_list("pk", "record_id")[:limit]
+        )
+        busy = set(
+            PushJob.objects.filter(
+                record_id__in=[r for _, r in candidates], state=JobState.IN_FLIGHT
+            ).values_list("record_id", flat=True)
+        )
+        ids = [pk for pk, record_id in candidates if record_id not in busy and record_id != job.record_id]
+        PushJob.objects.filter(pk__in=ids, state=JobState.PENDING).update(
+            state=JobState.IN_FLIGHT, in_flight_since=now, attempts=F("attempts") + 1, updated_at=now
+        )
+    return list(PushJob.objects.select_related("tenant", "record").filter(pk__in=ids, state=JobState.IN_FLIGHT))
+
+
+def _handle(client: ProcoreClient, jobs: list[PushJob]) -> dict[int, Result]:
+    if jobs[0].op == PushOp.VENDOR_UPSERT:
+        return dict(vendor_upsert_batch(client=client, jobs=jobs))
+    job = jobs[0]
+    handler = {PushOp.VENDOR_DEACTIVATE: vendor_deactivate, PushOp.BILL_UPSERT: bill_upsert, PushOp.BILL_DELETE: bill_delete}[
+        PushOp(job.op)
+    ]
+    try:
+        return {job.pk: handler(client=client, job=job)}
+    except (Waiting, Deferred, ProcoreError) as exc:
+        return {job.pk: exc}
+
+
+def push_job_run(*, job_id: int) -> str:
+    """Run one outbox job (and, for vendors, a batch of its due siblings). Returns a short status."""
+    job = _claim(job_id)
+    if job is None:
+        return "not due"
+    jobs = [job]
+    if job.op == PushOp.VENDOR_UPSERT:
+        jobs += _claim_vendor_batch(job, conf_int("PROCORE_VENDOR_BATCH_SIZE") - 1)
+    calls: list[CallRecord] = []
+    results: dict[int, Result]
+    try:
+        client = client_for(job.tenant, recorder=calls.append)
+        results = _handle(client, jobs)
+    except (Waiting, Deferred, ProcoreError) as exc:
+        results = {j.pk: exc for j in jobs}
+    except Exception as exc:  # a bug or a database hiccup: retry, visibly, within the attempt cap
+        log.exception("push job %s crashed", job_id)
+        results = {j.pk: TransientError(f"internal error: {type(exc).__name__}: {exc}") for j in jobs}
+    call_data = [c.as_dict() for c in calls][-40:]
+    for j in jobs:
+        _finish(j, results.get(j.pk, TransientError("no result")), call_data)
+    return type(results.get(job.pk)).__name__
+
+
+def _set_record(record: SyncRecord, **kwargs: Any) -> None:
+    try:
+        record_set_state(record=record, **kwargs)
+    except IllegalTransition:
+        # e.g. a deleted record is never "synced" again; keep the event, not the move.
+        event_record(record=record, code=kwargs["code"], message=kwargs.get("message", ""), data=kwargs.get("data"))
+
+
+def _retry_delay(attempts: int) -> float:
+    base = conf("PROCORE_JOB_RETRY_BASE_SECONDS")
+    return min(3600.0, base * 2 ** max(attempts - 1, 0)) * random.uniform(0.5, 1.0)
+
+
+def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
+    """Write the job's and the record's new state and the audit event, together."""
+    now = timezone.now()
+    retry_in: float | None = None
+    with transaction.atomic():
+        job = PushJob.objects.select_for_update().get(pk=job.pk)
+        record = SyncRecord.objects.select_for_update().get(pk=job.record_id)
+        if job.state != JobState.IN_FLIGHT:
+            log.warning("job %s was no longer in flight (%s); outcome kept as an event only", job.pk, job.state)
+        data: dict[str, Any] = {"op": job.op, "job_id": job.pk, "attempt": job.attempts, "calls": calls}
+        job.in_flight_since = None
+        if isinstance(result, Done):
+            job.state, job.reason, job.last_error = JobState.DONE, JobReason.NONE, ""
+            _set_record(
+                record,
+                state=result.state,
+                code=result.code,
+                message=result.message,
+                data=data | result.data,
+                procore_id=result.procore_id,
+            )
+            if job.op == PushOp.VENDOR_UPSERT:
+                _rearm_bills_of_vendor(job.tenant_id, record.qb_id)
+        elif isinstance(result, Waiting | ReconnectNeeded):
+            reason = result.reason if isinstance(result, Waiting) else JobReason.NEEDS_RECONNECT
+            job.state, job.reason, job.last_error = JobState.WAITING, reason, result.message
+            job.attempts = max(job.attempts - 1, 0)  # waiting is not a failed attempt
+            _set_record(
+                record,
+                state=RecordState.WAITING,
+                code=_WAIT_CODES.get(reason, EventCode.PUSH_WAITING),
+                message=result.message,
+                reason=result.message,
+                data=data | {"reason": reason},
+            )
+        elif isinstance(result, Deferred | RateLimited):
+            # Not the job's fault: come back when the window resets, without spending an attempt.
+            retry_in = (result.seconds if isinstance(result, Deferred) else result.retry_after) or 1.0
+            job.state, job.reason = JobState.PENDING, JobReason.TRANSIENT
+            job.attempts = max(job.attempts - 1, 0)
+            job.not_before = now + timedelta(seconds=retry_in)
+            job.last_error = result.message
+        elif not result.permanent and job.attempts < conf_int("PROCORE_JOB_MAX_ATTEMPTS"):
+            retry_in = _retry_delay(job.attempts)
+            job.state, job.reason, job.last_error = JobState.PENDING, JobReason.TRANSIENT, str(result)
+            job.not_before = now + timedelta(seconds=retry_in)
+            _set_record(
+                record,
+                state=RecordState.RETRYING,
+                code=EventCode.PUSH_FAILED_TRANSIENT,
+                message=f"{result} (attempt {job.attempts}; retrying in {retry_in:.0f}s)",
+                reason=str(result),
+                data=data,
+            )
+        else:
+            reason = JobReason.PERMANENT if result.permanent else JobReason.TRANSIENT
+            job.state, job.reason, job.last_error = JobState.FAILED, reason, str(result)
+            gave_up = "" if result.permanent else f" — gave up after {job.attempts} attempts"
+            _set_record(
+                record,
+                state=RecordState.FAILED,
+                code=EventCode.PUSH_FAILED_PERMANENT,
+                message=f"{result}{gave_up}",
+                reason=f"Procore said: {result}",
+                data=data | {"status": result.status, "body": result.body},
+            )
+        job.save()
+        if retry_in is not None:
+            job_id, delay = job.pk, retry_in
+            transaction.on_commit(lambda: job_trigger(job_id=job_id, countdown=delay))
+
+
+def _rearm_bills_of_vendor(tenant_id: int, vendor_list_id: str) -> None:
+    waiting = PushJob.objects.filter(
+        tenant_id=tenant_id,
+        state=JobState.WAITING,
+        reason=JobReason.NEEDS_VENDOR,
+        record__vendor_list_id=vendor_list_id,
+    )
+    ids = list(waiting.values_list("pk", flat=True))
+    PushJob.objects.filter(pk__in=ids).update(
+        state=JobState.PENDING, reason=JobReason.NONE, not_before=timezone.now(), updated_at=timezone.now()
+    )
+    for job_id in ids:
+        transaction.on_commit(lambda j=job_id: job_trigger(job_id=j))  # type: ignore[misc]

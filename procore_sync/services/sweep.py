@@ -1,0 +1,112 @@
+"""Periodic safety nets: re-send due jobs the broker lost, re-arm jobs whose blocker is gone, reap stuck ones."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from audit.models import EventCode, SyncRecord
+from audit.services import event_record
+from procore_sync.conf import conf
+from procore_sync.models import (
+    CostCodeMapping,
+    ExternalId,
+    JobProjectMapping,
+    JobReason,
+    JobState,
+    ProcoreKind,
+    PushJob,
+)
+from procore_sync.services.jobs import job_trigger
+from tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+
+# A pending job this overdue has probably lost its broker message.
+_LOST_AFTER = timedelta(seconds=60)
+
+
+def outbox_sweep(*, limit: int = 1000) -> dict[str, int]:
+    """Re-trigger overdue pending jobs and re-arm waiting jobs that can now proceed."""
+    now = timezone.now()
+    rearmed = _rearm(
+        PushJob.objects.filter(state=JobState.WAITING, reason=JobReason.NEEDS_VENDOR).filter(
+            Exists(
+                ExternalId.objects.filter(
+                    tenant_id=OuterRef("tenant_id"),
+                    qb_id=OuterRef("record__vendor_list_id"),
+                    procore_kind=ProcoreKind.VENDOR,
+                )
+            )
+        )
+    )
+    # A mapping saved (or changed) after the job went waiting may unblock it.
+    changed_mapping = Exists(
+        CostCodeMapping.objects.filter(tenant_id=OuterRef("tenant_id"), updated_at__gt=OuterRef("updated_at"))
+    ) | Exists(JobProjectMapping.objects.filter(tenant_id=OuterRef("tenant_id"), updated_at__gt=OuterRef("updated_at")))
+    rearmed += _rearm(
+        PushJob.objects.filter(state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING).filter(changed_mapping)
+    )
+    due = list(
+        PushJob.objects.filter(state=JobState.PENDING, not_before__lte=now - _LOST_AFTER)
+        .order_by("not_before")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for job_id in due:
+        job_trigger(job_id=job_id)
+    return {"resent": len(due), "rearmed": rearmed}
+
+
+def _rearm(qs: object) -> int:
+    ids = list(qs.values_list("pk", flat=True)[:5000])  # type: ignore[attr-defined]
+    if not ids:
+        return 0
+    with transaction.atomic():
+        now = timezone.now()
+        PushJob.objects.filter(pk__in=ids, state=JobState.WAITING).update(
+            state=JobState.PENDING, reason=JobReason.NONE, not_before=now, updated_at=now
+        )
+        for job_id in ids:
+            transaction.on_commit(lambda j=job_id: job_trigger(job_id=j))  # type: ignore[misc]
+    return len(ids)
+
+
+def mappings_changed(*, tenant: Tenant) -> int:
+    """Call after a cost-code or job→project mapping is saved: its waiting bills go out now."""
+    return _rearm(PushJob.objects.filter(tenant=tenant, state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING))
+
+
+def in_flight_reap() -> int:
+    """Return jobs in flight for longer than PROCORE_IN_FLIGHT_TIMEOUT_SECONDS to the queue."""
+    cutoff = timezone.now() - timedelta(seconds=conf("PROCORE_IN_FLIGHT_TIMEOUT_SECONDS"))
+    reaped = 0
+    for job_id in PushJob.objects.filter(state=JobState.IN_FLIGHT, in_flight_since__lt=cutoff).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            job = PushJob.objects.select_for_update().get(pk=job_id)
+            if job.state != JobState.IN_FLIGHT or job.in_flight_since is None or job.in_flight_since >= cutoff:
+                continue
+            job.state, job.reason = JobState.PENDING, JobReason.TRANSIENT
+            job.last_error = f"worker lost while in flight since {job.in_flight_since.isoformat()}"
+            job.in_flight_since = None
+            job.not_before = timezone.now()
+            job.save()
+            event_record(
+                record=SyncRecord.objects.get(pk=job.record_id),
+                code=EventCode.PUSH_FAILED_TRANSIENT,
+                message="Push interrupted (worker lost); queued again",
+                data={"job_id": job.pk, "op": job.op},
+            )
+            transaction.on_commit(lambda j=job_id: job_trigger(job_id=j))  # type: ignore[misc]
+        reaped += 1
+    if reaped:
+        log.warning("re-queued %s push job(s) stuck in flight", reaped)
+    return reaped
+
+
+__all__ = ["in_flight_reap", "mappings_changed", "outbox_sweep"]

@@ -1,0 +1,277 @@
+"""Test harness for the Procore side: the emulator on an ephemeral port, and a real Celery worker.
+
+Fixtures (register with `pytest_plugins = ["tests.harness_procore"]` or import them):
+- `procore_emulator`: a seeded ProcoreEmulator on 127.0.0.1:0 with both Procore
+  environments' settings pointed at it and every wait shortened (settings,
+  not mocks: the client still sleeps, retries and refreshes for real).
+- `celery_worker`: a real Celery worker thread consuming from the configured
+  broker (kombu's filesystem transport under VAR_DIR, or Redis when
+  CELERY_BROKER_URL is set), so pushes go through send_task → broker → task.
+  Tests using it need `transactional_db`.
+- `acme_globex`: two tenants connected to the emulator (authorization-code
+  grant, so refresh tokens rotate), with cost-code mappings.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.conf import settings
+from django.db import connections
+
+from procore_sync import client as client_module
+from procore_sync.emulator import EmulatorState, ProcoreEmulator
+from procore_sync.models import CostCodeMapping, JobProjectMapping, JobState, PushJob
+from procore_sync.tokens import connection_connect
+from qbwc.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
+from tenants.models import ProcoreConnection, Tenant
+from tests.factories import make_tenant
+
+ACME_COMPANY = 7_000_000_001
+GLOBEX_COMPANY = 7_000_000_002
+
+COST_CODES = [
+    {"code": "01-100", "name": "General Requirements"},
+    {"code": "03-300", "name": "Cast-in-Place Concrete"},
+    {"code": "22-000", "name": "Plumbing"},
+    {"code": "26-000", "name": "Electrical"},
+]
+
+ACME_SEED: dict[str, Any] = {
+    "company": {"id": ACME_COMPANY, "name": "Acme Builders Inc"},
+    "clients": [{"client_id": "acme-client", "client_secret": "acme-secret"}],
+    "projects": [{"name": "Main Street Office"}, {"name": "Harbor Bridge"}],
+    "cost_codes": COST_CODES,
+    # Apex already exists in Procore (linked by origin_id) with subcontracts in both projects.
+    "vendors": [{"origin_id": "V-APEX", "name": "Apex Concrete"}],
+    "commitments": [
+        {
+            "project": "Main Street Office",
+            "vendor": "V-APEX",
+            "lines": [{"cost_code": "01-100", "amount": "5000.00"}, {"cost_code": "03-300", "amount": "90000.00"}],
+        },
+        {
+            "project": "Harbor Bridge",
+            "vendor": "V-APEX",
+            "kind": "purchase_order_contracts",
+            "lines": [{"cost_code": "03-300", "amount": "40000.00"}],
+        },
+    ],
+}
+
+GLOBEX_SEED: dict[str, Any] = {
+    "company": {"id": GLOBEX_COMPANY, "name": "Globex Construction Co"},
+    "clients": [{"client_id": "globex-client", "client_secret": "globex-secret"}],
+    "projects": [{"name": "Globex HQ"}],
+    "cost_codes": COST_CODES,
+    "vendors": [],
+    "commitments": [],
+}
+
+FAST = {
+    "PROCORE_TIMEOUT_SECONDS": 1,
+    "PROCORE_BACKOFF_BASE_SECONDS": 0.01,
+    "PROCORE_BACKOFF_MAX_SECONDS": 0.2,
+    "PROCORE_JOB_RETRY_BASE_SECONDS": 0.1,
+    "PROCORE_RATE_WAIT_MAX_SECONDS": 30,
+    "PROCORE_CATALOG_TTL_SECONDS": 300,
+}
+
+
+@dataclass
+class Emu:
+    server: ProcoreEmulator
+    state: EmulatorState
+    ids: dict[str, int]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture
+def procore_emulator(settings: Any) -> Iterator[Emu]:
+    state = EmulatorState()
+    ids = state.load_seed(ACME_SEED) | state.load_seed(GLOBEX_SEED)
+    server = ProcoreEmulator(state).start()
+    for env in ("SANDBOX", "PRODUCTION"):
+        setattr(settings, f"PROCORE_{env}_API_URL", server.url)
+        setattr(settings, f"PROCORE_{env}_LOGIN_URL", server.url)
+    for name, value in FAST.items():
+        setattr(settings, name, value)
+    client_module._RATE_STATES.clear()  # rate windows of an earlier emulator do not apply
+    try:
+        yield Emu(server, state, ids)
+    finally:
+        server.stop()
+
+
+def _close_thread_connections(**_: Any) -> None:
+    # Worker threads open their own connections; PostgreSQL cannot drop the test
+    # database while they linger.
+    for conn in connections.all(initialized_only=True):
+        conn.close()
+
+
+def _purge_broker(app: Any) -> None:
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        for sub in ("queue", "processed"):
+            folder = settings.BROKER_DIR / sub
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+    else:
+        app.control.purge()
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[Any]:
+    from connector.celery import app
+
+    import procore_sync.tasks  # noqa: F401 - registers the task names with the app
+
+    options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        options["polling_interval"] = 0.05  # kombu's default 1 s would dominate test time
+    app.conf.broker_transport_options = options
+    _purge_broker(app)
+    task_postrun.connect(_close_thread_connections, weak=False)
+    try:
+        with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30) as worker:
+            yield worker
+    finally:
+        task_postrun.disconnect(_close_thread_connections)
+        _purge_broker(app)
+
+
+@dataclass
+class Tenants:
+    acme: Tenant
+    globex: Tenant
+    emu: Emu
+
+    def connection(self, tenant: Tenant) -> ProcoreConnection:
+        return ProcoreConnection.objects.get(tenant=tenant, environment=tenant.procore_environment)
+
+
+def connect_with_code(tenant: Tenant, emu: Emu, client_id: str, client_secret: str) -> ProcoreConnection:
+    """The authorization-code grant, as the admin's OAuth flow does it (refresh tokens rotate)."""
+    code = emu.state.issue_code(client_id)
+    return connection_connect(
+        tenant=tenant,
+        environment=tenant.procore_environment,
+        client_id=client_id,
+        client_secret=client_secret,
+        code=code,
+        redirect_uri="http://testserver/callback",
+    )
+
+
+@pytest.fixture
+def acme_globex(procore_emulator: Emu, transactional_db: None) -> Tenants:
+    ids = procore_emulator.ids
+    acme = make_tenant(
+        slug="acme",
+        name="Acme Builders",
+        procore_company_id=ACME_COMPANY,
+        procore_project_id=ids["project:Main Street Office"],
+    )
+    globex = make_tenant(
+        slug="globex",
+        name="Globex Construction",
+        procore_company_id=GLOBEX_COMPANY,
+        procore_project_id=ids["project:Globex HQ"],
+    )
+    connect_with_code(acme, procore_emulator, "acme-client", "acme-secret")
+    connect_with_code(globex, procore_emulator, "globex-client", "globex-secret")
+    CostCodeMapping.objects.create(tenant=acme, vendor_list_id="V-APEX", vendor_name="Apex Concrete", cost_code="03-300")
+    CostCodeMapping.objects.create(tenant=acme, vendor_list_id="V-BRE", vendor_name="Blue Ridge Electric", cost_code="26-000")
+    CostCodeMapping.objects.create(tenant=globex, vendor_list_id="G-PLUMB", vendor_name="Globex Plumbing", cost_code="22-000")
+    JobProjectMapping.objects.create(tenant=acme, customer_full_name="Port Authority:Harbor Bridge", project_id=ids["project:Harbor Bridge"])
+    return Tenants(acme, globex, procore_emulator)
+
+
+# --- QuickBooks objects ----------------------------------------------------------
+
+
+def qb_vendor(list_id: str, name: str, seq: str = "1", **kw: Any) -> QbVendor:
+    values: dict[str, Any] = {
+        "company_name": name + " LLC",
+        "address": QbAddress(addr1=name, addr2="12 Main St", city="Denver", state="Colorado", postal_code="80202", country="USA"),
+        "phone": "303-555-0100",
+        "email": "ap@" + list_id.lower() + ".example",
+    }
+    values.update(kw)
+    return QbVendor(list_id=list_id, edit_sequence=seq, name=name, **values)
+
+
+def qb_bill(
+    txn_id: str,
+    vendor: QbVendor,
+    lines: list[tuple[str, str]],
+    *,
+    seq: str = "1",
+    ref: str | None = None,
+) -> QbBill:
+    """lines: (amount, Customer:Job or "")."""
+    bill_lines = tuple(
+        QbBillLine(
+            txn_line_id=f"{txn_id}-L{i}",
+            kind="expense",
+            amount=Decimal(amount),
+            customer_full_name=job,
+            account_name="Job Materials",
+            description=f"line {i}",
+        )
+        for i, (amount, job) in enumerate(lines, 1)
+    )
+    return QbBill(
+        txn_id=txn_id,
+        edit_sequence=seq,
+        vendor_list_id=vendor.list_id,
+        vendor_name=vendor.name,
+        txn_date=date(2026, 11, 2),
+        amount_due=sum((li.amount for li in bill_lines), Decimal("0")),
+        ref_number=ref or "INV-" + txn_id,
+        lines=bill_lines,
+    )
+
+
+# --- waiting -------------------------------------------------------------------
+
+
+def wait_for(predicate: Callable[[], bool], *, timeout: float = 30, message: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+SETTLED = (JobState.DONE, JobState.WAITING, JobState.FAILED, JobState.CANCELLED)
+
+
+def wait_settled(*, timeout: float = 45) -> None:
+    """Until no job is pending or in flight (each finished, waits for a person, or failed)."""
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not PushJob.objects.exclude(state__in=SETTLED).exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"outbox not settled after {timeout}s: {_open_jobs()}")
+
+
+def _open_jobs() -> str:
+    return ", ".join(
+        f"#{j.pk} {j.op} {j.state} {j.reason} {j.last_error[:80]}" for j in PushJob.objects.exclude(state__in=SETTLED)[:10]
+    )

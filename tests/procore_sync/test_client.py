@@ -1,0 +1,155 @@
+"""ProcoreClient against the emulator over real HTTP: headers, tokens, errors, retries, pagination."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from procore_sync.client import ProcoreClient, ProcoreCredentials, credentials_with_grant, oauth_token
+from procore_sync.errors import Forbidden, RateLimited, TransientError, ValidationFailed
+from tests.harness_procore import ACME_COMPANY, Emu
+
+
+class GrantSource:
+    """A TokenSource without a database: runs the client-credentials grant again."""
+
+    def __init__(self) -> None:
+        self.refreshes = 0
+
+    def refresh(self, stale: ProcoreCredentials) -> ProcoreCredentials:
+        self.refreshes += 1
+        grant = oauth_token(
+            login_url=stale.login_url,
+            form={"grant_type": "client_credentials", "client_id": stale.client_id, "client_secret": stale.client_secret},
+        )
+        return credentials_with_grant(stale, grant)
+
+
+def make_client(emu: Emu, **kwargs: Any) -> tuple[ProcoreClient, GrantSource]:
+    source = GrantSource()
+    creds = ProcoreCredentials(
+        environment="sandbox",
+        api_url=emu.url,
+        login_url=emu.url,
+        company_id=ACME_COMPANY,
+        client_id="acme-client",
+        client_secret="acme-secret",
+    )
+    return ProcoreClient(creds, token_source=source, **kwargs), source
+
+
+def test_it_gets_a_token_first_and_sends_the_company_header(procore_emulator: Emu) -> None:
+    client, source = make_client(procore_emulator)
+    projects = client.projects()
+    assert {p["name"] for p in projects} == {"Main Street Office", "Harbor Bridge"}
+    assert source.refreshes == 1
+    assert client.calls[-1].status == 200 and client.calls[-1].path.startswith("/rest/v1.0/projects?")
+
+
+def test_a_missing_company_header_is_a_permanent_403(procore_emulator: Emu) -> None:
+    client, _ = make_client(procore_emulator)
+    with pytest.raises(Forbidden) as err:
+        client.request("GET", "/rest/v1.0/projects", params={"company_id": ACME_COMPANY}, company_header=False)
+    assert err.value.permanent and err.value.status == 403
+    assert "not connected to this company" in str(err.value)
+
+
+def test_it_refreshes_once_on_401_and_carries_on(procore_emulator: Emu) -> None:
+    client, source = make_client(procore_emulator)
+    client.projects()
+    procore_emulator.state.expire_access_token(client.credentials.access_token)
+    assert len(client.projects()) == 2
+    assert source.refreshes == 2
+    assert [c.status for c in client.calls] == [200, 401, 200]
+
+
+def test_a_422_is_permanent_and_keeps_procores_message(procore_emulator: Emu) -> None:
+    client, _ = make_client(procore_emulator)
+    with pytest.raises(ValidationFailed) as err:
+        client.vendor_create({"name": " ", "origin_id": "X"})
+    assert err.value.permanent
+    assert "name can't be blank" in str(err.value)
+
+
+def test_pagination_follows_the_link_header(procore_emulator: Emu) -> None:
+    state = procore_emulator.state
+    for i in range(230):
+        from procore_sync.emulator.api import Api
+
+        Api(state).vendor_create(ACME_COMPANY, {"name": f"Vendor {i}", "origin_id": f"P-{i}"})
+    client, _ = make_client(procore_emulator)
+    vendors = list(client.paginate("/rest/v1.0/vendors", params={"company_id": ACME_COMPANY}))
+    assert len(vendors) == 231  # + Apex from the seed
+    assert len({v["id"] for v in vendors}) == 231
+    assert [c.method for c in client.calls] == ["GET", "GET", "GET"]
+
+
+def test_a_429_waits_for_the_window_without_spending_attempts(procore_emulator: Emu, settings: Any) -> None:
+    settings.PROCORE_MAX_ATTEMPTS = 1
+    procore_emulator.state.set_rate_limits([(3, 1.0)])
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    client, _ = make_client(procore_emulator, sleep=sleep)
+    client.projects()
+    for _ in range(3):  # another process spends the rest of the window
+        procore_emulator.state.spend("acme-client")
+    assert len(client.projects()) == 2
+    statuses = [c.status for c in client.calls]
+    assert 429 in statuses and statuses[-1] == 200
+    assert slept and max(slept) <= 2.0
+
+
+def test_a_429_longer_than_the_budget_raises_rate_limited(procore_emulator: Emu, settings: Any) -> None:
+    settings.PROCORE_RATE_WAIT_MAX_SECONDS = 0.5
+    procore_emulator.state.set_rate_limits([(1, 30.0)])
+    client, _ = make_client(procore_emulator)
+    client.projects()
+    with pytest.raises(RateLimited) as err:
+        client.projects()
+    assert not err.value.permanent and err.value.retry_after and err.value.retry_after > 1
+
+
+def test_5xx_are_retried_with_bounded_backoff(procore_emulator: Emu, settings: Any) -> None:
+    settings.PROCORE_MAX_ATTEMPTS = 4
+    procore_emulator.state.inject("status", status=502, count=3, method="GET")
+    client, _ = make_client(procore_emulator)
+    assert len(client.projects()) == 2
+    assert [c.status for c in client.calls] == [502, 502, 502, 200]
+    procore_emulator.state.inject("status", status=500, count=10, method="GET")
+    with pytest.raises(TransientError) as err:
+        client.projects()
+    assert not err.value.permanent
+    assert len(client.calls) == 8
+
+
+def test_a_create_is_not_resent_when_its_answer_is_lost(procore_emulator: Emu) -> None:
+    procore_emulator.state.inject("drop", method="POST", path="/vendors$")
+    client, _ = make_client(procore_emulator)
+    client.projects()
+    with pytest.raises(TransientError) as err:
+        client.vendor_create({"name": "Lost Answer Co", "origin_id": "LOST-1"})
+    assert err.value.maybe_committed
+    assert len(procore_emulator.state.vendors_by_origin("LOST-1")) == 1
+    assert procore_emulator.state.count("POST", "/vendors$") == 1
+
+
+def test_a_read_timeout_on_a_get_is_retried(procore_emulator: Emu, settings: Any) -> None:
+    procore_emulator.state.inject("timeout", delay=1.3, method="GET", path="/projects")
+    client, _ = make_client(procore_emulator)
+    assert len(client.projects()) == 2
+    assert [c.error for c in client.calls] == ["timeout", ""]
+
+
+def test_recorded_calls_and_errors_carry_no_secrets(procore_emulator: Emu) -> None:
+    client, _ = make_client(procore_emulator)
+    client.projects()
+    token = client.credentials.access_token
+    assert token not in repr(client.credentials)
+    assert all(token not in str(c.as_dict()) for c in client.calls)
+    assert "acme-secret" not in repr(client.credentials)

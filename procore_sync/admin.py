@@ -2,7 +2,7 @@
 
 Saving a mapping goes through procore_sync.mappings, which releases the bills that
 waited on it. The cost codes and projects offered come from the cached Procore
-catalog (procore_sync.catalog), searchable through the browser's own datalist.
+catalog (procore_sync.services.catalog), searchable through the browser's own datalist.
 """
 
 from __future__ import annotations
@@ -14,10 +14,18 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from procore_sync import mappings
-from procore_sync.models import CostCodeMapping, ExternalId, JobProjectMapping, PushJob
+from procore_sync.models import (
+    CachedCostCode,
+    CachedProject,
+    CostCodeMapping,
+    ExternalId,
+    JobProjectMapping,
+    PushJob,
+)
 from tenants import access
 from tenants.admin import TenantFilter
 from tenants.admin_base import TenantScopedAdmin
@@ -27,27 +35,48 @@ EDITORS = frozenset({"view", "add", "change", "delete"})
 
 
 def _catalog(tenant_ids: list[int] | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(cost codes, projects) as (value, label) pairs from the cached Procore catalog."""
-    from procore_sync.catalog import catalog_choices
+    """(cost codes, projects) as (value, label) pairs from the cached Procore catalog.
 
-    return catalog_choices(tenant_ids=tenant_ids)
+    Only rows of each tenant's current Procore environment: sandbox ids mean nothing in production.
+    """
+    tenants = Tenant.objects.all() if tenant_ids is None else Tenant.objects.filter(pk__in=tenant_ids)
+    envs = dict(tenants.values_list("pk", "procore_environment"))
+    codes: dict[str, str] = {}
+    for tid, env, code, name in CachedCostCode.objects.filter(tenant_id__in=envs).values_list(
+        "tenant_id", "environment", "code", "name"
+    ):
+        if envs[tid] == env:
+            codes.setdefault(code, f"{code} {name}".strip())
+    projects = [
+        (str(pid), f"{name} ({pid})")
+        for tid, env, pid, name in CachedProject.objects.filter(tenant_id__in=envs, active=True)
+        .order_by("name")
+        .values_list("tenant_id", "environment", "procore_id", "name")
+        if envs[tid] == env
+    ]
+    return sorted(codes.items()), projects
+
+
+def _catalog_codes(tenant: Tenant) -> set[str]:
+    return set(
+        CachedCostCode.objects.filter(tenant=tenant, environment=tenant.procore_environment).values_list(
+            "code", flat=True
+        )
+    )
 
 
 class DatalistInput(forms.TextInput):
-    """A text box with a searchable list of suggestions (HTML datalist; works offline)."""
-
-    template_name = "admin/widgets/datalist_input.html"
+    """A text box with a searchable list of suggestions (HTML datalist; works offline, no JavaScript)."""
 
     def __init__(self, list_id: str, attrs: dict[str, Any] | None = None) -> None:
         super().__init__({**(attrs or {}), "list": list_id, "autocomplete": "off"})
         self.list_id = list_id
         self.options: list[tuple[str, str]] = []
 
-    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
-        context = super().get_context(name, value, attrs)
-        context["widget"]["datalist_id"] = self.list_id
-        context["widget"]["options"] = self.options
-        return context
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        box = super().render(name, value, attrs, renderer)
+        options = format_html_join("", '<option value="{}">{}</option>', self.options)
+        return format_html('{}<datalist id="{}">{}</datalist>', box, self.list_id, options)
 
 
 class _ScopedForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -72,6 +101,19 @@ class CostCodeMappingForm(_ScopedForm):
             "cost_code": "Type to search the cost codes read from Procore.",
             "project_id": "0 = every project; type to search Procore projects.",
         }
+
+
+    def clean_cost_code(self) -> str:
+        code = str(self.cleaned_data.get("cost_code") or "").strip()
+        tenant = self.cleaned_data.get("tenant") or getattr(self.instance, "tenant", None)
+        if isinstance(tenant, Tenant):
+            known = _catalog_codes(tenant)
+            # An empty cache says nothing (not read yet); a filled one is the truth.
+            if known and code not in known:
+                raise ValidationError(
+                    f"{code} is not a cost code in {tenant}'s Procore catalog; refresh the catalog if it is new."
+                )
+        return code
 
 
 class JobProjectMappingForm(_ScopedForm):
@@ -134,21 +176,22 @@ class _MappingAdmin(TenantScopedAdmin):
         ]
 
     def refresh_catalog_view(self, request: HttpRequest) -> HttpResponse:
-        from procore_sync.catalog import catalog_refresh
-        from procore_sync.errors import ProcoreError
-
         changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
         if request.method != "POST":
             return HttpResponseRedirect(changelist)
         tenant = access.get_tenant_for_user_or_404(request.user, request.POST.get("tenant", ""))
         if not access.can_edit_mappings(request.user, tenant.pk):
             return HttpResponseRedirect(changelist)
+        from procore_sync.services.catalog import catalog_refresh
+        from procore_sync.errors import ProcoreError
+
         try:
             result = catalog_refresh(tenant=tenant)
         except ProcoreError as exc:
             self.message_user(request, f"Could not read the Procore catalog for {tenant}: {exc}", messages.ERROR)
         else:
-            self.message_user(request, f"Procore catalog refreshed for {tenant}: {result}", messages.SUCCESS)
+            counts = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in result.items())
+            self.message_user(request, f"Procore catalog refreshed for {tenant}: {counts}.", messages.SUCCESS)
         return HttpResponseRedirect(changelist)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:

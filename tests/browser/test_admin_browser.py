@@ -1,0 +1,157 @@
+"""The issue's "Done when", in a real browser: accountants map and watch bills reach Procore,
+support replays a failed record, and globex's accountant never sees acme.
+
+Headless Debian Chromium against the live server; Procore is the emulator over real HTTP.
+Screenshots of the main screens go to build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from audit.models import EventCode, RecordState, SyncEvent, SyncRecord
+from procore_sync.models import JobReason, JobState, PushJob
+from tenants.models import BillTarget
+from tests.admin import builders
+from tests.browser.conftest import drain, shot
+from tests.conftest import Cast
+from tests.factories import make_connection
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _acme_on_the_emulator(cast: Cast, procore: Any) -> None:
+    acme = cast.acme
+    acme.procore_company_id = procore.seed["company"]["id"]
+    acme.procore_project_id = procore.ids["project:Riverside Medical Office"]
+    acme.bill_target = BillTarget.DIRECT_COST_ONLY
+    acme.save()
+    client = procore.seed["clients"][0]
+    make_connection(acme, client_id=client["client_id"], client_secret=client["client_secret"])
+
+
+def _figure(page: Any, slug: str, name: str) -> int:
+    text = page.locator(f'#dashboard-{slug} [data-figure="{name}"] .n').inner_text()
+    return int(text)
+
+
+def test_accountant_maps_a_vendor_and_the_waiting_bills_reach_procore(cast: Cast, procore: Any, open_as: Any) -> None:
+    _acme_on_the_emulator(cast, procore)
+    vendor = builders.vendor(cast.acme, "Summit Drywall Co", list_id="80000099-1700000099")
+    bills = [builders.bill(cast.acme, vendor, ref, amount) for ref, amount in (("SD-1001", "4200.00"), ("SD-1002", "815.50"))]
+    drain()  # the vendor goes to Procore; the bills wait for a cost code
+    assert PushJob.objects.filter(record__in=bills, state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING).count() == 2
+
+    page = open_as("alice")
+    assert _figure(page, "acme", "waiting") == 2
+    assert _figure(page, "acme", "synced") == 1
+    shot(page, "01-accountant-dashboard-before")
+
+    with page.expect_navigation():
+        page.click('#dashboard-acme [data-figure="waiting"]')
+    row = page.locator('tr.unmapped-vendor[data-vendor="80000099-1700000099"]')
+    assert row.locator(".bills-waiting").inner_text() == "2"
+    with page.expect_navigation():
+        page.click("button.refresh-catalog")  # reads projects and cost codes from Procore
+    assert "Procore catalog refreshed" in page.locator("ul.messagelist").inner_text()
+    shot(page, "02-cost-code-mapping-unmapped-vendors")
+
+    with page.expect_navigation():
+        page.locator('tr.unmapped-vendor[data-vendor="80000099-1700000099"] a.map-vendor').click()
+    assert page.locator('#procore-cost-codes option[value="09-250"]').count() == 1
+    page.fill("#id_cost_code", "09-250")
+    shot(page, "03-cost-code-mapping-form")
+    with page.expect_navigation():
+        page.click('input[name="_save"]')
+    assert "2 waiting bill(s) released to Procore" in page.locator("ul.messagelist").inner_text()
+
+    drain()  # the worker picks up the released jobs
+    for record in bills:
+        found = procore.state.direct_costs_by_origin(record.qb_id)
+        assert len(found) == 1, record.label
+    assert {str(b.amount) for b in bills} == {"4200.00", "815.50"}
+
+    page.goto(page.url.split("/admin/")[0] + "/admin/")
+    assert _figure(page, "acme", "synced") == 3
+    assert _figure(page, "acme", "waiting") == 0
+    shot(page, "04-accountant-dashboard-after")
+
+
+def test_support_replays_a_failed_record_and_the_new_attempt_succeeds(cast: Cast, procore: Any, open_as: Any) -> None:
+    _acme_on_the_emulator(cast, procore)
+    vendor = builders.vendor(cast.acme, "Summit Drywall Co", list_id="80000099-1700000099")
+    from procore_sync.mappings import costcode_map
+
+    costcode_map(tenant=cast.acme, vendor_list_id=vendor.qb_id, vendor_name=vendor.label, cost_code="09-250")
+    bill = builders.bill(cast.acme, vendor, "SD-2001", "1999.99")
+    procore.state.inject("status", status=422, method="POST", path=r"/direct_costs$", count=1)
+    drain()
+    bill.refresh_from_db()
+    assert bill.state == RecordState.FAILED
+
+    page = open_as("sam")
+    shot(page, "05-support-dashboard-with-failure")
+    with page.expect_navigation():
+        page.click('#dashboard-acme [data-figure="failed"]')
+    with page.expect_navigation():
+        page.click("text=SD-2001")
+    assert page.locator("#timeline").is_visible()
+    codes = page.locator("tr.timeline-event").evaluate_all("rows => rows.map(r => r.dataset.code)")
+    assert codes[0] == EventCode.QB_RECEIVED and codes[-1] == EventCode.PUSH_FAILED_PERMANENT
+    shot(page, "06-failed-record-timeline")
+
+    with page.expect_navigation():
+        page.click("#replay-button")
+    assert "Replay queued" in page.locator("ul.messagelist").inner_text()
+    drain()
+    page.reload()
+    codes = page.locator("tr.timeline-event").evaluate_all("rows => rows.map(r => r.dataset.code)")
+    assert codes[-2:] == [EventCode.REPLAY_REQUESTED, EventCode.PUSH_SUCCEEDED]
+    assert "In Procore" in page.locator(".field-state").inner_text()
+    assert page.locator("#replay-button").count() == 0
+    shot(page, "07-replayed-record-timeline")
+    assert len(procore.state.direct_costs_by_origin(bill.qb_id)) == 1  # never a second record
+    replay = SyncEvent.objects.get(record=bill, code=EventCode.REPLAY_REQUESTED)
+    assert replay.acting_user == cast.sam
+
+
+def test_globex_accountant_never_sees_acme(cast: Cast, open_as: Any, live_server: Any) -> None:
+    vendor = builders.vendor(cast.acme, "Acme Concrete Supply")
+    record = builders.fail(builders.bill(cast.acme, vendor, "ACME-SECRET-1"))
+    gv = builders.vendor(cast.globex, "Globex Steel Works")
+    builders.park_for_mapping(builders.bill(cast.globex, gv, "GLX-1"))
+    page = open_as("charlie")
+    base = live_server.url
+
+    response = page.goto(f"{base}/admin/audit/syncrecord/{record.pk}/change/")
+    assert response is not None and response.status == 404
+    response = page.goto(f"{base}/admin/tenants/tenant/{cast.acme.pk}/change/")
+    assert response is not None and response.status == 404
+
+    screens = [
+        "/admin/",
+        "/admin/audit/syncrecord/",
+        "/admin/audit/syncrecord/?_popup=1&_to_field=id",
+        f"/admin/audit/syncrecord/?tenant={cast.acme.pk}",
+        "/admin/procore_sync/costcodemapping/",
+        "/admin/procore_sync/costcodemapping/add/",
+        "/admin/procore_sync/jobprojectmapping/add/",
+        "/admin/qbwc/qbwcsession/",
+        "/admin/tenants/tenant/",
+        "/admin/tenants/tenant/?_popup=1",
+    ]
+    for path in screens:
+        page.goto(base + path)
+        text = page.content()
+        assert not re.search(r"Acme|ACME-SECRET|acme", text), path
+    page.goto(f"{base}/admin/audit/syncrecord/")
+    assert "GLX-1" in page.content()
+    shot(page, "08-globex-accountant-record-list")
+    page.goto(f"{base}/admin/procore_sync/costcodemapping/add/")
+    options = page.locator("#id_tenant option").all_inner_texts()
+    assert "Acme Builders" not in options and "Globex Construction" in options
+    shot(page, "09-globex-accountant-mapping-form")
+    assert SyncRecord.objects.filter(tenant=cast.acme).count() == 2

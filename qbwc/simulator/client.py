@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 from lxml import etree
@@ -73,7 +74,8 @@ class WebConnector:
         self.timeout = timeout
         self.http = requests.Session()
 
-    def call(self, method: str, **params: str | int) -> str | list[str]:
+    def call(self, method: str, **params: str | int) -> Any:
+        """One SOAP call; the result text, or the list of strings for authenticate."""
         response = self.http.post(
             self.url,
             data=envelope(method, params),

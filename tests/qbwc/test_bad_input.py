@@ -9,7 +9,7 @@ from lxml import etree
 from audit.models import RecordKind, SyncEvent, SyncRecord
 from procore_sync.models import PushJob
 from qbwc.models import LoginThrottle, QbwcSession, RawResponse, SessionState, Watermark
-from qbwc.simulator.client import envelope
+from qbwc.simulator.client import WebConnector, envelope
 from qbwc.simulator.company import Faults
 from tests.factories import PASSWORD
 from tests.harness_qbwc import QbwcHarness
@@ -82,7 +82,7 @@ def test_entity_tricks_in_the_envelope_are_refused(qbwc: QbwcHarness, name: str)
     assert not QbwcSession.objects.exists()
 
 
-def _open_session(qbwc: QbwcHarness) -> tuple[object, str]:
+def _open_session(qbwc: QbwcHarness) -> tuple[WebConnector, str]:
     connector = qbwc.connector(qbwc.company())
     ticket = connector.call("authenticate", strUserName=qbwc.tenant.qbwc_username, strPassword=PASSWORD)[0]
     request = connector.call("sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="",

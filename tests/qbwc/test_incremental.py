@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from audit.models import EventCode, RecordKind, SyncEvent, SyncRecord
 from procore_sync.models import JobState, PushJob, PushOp
 from qbwc.models import QbwcSession, RawResponse
 from qbwc.qbtypes import bill_from_json, vendor_from_json
 from qbwc.simulator.dataset import load
+from tenants.models import Tenant
 from tests.harness_qbwc import QbwcHarness
 
 
-def _snapshot(tenant: object) -> tuple[int, int, list[tuple[int, str, str]]]:
+def _snapshot(tenant: Tenant) -> tuple[int, int, list[tuple[int, str, datetime]]]:
     jobs = list(PushJob.objects.filter(tenant=tenant).order_by("pk").values_list("pk", "state", "updated_at"))
     return (
         SyncRecord.objects.filter(tenant=tenant).count(),
@@ -84,7 +87,7 @@ def test_a_run_with_nothing_changed_stores_and_queues_nothing(qbwc: QbwcHarness)
 
 
 def test_the_next_run_starts_a_safety_window_before_the_mark(qbwc: QbwcHarness) -> None:
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from django.conf import settings
 

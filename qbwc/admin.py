@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from qbwc.models import QbwcSession, RawResponse
+from tenants import access
 from tenants.admin import TenantFilter
 from tenants.admin_base import TenantScopedAdmin
 
@@ -24,7 +25,14 @@ class RawResponseInline(admin.TabularInline):  # type: ignore[type-arg]
     can_delete = False
     show_change_link = False
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The parent session is already scoped to the user's tenants (TenantScopedAdmin).
+        return access.has_admin_access(request.user)
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -8,6 +8,7 @@ Screenshots of the main screens go to build/screenshots/.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,6 +97,7 @@ def test_support_replays_a_failed_record_and_the_new_attempt_succeeds(cast: Cast
     shot(page, "05-support-dashboard-with-failure")
     with page.expect_navigation():
         page.click('#dashboard-acme [data-figure="failed"]')
+    shot(page, "05b-sync-records-failed-list")
     with page.expect_navigation():
         page.click("text=SD-2001")
     assert page.locator("#timeline").is_visible()
@@ -155,3 +157,37 @@ def test_globex_accountant_never_sees_acme(cast: Cast, open_as: Any, live_server
     assert "Acme Builders" not in options and "Globex Construction" in options
     shot(page, "09-globex-accountant-mapping-form")
     assert SyncRecord.objects.filter(tenant=cast.acme).count() == 2
+
+
+def test_support_tests_the_procore_connection_and_downloads_the_qwc(cast: Cast, procore: Any, open_as: Any) -> None:
+    from qbwc.models import QbwcSession
+
+    _acme_on_the_emulator(cast, procore)
+    QbwcSession.objects.create(tenant=cast.acme, ticket_digest="b" * 64, ticket_hint="b1b2b3b4", bills_received=12)
+    page = open_as("sam")
+    with page.expect_navigation():
+        page.click('#content-main a[href$="/admin/tenants/procoreconnection/"]')
+    with page.expect_navigation():
+        page.click("#result_list tbody a >> nth=0")
+    secret = procore.seed["clients"][0]["client_secret"]
+    assert secret not in page.content()
+    with page.expect_navigation():
+        page.click("#test-connection")
+    message = page.locator("ul.messagelist").inner_text()
+    assert f"Connected to Procore company “{procore.seed['company']['name']}”" in message
+    shot(page, "10-procore-connection-tested")
+
+    with page.expect_navigation():
+        page.click('#nav-sidebar a[href$="/admin/tenants/tenant/"]')
+    with page.expect_navigation():
+        page.click("#result_list tbody a >> text=Acme Builders")
+    with page.expect_download() as download:
+        page.click("#download-qwc")
+    body = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "<UserName>acme-qbwc</UserName>" in body and "/qbwc/</AppURL>" in body
+    shot(page, "11-tenant-page")
+
+    with page.expect_navigation():
+        page.click('#nav-sidebar a[href$="/admin/qbwc/qbwcsession/"]')
+    assert "12 bills" in page.content()
+    shot(page, "12-qbwc-sessions")

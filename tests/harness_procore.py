@@ -132,8 +132,9 @@ def _purge_broker(app: Any) -> None:
         app.control.purge()
 
 
-@pytest.fixture
-def celery_worker(transactional_db: None) -> Iterator[Any]:
+@pytest.fixture(scope="session")
+def _celery_worker_session(django_db_setup: None) -> Iterator[Any]:
+    """One worker thread for the whole run (stopping one costs ~4 s of broker polling)."""
     from connector.celery import app
 
     import procore_sync.tasks  # noqa: F401 - registers the task names with the app
@@ -150,6 +151,20 @@ def celery_worker(transactional_db: None) -> Iterator[Any]:
     finally:
         task_postrun.disconnect(_close_thread_connections)
         _purge_broker(app)
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, _celery_worker_session: Any) -> Iterator[Any]:
+    """The real worker, with an empty queue; waits for the outbox to settle before the DB is flushed."""
+    from connector.celery import app
+
+    _purge_broker(app)
+    yield _celery_worker_session
+    try:
+        wait_settled(timeout=10)
+    except AssertionError:
+        pass  # the test has already failed or left waits on purpose; do not mask it
+    _purge_broker(app)
 
 
 @dataclass

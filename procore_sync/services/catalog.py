@@ -99,9 +99,10 @@ def cost_code_find(*, client: ProcoreClient, tenant: Tenant, project_id: int, co
         ).first()
 
     found = lookup()
-    if found is None and _stale(_project(tenant, project_id).cost_codes_fetched_at):
-        cost_codes_refresh(client=client, tenant=tenant, project_id=project_id)
-        found = lookup()
+    if found is None:
+        if _stale(_project(tenant, project_id).cost_codes_fetched_at):
+            cost_codes_refresh(client=client, tenant=tenant, project_id=project_id)
+        found = lookup()  # again even when fresh: another worker may just have refreshed it
     return found
 
 
@@ -121,9 +122,10 @@ def commitment_lines_find(
         )
 
     found = lookup()
-    if not found and _stale(_project(tenant, project_id).commitments_fetched_at):
-        commitments_refresh(client=client, tenant=tenant, project_id=project_id)
-        found = lookup()
+    if not found:
+        if _stale(_project(tenant, project_id).commitments_fetched_at):
+            commitments_refresh(client=client, tenant=tenant, project_id=project_id)
+        found = lookup()  # again even when fresh: another worker may just have refreshed it
     return found
 
 

@@ -21,7 +21,16 @@ from audit.services import IllegalTransition, event_record, record_set_state
 from procore_sync.client import CallRecord, ProcoreClient
 from procore_sync.conf import conf, conf_int
 from procore_sync.errors import ProcoreError, RateLimited, ReconnectNeeded, TransientError
-from procore_sync.models import JobReason, JobState, PushJob, PushOp
+from procore_sync.models import (
+    CostCodeMapping,
+    ExternalId,
+    JobProjectMapping,
+    JobReason,
+    JobState,
+    ProcoreKind,
+    PushJob,
+    PushOp,
+)
 from procore_sync.outbox import PUSH_JOB_TASK
 from procore_sync.services.bills import bill_delete, bill_upsert
 from procore_sync.services.outcomes import Deferred, Done, Waiting
@@ -152,6 +161,7 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
         if job.state != JobState.IN_FLIGHT:
             log.warning("job %s was no longer in flight (%s); outcome kept as an event only", job.pk, job.state)
         data: dict[str, Any] = {"op": job.op, "job_id": job.pk, "attempt": job.attempts, "calls": calls}
+        claimed_at = job.in_flight_since
         job.in_flight_since = None
         if isinstance(result, Done):
             job.state, job.reason, job.last_error = JobState.DONE, JobReason.NONE, ""
@@ -165,6 +175,11 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
             )
             if job.op == PushOp.VENDOR_UPSERT:
                 _rearm_bills_of_vendor(job.tenant_id, record.qb_id)
+        elif isinstance(result, Waiting) and _unblocked_meanwhile(job, record, result.reason, claimed_at):
+            # The vendor or mapping arrived while this job was in flight: go again now.
+            job.state, job.reason, job.not_before = JobState.PENDING, JobReason.NONE, now
+            job.attempts = max(job.attempts - 1, 0)
+            retry_in = 0.01
         elif isinstance(result, Waiting | ReconnectNeeded):
             reason = result.reason if isinstance(result, Waiting) else JobReason.NEEDS_RECONNECT
             job.state, job.reason, job.last_error = JobState.WAITING, reason, result.message
@@ -212,6 +227,19 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
         if retry_in is not None:
             job_id, delay = job.pk, retry_in
             transaction.on_commit(lambda: job_trigger(job_id=job_id, countdown=delay))
+
+
+def _unblocked_meanwhile(job: PushJob, record: SyncRecord, reason: str, claimed_at: Any) -> bool:
+    """Did the blocker disappear between the job's check and now? (Closes the re-arm race.)"""
+    if reason == JobReason.NEEDS_VENDOR:
+        return ExternalId.objects.filter(
+            tenant_id=job.tenant_id, qb_id=record.vendor_list_id, procore_kind=ProcoreKind.VENDOR
+        ).exists()
+    if reason == JobReason.NEEDS_MAPPING and claimed_at is not None:
+        return CostCodeMapping.objects.filter(tenant_id=job.tenant_id, updated_at__gte=claimed_at).exists() or (
+            JobProjectMapping.objects.filter(tenant_id=job.tenant_id, updated_at__gte=claimed_at).exists()
+        )
+    return False
 
 
 def _rearm_bills_of_vendor(tenant_id: int, vendor_list_id: str) -> None:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.harness_procore import acme_globex, celery_worker, procore_emulator
+from tests.harness_procore import _celery_worker_session, acme_globex, celery_worker, procore_emulator
 
-__all__ = ["acme_globex", "celery_worker", "procore_emulator"]
+__all__ = ["_celery_worker_session", "acme_globex", "celery_worker", "procore_emulator"]

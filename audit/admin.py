@@ -99,10 +99,7 @@ class SyncRecordAdmin(TenantScopedAdmin):
         return super().change_view(request, object_id, form_url, context)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        failed = selectors.failures_for(request.user)
-        counts: dict[int, int] = {}
-        for tenant_id in failed.values_list("tenant_id", flat=True):
-            counts[tenant_id] = counts.get(tenant_id, 0) + 1
+        counts = selectors.failure_counts_for(request.user)
         tenants = [(t, counts[t.pk]) for t in access.tenants_for(request.user) if t.pk in counts]
         context = {**(extra_context or {}), "failed_by_tenant": tenants}
         return super().changelist_view(request, context)

@@ -28,6 +28,12 @@ def failures_for(user: Any) -> QuerySet[SyncRecord]:
     return access.scope(qs, user).order_by("updated_at", "pk")
 
 
+def failure_counts_for(user: Any) -> dict[int, int]:
+    """Tenant id → number of failed records, for the tenants the user may see."""
+    rows = failures_for(user).order_by().values("tenant_id").annotate(n=Count("id"))
+    return {row["tenant_id"]: row["n"] for row in rows}
+
+
 @dataclass
 class DayCount:
     day: dt.date

@@ -144,6 +144,12 @@ def test_push_queue_is_for_support_only(cast: Cast, login) -> None:  # type: ign
     assert login("sam").get(reverse("admin:procore_sync_pushjob_changelist")).status_code == 200
     assert login("alice").get(reverse("admin:procore_sync_pushjob_changelist")).status_code == 403
     assert login("charlie").get(reverse("admin:procore_sync_pushjob_changelist")).status_code == 403
+    job = PushJob.objects.filter(record__tenant=cast.acme).first()
+    assert job is not None
+    assert login("sam").get(reverse("admin:procore_sync_pushjob_change", args=[job.pk])).status_code == 200
+    assert login("charlie").get(reverse("admin:procore_sync_pushjob_change", args=[job.pk])).status_code == 404
+    assert login("sam").get(reverse("admin:procore_sync_externalid_changelist"), {"q": "123"}).status_code == 200
+    assert login("alice").get(reverse("admin:procore_sync_externalid_changelist")).status_code == 403
 
 
 # --- commands ----------------------------------------------------------------

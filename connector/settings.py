@@ -189,6 +189,9 @@ QBWC_MAX_RETURNED = env_int("QBWC_MAX_RETURNED", 500, minimum=1, maximum=10_000)
 QBWC_SESSION_TTL_SECONDS = env_int("QBWC_SESSION_TTL_SECONDS", 1800, minimum=60)
 QBWC_MAX_BODY_BYTES = env_int("QBWC_MAX_BODY_BYTES", 50 * 1024 * 1024, minimum=1024)
 QBWC_SAFETY_WINDOW_MINUTES = env_int("QBWC_SAFETY_WINDOW_MINUTES", 10, minimum=0)
+# A run finished this recently makes authenticate answer "none" (a second Web
+# Connector, or "Update Selected" clicked repeatedly).
+QBWC_MIN_SECONDS_BETWEEN_RUNS = env_int("QBWC_MIN_SECONDS_BETWEEN_RUNS", 60, minimum=0)
 QBWC_LOGIN_FAILURES_BEFORE_THROTTLE = env_int("QBWC_LOGIN_FAILURES_BEFORE_THROTTLE", 5, minimum=1)
 
 # --- Procore ----------------------------------------------------------------

@@ -17,7 +17,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from audit.models import RecordKind, SyncRecord
 from procore_sync import mappings
+from procore_sync.errors import ProcoreError
 from procore_sync.models import (
     CachedCostCode,
     CachedProject,
@@ -26,6 +28,7 @@ from procore_sync.models import (
     JobProjectMapping,
     PushJob,
 )
+from procore_sync.services.catalog import catalog_refresh
 from tenants import access
 from tenants.admin import TenantFilter
 from tenants.admin_base import TenantScopedAdmin
@@ -79,15 +82,33 @@ class DatalistInput(forms.TextInput):
         return format_html('{}<datalist id="{}">{}</datalist>', box, self.list_id, options)
 
 
-class _ScopedForm(forms.ModelForm):  # type: ignore[type-arg]
-    user: Any = None
+class _MappingForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Checks what the mapping services would refuse, so the admin shows it on the field."""
 
-    def tenant_choice(self) -> Tenant | None:
+    def _tenant(self) -> Tenant | None:
+        # On the change form the tenant is read-only and comes from the instance.
         tenant = self.cleaned_data.get("tenant") or getattr(self.instance, "tenant", None)
         return tenant if isinstance(tenant, Tenant) else None
 
+    def _check_project(self, project_id: int, *, allow_zero: bool) -> int:
+        if project_id < 0 or (project_id == 0 and not allow_zero):
+            raise ValidationError("Choose a Procore project" + (" (or 0 for every project)." if allow_zero else "."))
+        tenant = self._tenant()
+        if tenant is not None and project_id:
+            known = set(
+                CachedProject.objects.filter(tenant=tenant, environment=tenant.procore_environment).values_list(
+                    "procore_id", flat=True
+                )
+            )
+            # An empty cache says nothing (not read yet); a filled one is the truth.
+            if known and project_id not in known:
+                raise ValidationError(
+                    f"{project_id} is not a project in {tenant}'s Procore catalog; refresh the catalog if it is new."
+                )
+        return project_id
 
-class CostCodeMappingForm(_ScopedForm):
+
+class CostCodeMappingForm(_MappingForm):
     class Meta:
         model = CostCodeMapping
         fields = ["tenant", "vendor_list_id", "vendor_name", "project_id", "cost_code"]
@@ -102,21 +123,34 @@ class CostCodeMappingForm(_ScopedForm):
             "project_id": "0 = every project; type to search Procore projects.",
         }
 
+    def clean_project_id(self) -> int:
+        return self._check_project(int(self.cleaned_data.get("project_id") or 0), allow_zero=True)
 
     def clean_cost_code(self) -> str:
         code = str(self.cleaned_data.get("cost_code") or "").strip()
-        tenant = self.cleaned_data.get("tenant") or getattr(self.instance, "tenant", None)
-        if isinstance(tenant, Tenant):
+        tenant = self._tenant()
+        if tenant is not None:
             known = _catalog_codes(tenant)
-            # An empty cache says nothing (not read yet); a filled one is the truth.
             if known and code not in known:
                 raise ValidationError(
                     f"{code} is not a cost code in {tenant}'s Procore catalog; refresh the catalog if it is new."
                 )
         return code
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        tenant = self._tenant()
+        list_id = str(data.get("vendor_list_id") or "").strip()
+        if tenant is not None and list_id and not data.get("vendor_name"):
+            # Typed a ListID without a name: take the name QuickBooks sent, for the lists.
+            record = SyncRecord.objects.filter(tenant=tenant, kind=RecordKind.VENDOR, qb_id=list_id).first()
+            if record is not None:
+                data["vendor_name"] = record.label
+                self.instance.vendor_name = record.label
+        return data
 
-class JobProjectMappingForm(_ScopedForm):
+
+class JobProjectMappingForm(_MappingForm):
     class Meta:
         model = JobProjectMapping
         fields = ["tenant", "customer_full_name", "project_id"]
@@ -124,6 +158,13 @@ class JobProjectMappingForm(_ScopedForm):
             "customer_full_name": DatalistInput("qb-jobs"),
             "project_id": DatalistInput("procore-projects"),
         }
+        help_texts = {
+            "customer_full_name": 'As QuickBooks names it, e.g. "Smith:Kitchen remodel".',
+            "project_id": "Type to search Procore projects.",
+        }
+
+    def clean_project_id(self) -> int:
+        return self._check_project(int(self.cleaned_data.get("project_id") or 0), allow_zero=False)
 
 
 class _MappingAdmin(TenantScopedAdmin):
@@ -182,9 +223,6 @@ class _MappingAdmin(TenantScopedAdmin):
         tenant = access.get_tenant_for_user_or_404(request.user, request.POST.get("tenant", ""))
         if not access.can_edit_mappings(request.user, tenant.pk):
             return HttpResponseRedirect(changelist)
-        from procore_sync.services.catalog import catalog_refresh
-        from procore_sync.errors import ProcoreError
-
         try:
             result = catalog_refresh(tenant=tenant)
         except ProcoreError as exc:
@@ -228,18 +266,15 @@ class CostCodeMappingAdmin(_MappingAdmin):
         return super().datalist(request, name, codes, projects)
 
     def save_model(self, request: HttpRequest, obj: CostCodeMapping, form: Any, change: bool) -> None:
-        try:
-            result = mappings.costcode_map(
-                tenant=obj.tenant,
-                vendor_list_id=obj.vendor_list_id,
-                vendor_name=obj.vendor_name,
-                project_id=obj.project_id,
-                cost_code=obj.cost_code,
-                acting_user_id=request.user.pk,
-            )
-        except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
-            return
+        # The form has already checked what the service validates.
+        result = mappings.costcode_map(
+            tenant=obj.tenant,
+            vendor_list_id=obj.vendor_list_id,
+            vendor_name=obj.vendor_name,
+            project_id=obj.project_id,
+            cost_code=obj.cost_code,
+            acting_user_id=request.user.pk,
+        )
         saved = CostCodeMapping.objects.get(
             tenant=obj.tenant, vendor_list_id=obj.vendor_list_id.strip(), project_id=obj.project_id
         )
@@ -272,16 +307,12 @@ class JobProjectMappingAdmin(_MappingAdmin):
         return super().datalist(request, name, codes, projects)
 
     def save_model(self, request: HttpRequest, obj: JobProjectMapping, form: Any, change: bool) -> None:
-        try:
-            result = mappings.job_map(
-                tenant=obj.tenant,
-                customer_full_name=obj.customer_full_name,
-                project_id=obj.project_id,
-                acting_user_id=request.user.pk,
-            )
-        except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
-            return
+        result = mappings.job_map(
+            tenant=obj.tenant,
+            customer_full_name=obj.customer_full_name,
+            project_id=obj.project_id,
+            acting_user_id=request.user.pk,
+        )
         obj.pk = JobProjectMapping.objects.get(
             tenant=obj.tenant, customer_full_name=obj.customer_full_name.strip()
         ).pk

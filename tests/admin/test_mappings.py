@@ -182,3 +182,25 @@ def test_jobs_map_command(cast: Cast, capsys: pytest.CaptureFixture[str]) -> Non
     assert "mapped Smith:Kitchen → project 9001; 2 waiting bill(s) released" in capsys.readouterr().out
     with pytest.raises(CommandError, match="positive"):
         call_command("jobs", "map", "acme", "--job", "Smith:Kitchen", "--project-id", "0")
+
+
+def test_forms_check_projects_against_the_catalog_and_fill_the_vendor_name(cast: Cast, login) -> None:  # type: ignore[no-untyped-def]
+    from procore_sync.models import CachedProject
+
+    v, _ = _waiting_bills(cast)
+    env = cast.acme.procore_environment
+    CachedProject.objects.create(tenant=cast.acme, environment=env, procore_id=5001, name="Riverside Medical Office")
+    alice = login("alice")
+    job_url = reverse("admin:procore_sync_jobprojectmapping_add")
+    unknown = alice.post(job_url, {"tenant": cast.acme.pk, "customer_full_name": "Smith:Kitchen", "project_id": "9"})
+    assert unknown.status_code == 200 and "9 is not a project in Acme Builders" in unknown.text
+    zero = alice.post(job_url, {"tenant": cast.acme.pk, "customer_full_name": "Smith:Kitchen", "project_id": "0"})
+    assert zero.status_code == 200 and "Choose a Procore project." in zero.text
+    form = alice.get(job_url)
+    assert '<option value="5001">Riverside Medical Office (5001)</option>' in form.text
+    cc_url = reverse("admin:procore_sync_costcodemapping_add")
+    negative = alice.post(cc_url, {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "project_id": "-3", "cost_code": "1"})
+    assert negative.status_code == 200 and "or 0 for every project" in negative.text
+    ok = alice.post(cc_url, {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "project_id": "5001", "cost_code": "03-300"})
+    assert ok.status_code == 302
+    assert CostCodeMapping.objects.get(tenant=cast.acme).vendor_name == "Acme Concrete Supply"

@@ -3,26 +3,26 @@
 Call order (QBWC Programmer's Guide): serverVersion, clientVersion, authenticate,
 then sendRequestXML / receiveResponseXML pairs until progress is 100 (or
 negative: getLastError), then closeConnection. Every call after authenticate
-names its tenant only through the ticket.
+names its tenant only through the ticket (qbwc.tickets). authenticate lives in
+qbwc.login, the plan's step mechanics in qbwc.steps.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
 from qbwc import qbxml
-from qbwc.models import PLAN, LoginThrottle, QbwcSession, RawResponse, SessionState, Step, Watermark
-from qbwc.qbtypes import QbDeletion, QbVendor
+from qbwc.login import session_authenticate
+from qbwc.models import QbwcSession, RawResponse, SessionState, Step
 from qbwc.soap import SoapCall
-from tenants.models import Tenant
+from qbwc.steps import finish_step, progress_of, qb_offset, since_for, step_error, store_records
+from qbwc.tickets import session_for
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +35,6 @@ UNKNOWN_TICKET = (
 )
 # How many times a step may restart after QuickBooks lost its iterator, per session.
 MAX_ITERATOR_RESTARTS = 2
-
-
-def min_seconds_between_runs() -> int:
-    # A run finished this recently makes authenticate answer "none" (a second QBWC,
-    # or "Update Selected" hammered). Not in connector/settings.py yet: default 60 s.
-    return int(getattr(settings, "QBWC_MIN_SECONDS_BETWEEN_RUNS", 60))
-
-
-def digest(ticket: str) -> str:
-    return hashlib.sha256(ticket.encode("utf-8")).hexdigest()
 
 
 def handle(call: SoapCall) -> str | int | list[str]:
@@ -92,114 +82,6 @@ def client_version_check(*, version: str) -> str:
     return ""
 
 
-# --- authenticate -------------------------------------------------------------
-
-
-def _throttled(username: str, now: datetime) -> bool:
-    row = LoginThrottle.objects.filter(username=username).first()
-    return bool(row and row.blocked_until and row.blocked_until > now)
-
-
-def _login_failed(username: str, now: datetime) -> None:
-    with transaction.atomic():
-        row, _ = LoginThrottle.objects.select_for_update().get_or_create(username=username[:150])
-        row.failures += 1
-        row.last_failure_at = now
-        over = row.failures - settings.QBWC_LOGIN_FAILURES_BEFORE_THROTTLE
-        if over >= 0:
-            # Doubling back-off from one minute, capped at an hour.
-            row.blocked_until = now + timedelta(seconds=min(3600, 60 * 2**min(over, 6)))
-        row.save()
-
-
-def session_authenticate(*, username: str, password: str) -> list[str]:
-    """Check the QBWC credentials and open a session, or say why not.
-
-    Validates and acts: answers ["", "nvu"] (bad/throttled/inactive), ["", "busy"]
-    (a live session exists), ["", "none", seconds] (paused or ran too recently),
-    else [ticket, "", seconds until the next scheduled run].
-    """
-    now = timezone.now()
-    username = username.strip()
-    if not username or _throttled(username, now):
-        return ["", "nvu"]
-    tenant = Tenant.objects.filter(qbwc_username=username).first()
-    if tenant is None:
-        make_password(password)  # same hashing cost as a real check
-        ok = False
-    else:
-        ok = tenant.check_qbwc_password(password) and tenant.active
-    if not ok or tenant is None:
-        _login_failed(username, now)
-        log.warning("qbwc authenticate refused for %r", username)
-        return ["", "nvu"]
-    LoginThrottle.objects.filter(username=username).delete()
-
-    poll_seconds = str(tenant.poll_interval_minutes * 60)
-    with transaction.atomic():
-        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # one authenticate at a time
-        _expire_stale(now=now, tenant_id=tenant.pk)
-        if QbwcSession.objects.filter(tenant=tenant, state=SessionState.OPEN).exists():
-            return ["", "busy"]
-        if tenant.sync_paused:
-            return ["", "none", poll_seconds]
-        recent = (
-            QbwcSession.objects.filter(
-                tenant=tenant, state__in=[SessionState.DONE, SessionState.CLOSED], finished_at__isnull=False
-            )
-            .order_by("-finished_at")
-            .first()
-        )
-        wait = min_seconds_between_runs()
-        if recent and recent.finished_at and (now - recent.finished_at).total_seconds() < wait:
-            left = wait - int((now - recent.finished_at).total_seconds())
-            return ["", "none", str(max(left, 1))]
-        ticket = secrets.token_urlsafe(32)  # 256 bits
-        QbwcSession.objects.create(
-            tenant=tenant, ticket_digest=digest(ticket), ticket_hint=ticket[:6], started_at=now, last_seen_at=now
-        )
-    log.info("qbwc session opened for tenant %s", tenant.slug)
-    return [ticket, "", poll_seconds]
-
-
-# --- session lookup and expiry ------------------------------------------------
-
-
-def _expire_stale(*, now: datetime, tenant_id: int | None = None) -> int:
-    cutoff = now - timedelta(seconds=settings.QBWC_SESSION_TTL_SECONDS)
-    stale = QbwcSession.objects.filter(state=SessionState.OPEN, last_seen_at__lt=cutoff)
-    done = QbwcSession.objects.filter(state=SessionState.DONE, last_seen_at__lt=cutoff)
-    if tenant_id is not None:
-        stale, done = stale.filter(tenant_id=tenant_id), done.filter(tenant_id=tenant_id)
-    n = stale.update(
-        state=SessionState.EXPIRED,
-        finished_at=now,
-        last_error="The Web Connector stopped calling; the next run re-reads from the last stored marks.",
-    )
-    # A finished plan whose closeConnection never came is still a complete run.
-    n += done.update(state=SessionState.CLOSED, finished_at=now)
-    return n
-
-
-def sessions_expire(*, now: datetime | None = None) -> int:
-    """Close sessions the Web Connector abandoned. Returns how many changed."""
-    return _expire_stale(now=now or timezone.now())
-
-
-def _session_for(ticket: str, *, now: datetime) -> QbwcSession | None:
-    """The session a ticket names, locked; expired on the spot if stale. Call in a transaction."""
-    if not ticket:
-        return None
-    session = QbwcSession.objects.select_for_update().filter(ticket_digest=digest(ticket)).first()
-    if session is None:
-        return None
-    ttl = timedelta(seconds=settings.QBWC_SESSION_TTL_SECONDS)
-    if session.state in (SessionState.OPEN, SessionState.DONE) and session.last_seen_at < now - ttl:
-        _expire_stale(now=now, tenant_id=session.tenant_id)
-        session.refresh_from_db()
-    return session
-
-
 # --- sendRequestXML -----------------------------------------------------------
 
 
@@ -216,19 +98,11 @@ def _negotiate(session: QbwcSession, *, hcp_response: str, major: str, minor: st
     return qbxml.DEFAULT_VERSION
 
 
-def _since(session: QbwcSession, step: str) -> tuple[datetime | None, int | None]:
-    mark = Watermark.objects.filter(tenant_id=session.tenant_id, query=step).first()
-    if mark is None:
-        return None, None
-    window = timedelta(minutes=settings.QBWC_SAFETY_WINDOW_MINUTES)
-    return mark.mark - window, mark.qb_utc_offset_minutes
-
-
 def session_send_request(*, ticket: str, hcp_response: str, company_file: str, major: str, minor: str) -> str:
     """The next qbXML request of the plan, or "" when there is nothing (more) to send."""
     now = timezone.now()
     with transaction.atomic():
-        session = _session_for(ticket, now=now)
+        session = session_for(ticket, now=now)
         if session is None or session.state != SessionState.OPEN:
             return ""
         session.last_seen_at = now
@@ -252,7 +126,7 @@ def session_send_request(*, ticket: str, hcp_response: str, company_file: str, m
         step = session.step
         if session.step_started_at is None:
             session.step_started_at = now
-        since, offset = _since(session, step)
+        since, offset = since_for(session, step)
         session.request_seq += 1
         session.pending_request = qbxml.build_query(
             step,  # type: ignore[arg-type]
@@ -282,60 +156,6 @@ def _fail(session: QbwcSession, now: datetime, error: str, *, hresult: str = "")
     return -1
 
 
-def _progress(session: QbwcSession) -> int:
-    if session.step == Step.DONE:
-        return 100
-    index = PLAN.index(session.step)
-    fraction = 0.0
-    if session.iterator_remaining:
-        fraction = session.step_records / (session.step_records + session.iterator_remaining)
-    return max(1, min(99, int((index + fraction) * 100 / len(PLAN))))
-
-
-def _store(session: QbwcSession, records: tuple[qbxml.Record, ...]) -> None:
-    from audit.services import record_mark_deleted, record_receive
-
-    tenant = session.tenant
-    for rec in records:
-        if isinstance(rec, QbDeletion):
-            _, changed = record_mark_deleted(tenant=tenant, deletion=rec, session_id=session.pk)
-            session.deletions_received += 1
-        else:
-            _, changed = record_receive(tenant=tenant, obj=rec, session_id=session.pk)
-            if isinstance(rec, QbVendor):
-                session.vendors_received += 1
-            else:
-                session.bills_received += 1
-        session.records_changed += int(changed)
-
-
-def _qb_offset(records: tuple[qbxml.Record, ...]) -> int | None:
-    for rec in records:
-        stamp = rec.time_deleted if isinstance(rec, QbDeletion) else rec.time_modified
-        if stamp is not None and stamp.utcoffset() is not None:
-            return int(stamp.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
-    return None
-
-
-def _finish_step(session: QbwcSession, *, advance_mark: bool, offset: int | None) -> None:
-    if advance_mark and session.step_started_at is not None:
-        defaults: dict[str, object] = {"mark": session.step_started_at, "session": session}
-        if offset is not None:
-            defaults["qb_utc_offset_minutes"] = offset
-        Watermark.objects.update_or_create(tenant_id=session.tenant_id, query=session.step, defaults=defaults)
-    index = PLAN.index(session.step)
-    session.step = PLAN[index + 1] if index + 1 < len(PLAN) else Step.DONE
-    session.step_started_at = None
-    session.iterator_id = ""
-    session.iterator_remaining = None
-    session.step_records = 0
-    session.iterator_restarts = 0
-
-
-def _step_error(session: QbwcSession, text: str, *, severity: str) -> None:
-    session.step_errors = [*session.step_errors, {"step": session.step, "severity": severity, "text": text}]
-
-
 def session_receive_response(*, ticket: str, response: str, hresult: str, message: str) -> int:
     """Store one qbXML response; answer progress 0..100, or -1 (see getLastError).
 
@@ -344,7 +164,7 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
     """
     now = timezone.now()
     with transaction.atomic():
-        session = _session_for(ticket, now=now)
+        session = session_for(ticket, now=now)
         if session is None or session.state in (SessionState.EXPIRED, SessionState.CLOSED):
             return -1
         if session.state == SessionState.DONE:
@@ -398,24 +218,24 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
                 session.iterator_id = ""
                 session.iterator_remaining = None
                 session.step_records = 0
-                _step_error(session, f"iterator lost, step restarted ({qb_text})", severity="warn")
+                step_error(session, f"iterator lost, step restarted ({qb_text})", severity="warn")
             else:
                 # The step stops with its mark unmoved; later steps still run.
-                _step_error(session, qb_text, severity="error")
+                step_error(session, qb_text, severity="error")
                 session.last_error = f"{Step(step).label}: {qb_text}"
-                _finish_step(session, advance_mark=False, offset=None)
+                finish_step(session, advance_mark=False, offset=None)
         else:
             if parsed.is_warning:
                 session.warnings += 1
-                _step_error(session, qb_text, severity="warn")
-            _store(session, parsed.records)
+                step_error(session, qb_text, severity="warn")
+            store_records(session, parsed.records)
             session.step_records += len(parsed.records)
             if parsed.iterator_id and parsed.iterator_remaining:
                 session.iterator_id = parsed.iterator_id
                 session.iterator_remaining = parsed.iterator_remaining
             else:
-                _finish_step(session, advance_mark=True, offset=_qb_offset(parsed.records))
-        session.progress = _progress(session)
+                finish_step(session, advance_mark=True, offset=qb_offset(parsed.records))
+        session.progress = progress_of(session)
         if session.step == Step.DONE:
             session.state = SessionState.DONE
             session.finished_at = now
@@ -430,7 +250,7 @@ def session_connection_error(*, ticket: str, hresult: str, message: str) -> str:
     """QBWC could not open QuickBooks or the company file. We never retry another file."""
     now = timezone.now()
     with transaction.atomic():
-        session = _session_for(ticket, now=now)
+        session = session_for(ticket, now=now)
         if session is not None and session.state == SessionState.OPEN:
             _fail(
                 session,
@@ -444,7 +264,7 @@ def session_connection_error(*, ticket: str, hresult: str, message: str) -> str:
 def session_last_error(*, ticket: str) -> str:
     now = timezone.now()
     with transaction.atomic():
-        session = _session_for(ticket, now=now)
+        session = session_for(ticket, now=now)
         if session is None or session.state in (SessionState.EXPIRED, SessionState.CLOSED):
             return UNKNOWN_TICKET
         if session.state == SessionState.OPEN:
@@ -474,7 +294,7 @@ def summary(session: QbwcSession) -> str:
 def session_close(*, ticket: str) -> str:
     now = timezone.now()
     with transaction.atomic():
-        session = _session_for(ticket, now=now)
+        session = session_for(ticket, now=now)
         if session is None:
             return "Nothing to do."
         if session.state == SessionState.EXPIRED:

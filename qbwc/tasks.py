@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from qbwc.session import sessions_expire
+from qbwc.tickets import sessions_expire
 
 
 @shared_task(name="qbwc.sessions_expire")

@@ -5,7 +5,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from qbwc.models import LoginThrottle, QbwcSession, SessionState
-from qbwc.session import UNKNOWN_TICKET, digest
+from qbwc.session import UNKNOWN_TICKET
+from qbwc.tickets import digest
 from tests.factories import PASSWORD, make_tenant
 from tests.harness_qbwc import QbwcHarness
 
@@ -112,3 +113,13 @@ def test_the_periodic_task_expires_abandoned_sessions(qbwc: QbwcHarness, setting
     qbwc.age_sessions(settings.QBWC_SESSION_TTL_SECONDS + 1)
     assert sessions_expire_task() == 1
     assert QbwcSession.objects.get().state == SessionState.EXPIRED
+
+
+def test_the_periodic_task_forgets_old_login_failures(qbwc: QbwcHarness) -> None:
+    from qbwc.tickets import sessions_expire
+
+    assert qbwc.run(qbwc.company(), username="made-up").outcome == "nvu"
+    assert qbwc.run(qbwc.company(), username="also-made-up").outcome == "nvu"
+    LoginThrottle.objects.filter(username="made-up").update(last_failure_at=timezone.now() - timedelta(days=2))
+    sessions_expire()
+    assert list(LoginThrottle.objects.values_list("username", flat=True)) == ["also-made-up"]

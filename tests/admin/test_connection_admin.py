@@ -124,3 +124,34 @@ def test_tenant_page_has_the_download_button_and_charlie_cannot_see_acme(cast: C
     listing = login("charlie").get(reverse("admin:tenants_tenant_changelist"))
     assert "Acme Builders" not in listing.text
     assert login("charlie").get(reverse("admin:tenants_tenant_change", args=[cast.acme.pk])).status_code == 404
+
+
+def test_callback_reports_a_refusal_at_procore(cast: Cast, login, emulator) -> None:  # type: ignore[no-untyped-def]
+    conn = make_connection(cast.acme)
+    sam = login("sam")
+    start = sam.get(reverse("admin:procore_oauth_connect", args=[conn.pk]))
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+    done = sam.get(
+        reverse("admin:procore_oauth_callback"),
+        {"error": "access_denied", "error_description": "The user denied access", "state": state},
+        follow=True,
+    )
+    assert "Procore did not authorize the connection: The user denied access" in done.text
+    conn.refresh_from_db()
+    assert conn.status == ConnectionStatus.NOT_CONNECTED and not conn.access_token
+
+
+def test_callback_with_a_used_code_shows_procores_error(cast: Cast, login, emulator) -> None:  # type: ignore[no-untyped-def]
+    emulator.state.add_client("client-id-acme", "client-secret-acme", [cast.acme.procore_company_id])
+    conn = make_connection(cast.acme)
+    sam = login("sam")
+    start = sam.get(reverse("admin:procore_oauth_connect", args=[conn.pk]))
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+    done = sam.get(reverse("admin:procore_oauth_callback"), {"code": "never-issued", "state": state}, follow=True)
+    assert "Procore refused the sign-in" in done.text and "code is invalid or expired" in done.text
+
+
+def test_connect_needs_a_client_id_first(cast: Cast, login) -> None:  # type: ignore[no-untyped-def]
+    conn = make_connection(cast.acme, client_id=None)
+    done = login("sam").get(reverse("admin:procore_oauth_connect", args=[conn.pk]), follow=True)
+    assert "client ID and secret first, then connect" in done.text

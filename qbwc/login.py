@@ -18,12 +18,6 @@ from tenants.models import Tenant
 log = logging.getLogger(__name__)
 
 
-def min_seconds_between_runs() -> int:
-    # A run finished this recently makes authenticate answer "none" (a second QBWC,
-    # or "Update Selected" hammered). Not in connector/settings.py yet: default 60 s.
-    return int(getattr(settings, "QBWC_MIN_SECONDS_BETWEEN_RUNS", 60))
-
-
 def _throttled(username: str, now: datetime) -> bool:
     row = LoginThrottle.objects.filter(username=username).first()
     return bool(row and row.blocked_until and row.blocked_until > now)
@@ -79,7 +73,8 @@ def session_authenticate(*, username: str, password: str) -> list[str]:
             .order_by("-finished_at")
             .first()
         )
-        wait = min_seconds_between_runs()
+        # A run finished this recently means "none": a second QBWC, or "Update Selected" hammered.
+        wait = settings.QBWC_MIN_SECONDS_BETWEEN_RUNS
         if recent and recent.finished_at and (now - recent.finished_at).total_seconds() < wait:
             left = wait - int((now - recent.finished_at).total_seconds())
             return ["", "none", str(max(left, 1))]

@@ -27,6 +27,17 @@ _STATE_COLOURS = {
 }
 
 
+def _calls(data: dict[str, Any]) -> list[str]:
+    """The HTTP exchanges an event recorded, one line each: "POST /path → 201 (34 ms)"."""
+    lines = []
+    for call in data.get("calls") or []:
+        if not isinstance(call, dict):
+            continue
+        status = call.get("status") or call.get("error") or "no answer"
+        lines.append(f"{call.get('method', '?')} {call.get('path', '?')} → {status} ({call.get('ms', '?')} ms)")
+    return lines
+
+
 @admin.register(SyncRecord)
 class SyncRecordAdmin(TenantScopedAdmin):
     # Logs are read-only for everyone; Replay is the only write, through audit.services.
@@ -88,8 +99,10 @@ class SyncRecordAdmin(TenantScopedAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         record = self.get_object(request, object_id)
-        timeline = [(e, json.dumps(e.data, indent=2, sort_keys=True) if e.data else "")
-                    for e in selectors.record_timeline(record=record)]
+        timeline = [
+            (e, _calls(e.data), json.dumps(e.data, indent=2, sort_keys=True) if e.data else "")
+            for e in selectors.record_timeline(record=record)
+        ]
         context = {
             **(extra_context or {}),
             "timeline": timeline,

@@ -52,7 +52,9 @@ def _django(var_dir: str) -> None:
 def _tenant() -> Any:
     from tenants.models import Tenant
 
-    tenant = Tenant(slug="bench", name="Bench Builders", qbwc_username="bench-qbwc",
+    # Unique per process: a DATABASE_URL database keeps earlier runs' tenants.
+    slug = f"bench-{os.getpid()}-{time.time_ns() % 10**6}"
+    tenant = Tenant(slug=slug, name="Bench Builders", qbwc_username=slug,
                     procore_company_id=1, procore_project_id=2)
     tenant.set_qbwc_password(PASSWORD)
     tenant.save()
@@ -171,7 +173,7 @@ def child(case: str, bills: int, response_file: Path) -> dict[str, float]:
         count = len(qbxml.parse_response(text, "bills", max_bytes=len(data) + 1).records)
     else:
         progress = session_receive_response(ticket=ticket, response=text, hresult="", message="")
-        count = QbwcSession.objects.get().bills_received
+        count = QbwcSession.objects.get(tenant=tenant).bills_received
         assert progress > 0, progress
     seconds = time.perf_counter() - start
     peak = _rss_kb("VmHWM") - base

@@ -11,7 +11,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from qbwc.models import LoginThrottle, QbwcSession, SessionState
+from qbwc.models import LoginThrottle, QbwcSession, RawResponse, SessionState
+
+# Raw qbXML is kept for diagnosis, not as the audit trail (SyncEvent is); big companies
+# send megabytes per run, so old responses go.
+RAW_RESPONSE_RETENTION_DAYS = 30
 
 
 def digest(ticket: str) -> str:
@@ -35,7 +39,7 @@ def expire_stale(*, now: datetime, tenant_id: int | None = None) -> int:
 
 
 def sessions_expire(*, now: datetime | None = None) -> int:
-    """Close sessions the Web Connector abandoned and forget old login failures.
+    """Close sessions the Web Connector abandoned; forget old login failures and raw responses.
 
     Returns how many sessions changed.
     """
@@ -44,6 +48,7 @@ def sessions_expire(*, now: datetime | None = None) -> int:
     LoginThrottle.objects.filter(last_failure_at__lt=now - timedelta(days=1)).exclude(
         blocked_until__gt=now
     ).delete()
+    RawResponse.objects.filter(received_at__lt=now - timedelta(days=RAW_RESPONSE_RETENTION_DAYS)).delete()
     return expire_stale(now=now)
 
 

@@ -123,3 +123,19 @@ def test_the_periodic_task_forgets_old_login_failures(qbwc: QbwcHarness) -> None
     LoginThrottle.objects.filter(username="made-up").update(last_failure_at=timezone.now() - timedelta(days=2))
     sessions_expire()
     assert list(LoginThrottle.objects.values_list("username", flat=True)) == ["also-made-up"]
+
+
+def test_the_periodic_task_drops_raw_responses_after_the_retention(qbwc: QbwcHarness) -> None:
+    from qbwc.models import RawResponse
+    from qbwc.tickets import RAW_RESPONSE_RETENTION_DAYS, sessions_expire
+
+    assert qbwc.run(qbwc.company()).outcome == "done"
+    assert qbwc.run(qbwc.company()).outcome == "done"
+    first = QbwcSession.objects.order_by("started_at").first()
+    assert first is not None
+    RawResponse.objects.filter(session=first).update(
+        received_at=timezone.now() - timedelta(days=RAW_RESPONSE_RETENTION_DAYS + 1)
+    )
+    sessions_expire()
+    assert not RawResponse.objects.filter(session=first).exists()
+    assert RawResponse.objects.count() == 4

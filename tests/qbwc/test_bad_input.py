@@ -179,3 +179,22 @@ def test_interactive_calls_are_answered_sanely(qbwc: QbwcHarness) -> None:
     assert connector.call("getInteractiveURL", wcTicket=ticket, sessionID="1") == ""
     assert connector.call("interactiveDone", wcTicket=ticket) == "Done"
     assert "not used" in connector.call("interactiveRejected", wcTicket=ticket, reason="user said no")
+
+
+def test_a_quickbooks_without_a_shared_qbxml_version_gets_a_clear_error(qbwc: QbwcHarness) -> None:
+    company = qbwc.company()
+    company.data.qbxml_versions = ["1.0", "2.0", "3.0"]
+    result = qbwc.run(company)
+    assert result.outcome == "error"
+    assert result.requests == []
+    assert "QuickBooks offers qbXML 1.0, 2.0, 3.0" in result.last_error
+    assert QbwcSession.objects.get().state == SessionState.FAILED
+    _nothing_stored()
+
+
+def test_a_retried_send_request_gets_the_same_request_again(qbwc: QbwcHarness) -> None:
+    connector, ticket = _open_session(qbwc)
+    again = connector.call("sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="",
+                           qbXMLCountry="US", qbXMLMajorVers=13, qbXMLMinorVers=0)
+    assert 'requestID="1"' in again and "VendorQueryRq" in again
+    assert QbwcSession.objects.get().request_seq == 1

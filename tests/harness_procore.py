@@ -14,7 +14,6 @@ Fixtures (register with `pytest_plugins = ["tests.harness_procore"]` or import t
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -124,10 +123,12 @@ def _close_thread_connections(**_: Any) -> None:
 
 def _purge_broker(app: Any) -> None:
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        # Delete the messages, never the folders: a running worker lists them.
         for sub in ("queue", "processed"):
             folder = settings.BROKER_DIR / sub
-            shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, exist_ok=True)
+            for message in folder.iterdir():
+                message.unlink(missing_ok=True)
     else:
         app.control.purge()
 

@@ -242,11 +242,11 @@ def _text(node: etree._Element | None, path: str) -> str:
     return (found.text or "") if found is not None else ""
 
 
-def _required(node: etree._Element, path: str) -> str:
-    value = _text(node, path).strip()
-    if not value:
+def _required(node: etree._Element, path: str, *, strip: bool = True) -> str:
+    value = _text(node, path)
+    if not value.strip():
         raise KeyError(f"missing {path}")
-    return value
+    return value.strip() if strip else value
 
 
 def _datetime(node: etree._Element, path: str) -> datetime | None:
@@ -298,7 +298,7 @@ def _vendor(node: etree._Element) -> QbVendor:
     return QbVendor(
         list_id=_required(node, "ListID"),
         edit_sequence=_required(node, "EditSequence"),
-        name=_required(node, "Name"),
+        name=_required(node, "Name", strip=False),  # names keep every character
         time_created=_datetime(node, "TimeCreated"),
         time_modified=_datetime(node, "TimeModified"),
         is_active=True if active is None else active,

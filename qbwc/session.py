@@ -92,7 +92,7 @@ def _negotiate(session: QbwcSession, *, hcp_response: str, major: str, minor: st
     session.qbxml_versions = ", ".join(host.versions)[:255]
     if host.versions:
         return qbxml.choose_version(host.versions)
-    if major.strip().isdigit():
+    if major.strip().isdigit() and int(major) > 0:
         offered = f"{int(major)}.{int(minor) if minor.strip().isdigit() else 0}"
         return qbxml.choose_version([offered]) or ""
     return qbxml.DEFAULT_VERSION

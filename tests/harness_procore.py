@@ -14,6 +14,7 @@ Fixtures (register with `pytest_plugins = ["tests.harness_procore"]` or import t
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -136,9 +137,8 @@ def _purge_broker(app: Any) -> None:
 @pytest.fixture(scope="session")
 def _celery_worker_session(django_db_setup: None) -> Iterator[Any]:
     """One worker thread for the whole run (stopping one costs ~4 s of broker polling)."""
-    from connector.celery import app
-
     import procore_sync.tasks  # noqa: F401 - registers the task names with the app
+    from connector.celery import app
 
     options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
@@ -161,10 +161,9 @@ def celery_worker(transactional_db: None, _celery_worker_session: Any) -> Iterat
 
     _purge_broker(app)
     yield _celery_worker_session
-    try:
+    # The test may have failed already; its own assertion is the one to report.
+    with contextlib.suppress(AssertionError):
         wait_settled(timeout=10)
-    except AssertionError:
-        pass  # the test has already failed or left waits on purpose; do not mask it
     _purge_broker(app)
 
 

@@ -11,7 +11,7 @@ from audit.models import EventCode, RecordState, SyncEvent, SyncRecord
 from audit.services import record_mark_deleted, record_receive, record_replay
 from procore_sync.models import CostCodeMapping, ExternalId, JobReason, JobState, ProcoreKind, PushJob
 from procore_sync.services import mappings_changed
-from qbwc.qbtypes import QbDeletion, bill_from_json, vendor_from_json
+from qbwc.qbtypes import QbBill, QbDeletion, QbVendor, bill_from_json, vendor_from_json
 from tests.harness_procore import Tenants, qb_bill, qb_vendor, wait_settled
 
 HARBOR_JOB = "Port Authority:Harbor Bridge"
@@ -28,7 +28,8 @@ def load_acme(t: Tenants) -> dict[str, Any]:
         # Blue Ridge has no commitment: a direct cost on the 26-000 WBS code.
         "B3": qb_bill("B3", bre, [("999.99", "")]),
     }
-    for obj in (apex, bre, *bills.values()):
+    objs: list[QbVendor | QbBill] = [apex, bre, *bills.values()]
+    for obj in objs:
         record_receive(tenant=t.acme, obj=obj, session_id=None)
     wait_settled()
     return {"apex": apex, "bre": bre, **bills}

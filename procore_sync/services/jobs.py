@@ -223,10 +223,22 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
                 reason=f"Procore said: {result}",
                 data=data | {"status": result.status, "body": result.body},
             )
+        if job.state in (JobState.PENDING, JobState.WAITING) and _newer_job_queued(job):
+            # QuickBooks sent a newer version meanwhile; its job pushes the latest payload.
+            job.state, job.reason, retry_in = JobState.CANCELLED, JobReason.SUPERSEDED, None
         job.save()
         if retry_in is not None:
             job_id, delay = job.pk, retry_in
             transaction.on_commit(lambda: job_trigger(job_id=job_id, countdown=delay))
+
+
+def _newer_job_queued(job: PushJob) -> bool:
+    """At most one queued job per record and op (a database constraint): is there another?"""
+    return (
+        PushJob.objects.filter(record_id=job.record_id, op=job.op, state__in=[JobState.PENDING, JobState.WAITING])
+        .exclude(pk=job.pk)
+        .exists()
+    )
 
 
 def _unblocked_meanwhile(job: PushJob, record: SyncRecord, reason: str, claimed_at: Any) -> bool:

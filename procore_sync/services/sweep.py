@@ -21,7 +21,7 @@ from procore_sync.models import (
     ProcoreKind,
     PushJob,
 )
-from procore_sync.services.jobs import job_trigger
+from procore_sync.services.jobs import _newer_job_queued, job_trigger
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,8 @@ def in_flight_reap() -> int:
             if job.state != JobState.IN_FLIGHT or job.in_flight_since is None or job.in_flight_since >= cutoff:
                 continue
             job.state, job.reason = JobState.PENDING, JobReason.TRANSIENT
+            if _newer_job_queued(job):
+                job.state, job.reason = JobState.CANCELLED, JobReason.SUPERSEDED
             job.last_error = f"worker lost while in flight since {job.in_flight_since.isoformat()}"
             job.in_flight_since = None
             job.not_before = timezone.now()
@@ -102,7 +104,8 @@ def in_flight_reap() -> int:
                 message="Push interrupted (worker lost); queued again",
                 data={"job_id": job.pk, "op": job.op},
             )
-            transaction.on_commit(lambda j=job_id: job_trigger(job_id=j))  # type: ignore[misc]
+            if job.state == JobState.PENDING:
+                transaction.on_commit(lambda j=job_id: job_trigger(job_id=j))  # type: ignore[misc]
         reaped += 1
     if reaped:
         log.warning("re-queued %s push job(s) stuck in flight", reaped)

@@ -12,7 +12,7 @@ from audit.services import record_mark_deleted, record_receive, record_replay
 from procore_sync.models import CostCodeMapping, ExternalId, JobReason, JobState, ProcoreKind, PushJob
 from procore_sync.services import mappings_changed
 from qbwc.qbtypes import QbBill, QbDeletion, QbVendor, bill_from_json, vendor_from_json
-from tests.harness_procore import Tenants, qb_bill, qb_vendor, wait_settled
+from tests.harness_procore import Tenants, qb_bill, qb_vendor, wait_for, wait_settled
 
 HARBOR_JOB = "Port Authority:Harbor Bridge"
 
@@ -175,3 +175,22 @@ def test_a_bill_deleted_before_it_was_pushed_is_dropped_and_audited(acme_globex:
     assert record.state == RecordState.DELETED
     assert SyncEvent.objects.filter(record=record, code=EventCode.PROCORE_DROPPED).exists()
     assert len(state.requests) == before  # nothing to ask Procore
+
+
+def test_an_edit_arriving_mid_push_supersedes_the_job_in_flight(acme_globex: Tenants, celery_worker: Any) -> None:
+    t, state = acme_globex, acme_globex.emu.state
+    bre = qb_vendor("V-BRE", "Blue Ridge Electric")
+    record_receive(tenant=t.acme, obj=bre, session_id=None)
+    wait_settled()
+    state.inject("latency", delay=1.0, method="GET", path="/direct_costs$")
+    state.inject("status", status=500, method="POST", path="/direct_costs$")
+    record_receive(tenant=t.acme, obj=qb_bill("B5", bre, [("50.00", "")]), session_id=None)
+    first = PushJob.objects.get(record__qb_id="B5")
+    wait_for(lambda: PushJob.objects.get(pk=first.pk).state == JobState.IN_FLIGHT, message="the first push in flight")
+    record_receive(tenant=t.acme, obj=qb_bill("B5", bre, [("55.55", "")], seq="2"), session_id=None)
+    wait_settled()
+    first.refresh_from_db()
+    assert (first.state, first.reason) == (JobState.CANCELLED, JobReason.SUPERSEDED)
+    [dc] = state.direct_costs_by_origin("B5")
+    assert [li["manual_amount"] for li in dc["line_items"]] == [Decimal("55.55")]
+    assert SyncRecord.objects.get(qb_id="B5").state == RecordState.SYNCED

@@ -19,7 +19,17 @@ def since_for(session: QbwcSession, step: str) -> tuple[datetime | None, int | N
     if mark is None:
         return None, None
     window = timedelta(minutes=settings.QBWC_SAFETY_WINDOW_MINUTES)
-    return mark.mark - window, mark.qb_utc_offset_minutes
+    offset = mark.qb_utc_offset_minutes
+    if offset is None:
+        # A step that has returned nothing yet: the company file's clock is the same for
+        # every query, so borrow the offset another step learned.
+        offset = (
+            Watermark.objects.filter(tenant_id=session.tenant_id, qb_utc_offset_minutes__isnull=False)
+            .order_by("-updated_at")
+            .values_list("qb_utc_offset_minutes", flat=True)
+            .first()
+        )
+    return mark.mark - window, offset
 
 
 def progress_of(session: QbwcSession) -> int:

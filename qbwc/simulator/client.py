@@ -17,11 +17,12 @@ from typing import Any
 import requests
 from lxml import etree
 
-from qbwc.simulator.company import FakeCompany
+from qbwc.simulator.company import RESPONSE_FOR, Answer, FakeCompany
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 QBWC_NS = "http://developer.intuit.com/"
 QBWC_VERSION = "2.3.0.215"
+RET_TAGS = tuple(ret for _, ret in RESPONSE_FOR.values())
 MAX_EXCHANGES = 10_000  # a server that never finishes must not hang a test forever
 
 
@@ -51,6 +52,26 @@ def envelope(method: str, params: dict[str, str | int]) -> bytes:
     for name, value in params.items():
         etree.SubElement(call, f"{{{QBWC_NS}}}{name}").text = str(value)
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+
+
+def describe(request: str, kind: str) -> str:
+    """One line for a qbXML request: its kind, iterator and date filter."""
+    parts = [kind]
+    if 'iterator="Continue"' in request:
+        parts.append("continue")
+    for tag in ("FromModifiedDate", "FromDeletedDate"):
+        if f"<{tag}>" in request:
+            parts.append("since " + request.split(f"<{tag}>", 1)[1].split("<", 1)[0])
+    return " ".join(parts)
+
+
+def describe_answer(answer: Answer) -> str:
+    if answer.hresult:
+        return f"HRESULT {answer.hresult} {answer.message}"
+    found = [(tag, answer.response.count(f"<{tag}>")) for tag in RET_TAGS]
+    counted = ", ".join(f"{n} {tag}" for tag, n in found if n) or "no records"
+    status = answer.response.split('statusCode="', 1)[1].split('"', 1)[0] if 'statusCode="' in answer.response else "?"
+    return f"status {status}, {counted} ({len(answer.response) // 1024} KB)"
 
 
 class WebConnector:
@@ -171,7 +192,7 @@ class WebConnector:
                 if repeat != progress:
                     raise SoapFaultError(200, f"retried receiveResponseXML answered {repeat}, first {progress}")
             result.progress.append(progress)
-            self.say(f"  {kind}: {len(answer_qb.response)} bytes" + (f", HRESULT {answer_qb.hresult}" if answer_qb.hresult else "") + f" -> progress {progress}")
+            self.say(f"  {describe(request, kind)} -> {describe_answer(answer_qb)} -> progress {progress}")
             if progress < 0:
                 result.last_error = str(self._call(result, "getLastError", ticket=ticket))
                 if result.last_error == "NoOp":

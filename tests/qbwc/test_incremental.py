@@ -104,6 +104,11 @@ def test_the_next_run_starts_a_safety_window_before_the_mark(qbwc: QbwcHarness) 
     # Sent in the offset QuickBooks' own timestamps carry, so either reading of it is right.
     assert mark.qb_utc_offset_minutes in (-300, -240)
     assert sent.utcoffset() == timedelta(minutes=mark.qb_utc_offset_minutes)
+    # The deletion steps returned nothing on the first run; they borrow the file's offset.
+    assert not Watermark.objects.get(tenant=qbwc.tenant, query="bill_deletions").qb_utc_offset_minutes
+    deleted_query = next(r for r in second.requests if "TxnDeletedQueryRq" in r)
+    since = datetime.fromisoformat(deleted_query.split("<FromDeletedDate>")[1].split("<")[0])
+    assert since.utcoffset() == timedelta(minutes=mark.qb_utc_offset_minutes)
 
 
 def test_a_first_run_has_no_date_filters(qbwc: QbwcHarness) -> None:

@@ -213,6 +213,9 @@ def parse_response(text: str, kind: QueryKind, *, max_bytes: int) -> QueryRespon
         remaining = int(remaining_raw) if remaining_raw is not None else None
     except ValueError:
         raise QbxmlError(f"iteratorRemainingCount {remaining_raw!r} is not a number") from None
+    if remaining is not None and remaining < 0:
+        # Found by the fuzzer: a negative count would otherwise reach the database.
+        raise QbxmlError(f"iteratorRemainingCount {remaining} is negative")
     parse_one = _PARSERS[kind]
     records: list[Record] = []
     for child in rs:

@@ -13,6 +13,7 @@ from connector.env import (
     dev_secret,
     env_bool,
     env_database_url,
+    env_float,
     env_int,
     env_list,
     env_required,
@@ -208,6 +209,22 @@ PROCORE_PRODUCTION_API_URL = env_url("PROCORE_PRODUCTION_API_URL", "https://api.
 PROCORE_PRODUCTION_LOGIN_URL = env_url("PROCORE_PRODUCTION_LOGIN_URL", "https://login.procore.com")
 PROCORE_TIMEOUT_SECONDS = env_int("PROCORE_TIMEOUT_SECONDS", 30, minimum=1, maximum=300)
 PROCORE_MAX_ATTEMPTS = env_int("PROCORE_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
+# Client-side backoff for 5xx/timeouts: base * 2**n with jitter, capped.
+PROCORE_BACKOFF_BASE_SECONDS = env_float("PROCORE_BACKOFF_BASE_SECONDS", 0.5)
+PROCORE_BACKOFF_MAX_SECONDS = env_float("PROCORE_BACKOFF_MAX_SECONDS", 30)
+# The longest one call waits out 429s before its job goes back to the queue.
+PROCORE_RATE_WAIT_MAX_SECONDS = env_float("PROCORE_RATE_WAIT_MAX_SECONDS", 900)
+# Refresh access tokens this long before they expire (Procore tokens live 90 minutes).
+PROCORE_TOKEN_REFRESH_MARGIN_SECONDS = env_float("PROCORE_TOKEN_REFRESH_MARGIN_SECONDS", 600)
+# Outbox: retry delay base for transient failures, and attempts before a job fails for good.
+PROCORE_JOB_RETRY_BASE_SECONDS = env_float("PROCORE_JOB_RETRY_BASE_SECONDS", 30)
+PROCORE_JOB_MAX_ATTEMPTS = env_int("PROCORE_JOB_MAX_ATTEMPTS", 10, minimum=1)
+# A job in flight longer than this is presumed dead (worker killed) and re-queued.
+PROCORE_IN_FLIGHT_TIMEOUT_SECONDS = env_float("PROCORE_IN_FLIGHT_TIMEOUT_SECONDS", 900, minimum=1)
+# Vendors per PATCH /vendors/sync (Procore allows up to 1 000).
+PROCORE_VENDOR_BATCH_SIZE = env_int("PROCORE_VENDOR_BATCH_SIZE", 1000, minimum=1, maximum=1000)
+# Cached commitments older than this are re-read when a bill finds none for its vendor.
+PROCORE_CATALOG_TTL_SECONDS = env_float("PROCORE_CATALOG_TTL_SECONDS", 300)
 
 # --- Logging ----------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -7,8 +7,8 @@ listening on 127.0.0.1 on an ephemeral port.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -27,12 +27,21 @@ from tests.factories import PASSWORD, make_tenant
 class QbwcHarness:
     url: str
     tenant: Tenant
+    connectors: list[WebConnector] = field(default_factory=list)
 
     def company(self, dataset: Dataset | None = None, faults: Faults | None = None) -> FakeCompany:
         return FakeCompany(dataset or build(bills=40, vendors=8), faults=faults)
 
     def connector(self, company: FakeCompany, *, username: str | None = None, password: str = PASSWORD) -> WebConnector:
-        return WebConnector(self.url, username or self.tenant.qbwc_username, password, company)
+        connector = WebConnector(self.url, username or self.tenant.qbwc_username, password, company)
+        self.connectors.append(connector)
+        return connector
+
+    def close(self) -> None:
+        # A kept-alive HTTP connection keeps its server thread, and that thread's database
+        # connection, alive past the test (PostgreSQL then cannot drop the test database).
+        for connector in self.connectors:
+            connector.http.close()
 
     def run(self, company: FakeCompany, **kwargs: Any) -> RunResult:
         return self.connector(company, **kwargs).run()
@@ -51,9 +60,11 @@ def qbwc_settings(settings: Any) -> Any:
 
 
 @pytest.fixture
-def qbwc(live_server: Any, transactional_db: None, qbwc_settings: Any) -> QbwcHarness:
+def qbwc(live_server: Any, transactional_db: None, qbwc_settings: Any) -> Iterator[QbwcHarness]:
     tenant = make_tenant(slug="acme", name="Acme Builders")
-    return QbwcHarness(url=live_server.url + "/qbwc/", tenant=tenant)
+    harness = QbwcHarness(url=live_server.url + "/qbwc/", tenant=tenant)
+    yield harness
+    harness.close()
 
 
 @pytest.fixture

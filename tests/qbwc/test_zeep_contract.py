@@ -50,6 +50,7 @@ def test_zeep_drives_a_whole_session_through_our_wsdl(qbwc: QbwcHarness) -> None
 
     assert service.authenticate(strUserName=qbwc.tenant.qbwc_username, strPassword="nope") == [None, "nvu"]  # "" is an empty <string/>
     assert service.connectionError(ticket="unknown", hresult="0x80040408", message="x") == "done"
+    client.transport.session.close()
 
 
 def test_the_wsdl_names_intuits_service_and_our_address(qbwc: QbwcHarness) -> None:
@@ -65,3 +66,4 @@ def test_the_wsdl_names_intuits_service_and_our_address(qbwc: QbwcHarness) -> No
     }
     op = port.binding._operations["receiveResponseXML"]
     assert op.soapaction == "http://developer.intuit.com/receiveResponseXML"
+    client.transport.session.close()

@@ -13,6 +13,7 @@ import re
 from lxml import etree
 
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 class UnsafeXml(ValueError):
@@ -34,7 +35,7 @@ def _parser() -> etree.XMLParser:
 def parse_bytes(data: bytes, *, max_bytes: int) -> etree._Element:
     if len(data) > max_bytes:
         raise UnsafeXml(f"document is {len(data)} bytes, over the {max_bytes}-byte limit")
-    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+    if _DTD.search(data):
         raise UnsafeXml("document type declarations are not accepted")
     try:
         root = etree.fromstring(data, parser=_parser())
@@ -52,4 +53,5 @@ def parse_text(text: str, *, max_bytes: int) -> etree._Element:
     Its declaration may name an encoding (QuickBooks writes utf-8 or windows-1252)
     that no longer applies once the text is decoded, so it is dropped first.
     """
+    text = text.lstrip("\ufeff")  # a byte-order mark that survived decoding
     return parse_bytes(_DECLARATION.sub("", text, count=1).encode("utf-8"), max_bytes=max_bytes)

@@ -83,6 +83,8 @@ def test_windows_1252_text_decoded_by_qbwc_keeps_its_characters() -> None:
     text = (FIXTURES / "vendor_query_rs_cp1252.xml").read_bytes().decode("cp1252")
     (vendor,) = qbxml.parse_response(text, "vendors", max_bytes=MAX).records
     assert isinstance(vendor, QbVendor) and vendor.name == "Café – Plumbing “Best”"
+    (again,) = qbxml.parse_response("\ufeff" + text, "vendors", max_bytes=MAX).records
+    assert again == vendor
 
 
 @pytest.mark.parametrize(

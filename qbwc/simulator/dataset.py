@@ -77,7 +77,7 @@ def _money(value: Decimal) -> str:
 
 
 def make_vendor(i: int, name: str, when: datetime, rnd: random.Random) -> Record:
-    first, _, last = ("Pat", "", name.split()[0])
+    first, last = "Pat", name.split()[0]
     return {
         "ListID": f"80000{i:03X}-1700000000",
         "TimeCreated": _stamp(when),

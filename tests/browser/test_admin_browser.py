@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def _acme_on_the_emulator(cast: Cast, procore: Any) -> None:
     acme = cast.acme
     acme.procore_company_id = procore.seed["company"]["id"]
-    acme.procore_project_id = procore.ids["project:Riverside Medical Office"]
+    acme.procore_project_id = procore.ids["project:" + procore.seed["connector_hints"]["default_project"]]
     acme.bill_target = BillTarget.DIRECT_COST_ONLY
     acme.save()
     client = procore.seed["clients"][0]

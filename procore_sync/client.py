@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from django.utils import timezone
@@ -265,7 +266,15 @@ class ProcoreClient:
     def _refresh(self) -> None:
         if self.token_source is None:
             raise AuthError("access token expired and no token source to refresh it")
-        self.credentials = self.token_source.refresh(self.credentials)
+        started = time.monotonic()
+        try:
+            self.credentials = self.token_source.refresh(self.credentials)
+        except ProcoreError as exc:
+            ms = int((time.monotonic() - started) * 1000)
+            self._record(CallRecord("POST", "/oauth/token", exc.status, ms, redact_text(str(exc))[:200]))
+            raise
+        # The token source may have found a token another worker just fetched: "refresh" then means reuse.
+        self._record(CallRecord("POST", "/oauth/token", 200, int((time.monotonic() - started) * 1000)))
 
     def _record(self, record: CallRecord) -> None:
         self.calls.append(record)
@@ -405,6 +414,9 @@ class ProcoreClient:
             nxt = resp.links.get("next", {}).get("url")
             if not nxt:
                 return
+            # Never send the bearer token to a host other than the API's.
+            if urlsplit(nxt).netloc != urlsplit(self.credentials.api_url).netloc:
+                raise ProcoreError(f"pagination link points to another host: {urlsplit(nxt).netloc}")
             resp = self.request("GET", "", url=nxt)
 
     # --- identity ----------------------------------------------------------------
@@ -482,6 +494,9 @@ class ProcoreClient:
         params = {"project_id": project_id, "filters[origin_id]": origin_id}
         return list(self.paginate("/rest/v1.0/requisitions", params=params))
 
+    def requisitions(self, project_id: int) -> list[dict[str, Any]]:
+        return list(self.paginate("/rest/v1.0/requisitions", params={"project_id": project_id}))
+
     def requisition_create(self, project_id: int, commitment_id: int, requisition: dict[str, Any]) -> dict[str, Any]:
         body = {"project_id": project_id, "commitment_id": commitment_id, "requisition": requisition}
         return self.request(  # type: ignore[no-any-return]
@@ -517,6 +532,9 @@ class ProcoreClient:
     def direct_costs_by_origin(self, project_id: int, origin_id: str) -> list[dict[str, Any]]:
         path = f"/rest/v1.1/projects/{project_id}/direct_costs"
         return list(self.paginate(path, params={"filters[origin_id]": origin_id}))
+
+    def direct_costs(self, project_id: int) -> list[dict[str, Any]]:
+        return list(self.paginate(f"/rest/v1.1/projects/{project_id}/direct_costs"))
 
     def direct_cost_show(self, project_id: int, direct_cost_id: int) -> dict[str, Any]:
         path = f"/rest/v1.1/projects/{project_id}/direct_costs/{direct_cost_id}"

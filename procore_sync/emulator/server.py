@@ -80,6 +80,8 @@ class ProcoreEmulator:
 class _Handler(BaseHTTPRequestHandler):
     emulator: ProcoreEmulator
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle + delayed ACK each answer would stall ~40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the state's request log is the record

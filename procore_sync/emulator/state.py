@@ -311,11 +311,20 @@ class EmulatorState:
                         "requisitions": list(self.requisitions.values()),
                         "direct_costs": list(self.direct_costs.values()),
                         "requests": len(self.requests),
+                        "statuses": _status_counts(self.requests),
+                        "oauth_requests": sum(1 for r in self.requests if r.path.startswith("/oauth/")),
                         "faults": [f.__dict__ for f in self.faults if f.count > 0],
                     },
                     default=str,
                 )
             )
+
+
+def _status_counts(requests: list[Logged]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in requests:
+        counts[str(r.status)] = counts.get(str(r.status), 0) + 1
+    return counts
 
 
 def _vendor_defaults(vid: int, company_id: int) -> dict[str, Any]:

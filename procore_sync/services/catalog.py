@@ -6,6 +6,7 @@ so a vendor with no commitment does not cost a list call on every bill.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from django.db import transaction
@@ -16,6 +17,17 @@ from procore_sync.conf import conf
 from procore_sync.models import CachedCommitmentLine, CachedCostCode, CachedProject
 from procore_sync.tokens import client_for
 from tenants.models import Tenant
+
+# One refresh of a project's catalog at a time per process: without it, every
+# worker that misses the cache at the start of a first load re-reads the same
+# commitments (one call per commitment) in parallel.
+_LOCKS: dict[tuple[str, int, int], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _refresh_lock(kind: str, tenant_id: int, project_id: int) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault((kind, tenant_id, project_id), threading.Lock())
 
 
 def _project(tenant: Tenant, project_id: int) -> CachedProject:
@@ -100,9 +112,12 @@ def cost_code_find(*, client: ProcoreClient, tenant: Tenant, project_id: int, co
 
     found = lookup()
     if found is None:
-        if _stale(_project(tenant, project_id).cost_codes_fetched_at):
-            cost_codes_refresh(client=client, tenant=tenant, project_id=project_id)
-        found = lookup()  # again even when fresh: another worker may just have refreshed it
+        with _refresh_lock("cost_codes", tenant.pk, project_id):
+            # Looked up again under the lock: another worker may just have refreshed it.
+            found = lookup()
+            if found is None and _stale(_project(tenant, project_id).cost_codes_fetched_at):
+                cost_codes_refresh(client=client, tenant=tenant, project_id=project_id)
+                found = lookup()
     return found
 
 
@@ -123,9 +138,11 @@ def commitment_lines_find(
 
     found = lookup()
     if not found:
-        if _stale(_project(tenant, project_id).commitments_fetched_at):
-            commitments_refresh(client=client, tenant=tenant, project_id=project_id)
-        found = lookup()  # again even when fresh: another worker may just have refreshed it
+        with _refresh_lock("commitments", tenant.pk, project_id):
+            found = lookup()
+            if not found and _stale(_project(tenant, project_id).commitments_fetched_at):
+                commitments_refresh(client=client, tenant=tenant, project_id=project_id)
+                found = lookup()
     return found
 
 

@@ -27,6 +27,10 @@ class GrantSource:
         return credentials_with_grant(stale, grant)
 
 
+def api_calls(client: ProcoreClient) -> list[Any]:
+    return [c for c in client.calls if not c.path.startswith("/oauth/")]
+
+
 def make_client(emu: Emu, **kwargs: Any) -> tuple[ProcoreClient, GrantSource]:
     source = GrantSource()
     creds = ProcoreCredentials(
@@ -45,6 +49,7 @@ def test_it_gets_a_token_first_and_sends_the_company_header(procore_emulator: Em
     projects = client.projects()
     assert {p["name"] for p in projects} == {"Main Street Office", "Harbor Bridge"}
     assert source.refreshes == 1
+    assert client.calls[0].path == "/oauth/token"
     assert client.calls[-1].status == 200 and client.calls[-1].path.startswith("/rest/v1.0/projects?")
 
 
@@ -62,7 +67,8 @@ def test_it_refreshes_once_on_401_and_carries_on(procore_emulator: Emu) -> None:
     procore_emulator.state.expire_access_token(client.credentials.access_token)
     assert len(client.projects()) == 2
     assert source.refreshes == 2
-    assert [c.status for c in client.calls] == [200, 401, 200]
+    assert [c.status for c in api_calls(client)] == [200, 401, 200]
+    assert [c.path for c in client.calls].count("/oauth/token") == 2  # refreshes are recorded too
 
 
 def test_a_422_is_permanent_and_keeps_procores_message(procore_emulator: Emu) -> None:
@@ -83,7 +89,7 @@ def test_pagination_follows_the_link_header(procore_emulator: Emu) -> None:
     vendors = list(client.paginate("/rest/v1.0/vendors", params={"company_id": ACME_COMPANY}))
     assert len(vendors) == 231  # + Apex from the seed
     assert len({v["id"] for v in vendors}) == 231
-    assert [c.method for c in client.calls] == ["GET", "GET", "GET"]
+    assert [c.method for c in api_calls(client)] == ["GET", "GET", "GET"]
 
 
 def test_a_429_waits_for_the_window_without_spending_attempts(procore_emulator: Emu, settings: Any) -> None:
@@ -100,7 +106,7 @@ def test_a_429_waits_for_the_window_without_spending_attempts(procore_emulator: 
     for _ in range(3):  # another process spends the rest of the window
         procore_emulator.state.spend("acme-client")
     assert len(client.projects()) == 2
-    statuses = [c.status for c in client.calls]
+    statuses = [c.status for c in api_calls(client)]
     assert 429 in statuses and statuses[-1] == 200
     assert slept and max(slept) <= 2.0
 
@@ -120,12 +126,12 @@ def test_5xx_are_retried_with_bounded_backoff(procore_emulator: Emu, settings: A
     procore_emulator.state.inject("status", status=502, count=3, method="GET")
     client, _ = make_client(procore_emulator)
     assert len(client.projects()) == 2
-    assert [c.status for c in client.calls] == [502, 502, 502, 200]
+    assert [c.status for c in api_calls(client)] == [502, 502, 502, 200]
     procore_emulator.state.inject("status", status=500, count=10, method="GET")
     with pytest.raises(TransientError) as err:
         client.projects()
     assert not err.value.permanent
-    assert len(client.calls) == 8
+    assert len(api_calls(client)) == 8
 
 
 def test_a_create_is_not_resent_when_its_answer_is_lost(procore_emulator: Emu) -> None:
@@ -143,7 +149,7 @@ def test_a_read_timeout_on_a_get_is_retried(procore_emulator: Emu, settings: Any
     procore_emulator.state.inject("timeout", delay=1.3, method="GET", path="/projects")
     client, _ = make_client(procore_emulator)
     assert len(client.projects()) == 2
-    assert [c.error for c in client.calls] == ["timeout", ""]
+    assert [c.error for c in api_calls(client)] == ["timeout", ""]
 
 
 def test_recorded_calls_and_errors_carry_no_secrets(procore_emulator: Emu) -> None:

@@ -155,6 +155,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         # Fanout/pidbox bookkeeping; kombu's default is ./control in the working directory.
         "control_folder": str(BROKER_DIR / "control"),
+        # kombu polls the folder; its 1 s default would cap a worker at ~1 task/s.
+        "polling_interval": 0.05,
     }
 else:
     # A push job can wait out a Procore rate-limit window; the visibility timeout

@@ -64,6 +64,7 @@ class Report:
     totals: list[VendorProjectTotal] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
     bills_checked: int = 0
+    parts_checked: int = 0
     procore_records: int = 0
 
     @property
@@ -84,7 +85,9 @@ def compare(expected: list[ExpectedPart], found: list[FoundCost], *, vendor_of: 
     by_key: dict[tuple[str, int], list[FoundCost]] = defaultdict(list)
     for cost in found:
         by_key[(cost.origin_id, cost.project_id)].append(cost)
-    report = Report(bills_checked=len({e.txn_id for e in expected}), procore_records=len(found))
+    report = Report(
+        bills_checked=len({e.txn_id for e in expected}), parts_checked=len(expected), procore_records=len(found)
+    )
     totals: dict[tuple[str, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
 
     for part in expected:
@@ -125,7 +128,8 @@ def render(report: Report, *, project_names: dict[int, str] | None = None) -> st
     """Plain-text report for the command line."""
     names = project_names or {}
     lines = [
-        f"{report.bills_checked} QuickBooks bills checked against {report.procore_records} Procore records",
+        f"{report.bills_checked} open QuickBooks bills ({report.parts_checked} project shares) checked "
+        f"against {report.procore_records} Procore records",
         f"QuickBooks total {report.expected_total:,.2f} · Procore total {report.found_total:,.2f}",
     ]
     mismatched = [t for t in report.totals if not t.matches]

@@ -102,8 +102,44 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_urls(self) -> list[URLPattern]:
         return [
             path("<path:object_id>/qwc/", self.admin_site.admin_view(self.qwc_view), name="tenants_tenant_qwc"),
+            path(
+                "<path:object_id>/reconcile/",
+                self.admin_site.admin_view(self.reconcile_view),
+                name="tenants_tenant_reconcile",
+            ),
             *super().get_urls(),
         ]
+
+    def reconcile_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The same report as `manage.py reconcile SLUG`: QuickBooks vs Procore, to the cent."""
+        from django.template.response import TemplateResponse
+
+        from procore_sync.errors import ProcoreError
+        from procore_sync.reconcile_service import tenant_reconcile
+
+        tenant = self.get_object(request, object_id)  # 404 outside the user's tenants
+        report, error = None, ""
+        names: dict[int, str] = {}
+        try:
+            report, names = tenant_reconcile(tenant=tenant)
+        except ProcoreError as exc:
+            error = str(exc)
+        differences = [
+            (d, names.get(d.project_id, str(d.project_id))) for d in (report.differences if report else [])
+        ]
+        totals = [(t, names.get(t.project_id, str(t.project_id))) for t in (report.totals if report else [])]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Reconciliation: {tenant.name}",
+            "tenant": tenant,
+            "opts": self.model._meta,
+            "original": tenant,
+            "report": report,
+            "differences": differences,
+            "totals": totals,
+            "error": error,
+        }
+        return TemplateResponse(request, "admin/tenants/tenant/reconcile.html", context)
 
     def qwc_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Download the tenant's .qwc, pointing the Web Connector at this server's /qbwc/."""

@@ -134,9 +134,13 @@ def _purge_broker(app: Any) -> None:
         app.control.purge()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def _celery_worker_session(django_db_setup: None) -> Iterator[Any]:
-    """One worker thread for the whole run (stopping one costs ~4 s of broker polling)."""
+    """One worker thread per test package (stopping one costs ~4 s of broker polling).
+
+    Package scope, not session: a worker left running would consume the messages
+    of other areas' tests and write to their database behind their backs.
+    """
     import procore_sync.tasks  # noqa: F401 - registers the task names with the app
     from connector.celery import app
 

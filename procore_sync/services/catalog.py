@@ -47,6 +47,9 @@ def _stale(at: object) -> bool:
 
 
 def cost_codes_refresh(*, client: ProcoreClient, tenant: Tenant, project_id: int) -> int:
+    """Re-read a project's cost codes, keeping both ids: requisition items use the cost code id,
+    direct-cost lines the WBS code id. (confirm: our emulator answers `wbs_code_id` on each cost
+    code; where Procore only lists WBS codes separately, that lookup belongs here.)"""
     env = tenant.procore_environment
     codes = client.cost_codes(project_id)
     now = timezone.now()

@@ -156,7 +156,11 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
     now = timezone.now()
     retry_in: float | None = None
     with transaction.atomic():
-        job = PushJob.objects.select_for_update().get(pk=job.pk)
+        fresh = PushJob.objects.select_for_update().filter(pk=job.pk).first()
+        if fresh is None:  # deleted meanwhile (its tenant or record went away): nothing to record
+            log.warning("push job %s vanished before its outcome was written", job.pk)
+            return
+        job = fresh
         record = SyncRecord.objects.select_for_update().get(pk=job.record_id)
         if job.state != JobState.IN_FLIGHT:
             log.warning("job %s was no longer in flight (%s); outcome kept as an event only", job.pk, job.state)

@@ -12,7 +12,8 @@ from audit.services import record_mark_deleted, record_receive, record_replay
 from procore_sync.models import CostCodeMapping, ExternalId, JobReason, JobState, ProcoreKind, PushJob
 from procore_sync.services import mappings_changed
 from qbwc.qbtypes import QbBill, QbDeletion, QbVendor, bill_from_json, vendor_from_json
-from tests.harness_procore import Tenants, qb_bill, qb_vendor, wait_for, wait_settled
+from tenants.models import BillTarget
+from tests.harness_procore import Tenants, connect_with_code, qb_bill, qb_vendor, wait_for, wait_settled
 
 HARBOR_JOB = "Port Authority:Harbor Bridge"
 
@@ -194,3 +195,46 @@ def test_an_edit_arriving_mid_push_supersedes_the_job_in_flight(acme_globex: Ten
     [dc] = state.direct_costs_by_origin("B5")
     assert [li["manual_amount"] for li in dc["line_items"]] == [Decimal("55.55")]
     assert SyncRecord.objects.get(qb_id="B5").state == RecordState.SYNCED
+
+
+def test_the_tenants_bill_target_chooses_requisition_or_direct_cost(acme_globex: Tenants, celery_worker: Any) -> None:
+    t, state = acme_globex, acme_globex.emu.state
+    apex, bre = qb_vendor("V-APEX", "Apex Concrete"), qb_vendor("V-BRE", "Blue Ridge Electric")
+    t.acme.bill_target = BillTarget.DIRECT_COST_ONLY
+    t.acme.save()
+    for obj in (apex, bre):
+        record_receive(tenant=t.acme, obj=obj, session_id=None)
+    record_receive(tenant=t.acme, obj=qb_bill("D1", apex, [("10.00", "")]), session_id=None)
+    wait_settled()
+    assert not state.requisitions_by_origin("D1") and len(state.direct_costs_by_origin("D1")) == 1
+
+    t.acme.bill_target = BillTarget.REQUISITION_ONLY
+    t.acme.save()
+    record_receive(tenant=t.acme, obj=qb_bill("R1", bre, [("20.00", "")]), session_id=None)
+    record_receive(tenant=t.acme, obj=qb_bill("R2", apex, [("30.00", "")]), session_id=None)
+    wait_settled()
+    job = PushJob.objects.get(record__qb_id="R1")
+    assert (job.state, job.reason) == (JobState.WAITING, JobReason.NEEDS_MAPPING)
+    assert "only sends subcontractor invoices" in job.last_error
+    assert not state.direct_costs_by_origin("R1")
+    assert len(state.requisitions_by_origin("R2")) == 1
+
+
+def test_sandbox_and_production_keep_separate_id_maps(acme_globex: Tenants, celery_worker: Any) -> None:
+    t, state = acme_globex, acme_globex.emu.state
+    bre = qb_vendor("V-BRE", "Blue Ridge Electric")
+    record_receive(tenant=t.acme, obj=bre, session_id=None)
+    wait_settled()
+    assert set(ExternalId.objects.filter(qb_id="V-BRE").values_list("environment", flat=True)) == {"sandbox"}
+    # Production is another Procore: another connection, another id map; sandbox ids are never reused.
+    t.acme.procore_environment = "production"
+    t.acme.save()
+    record_receive(tenant=t.acme, obj=qb_vendor("V-BRE", "Blue Ridge Electric", seq="2"), session_id=None)
+    wait_settled()
+    job = PushJob.objects.filter(record__qb_id="V-BRE").latest("pk")
+    assert (job.state, job.reason) == (JobState.WAITING, JobReason.NEEDS_RECONNECT)  # no production connection yet
+    connect_with_code(t.acme, t.emu, "acme-client", "acme-secret")
+    wait_settled()
+    envs = dict(ExternalId.objects.filter(qb_id="V-BRE").values_list("environment", "procore_id"))
+    assert set(envs) == {"sandbox", "production"}
+    assert len(state.vendors_by_origin("V-BRE")) == 1  # both point at this one emulator

@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # (script, default arguments, --quick arguments)
+# fmt: off
 BENCHES: list[tuple[str, list[str], list[str]]] = [
     ("bench_qbwc.py", ["--sessions", "20", "--bills", "10000"], ["--sessions", "5", "--bills", "2000"]),
     (
@@ -38,10 +39,11 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
     ),
     (
         "bench_workers.py",
-        ["--workers", "1,2,4", "--tenants", "8", "--vendors", "20", "--bills", "150", "--limit", "250", "--window", "5"],
-        ["--workers", "1,2,4", "--tenants", "4", "--vendors", "10", "--bills", "40", "--limit", "250", "--window", "5"],
+        ["--workers", "1,2,4", "--tenants", "8", "--vendors", "20", "--bills", "150", "--limit", "150", "--window", "5"],
+        ["--workers", "1,2,4", "--tenants", "4", "--vendors", "10", "--bills", "40", "--limit", "150", "--window", "5"],
     ),
 ]
+# fmt: on
 
 
 def main() -> int:

@@ -114,6 +114,8 @@ def base_env(*, database_url: str, broker_url: str, var_dir: str, fast_hasher: b
         VAR_DIR=var_dir,
         LOG_LEVEL="WARNING",
         QBWC_MIN_SECONDS_BETWEEN_RUNS="0",
+        # Connections live through the run, so PostgreSQL backend CPU can be read per phase.
+        DATABASE_CONN_MAX_AGE="3600",
         PYTHONPATH=str(ROOT),
     )
     if fast_hasher:
@@ -151,14 +153,19 @@ def process_tree_cpu(pid: int) -> float:
     return total
 
 
-def pg_backends_cpu(db_url: str) -> float:
-    """CPU seconds of the PostgreSQL backends serving our database (same machine, /proc)."""
+def pg_backends_cpu(db_url: str) -> dict[int, float]:
+    """CPU seconds per PostgreSQL backend serving our database (same machine, /proc), by pid."""
     import psycopg
 
     name = db_url.rsplit("/", 1)[1]
     with psycopg.connect(PG_URL + "/postgres", autocommit=True) as conn:
         pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])]
-    return sum(process_tree_cpu(pid) for pid in pids)
+    return {pid: process_tree_cpu(pid) for pid in pids}
+
+
+def pg_cpu_since(db_url: str, before: dict[int, float]) -> float:
+    """Backend CPU spent since `before` (a backend that exited meanwhile is missed: see CONN_MAX_AGE)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in pg_backends_cpu(db_url).items())
 
 
 def stop(proc: subprocess.Popen[Any] | None) -> None:
@@ -276,7 +283,7 @@ class Phase:
         self.wall = time.perf_counter() - start
         self.server_cpu = process_tree_cpu(self.server_pid) - cpu0
         self.client_cpu = time.process_time() - client0
-        self.pg_cpu = pg_backends_cpu(self.db_url) - pg0
+        self.pg_cpu = pg_cpu_since(self.db_url, pg0)
         self.count = len(jobs)
         return self
 

@@ -298,25 +298,39 @@ class Drill:
         return calls
 
 
-def settle_reaping(settings: Any, *, stuck_after: float = 3.0, timeout: float = 60) -> int:
-    """Wait for the outbox to settle; jobs left in flight by a dead worker or connection are handed
-    to the in-flight reaper (the periodic task), as production does after its timeout. Returns how many."""
+def settle_with_safety_nets(settings: Any, *, stuck_after: float = 3.0, timeout: float = 60) -> dict[str, int]:
+    """Wait for the outbox to settle, running the periodic safety nets as production would.
+
+    A job left in flight by a worker that died (or lost its database connection) goes to
+    the in-flight reaper; a pending job whose broker message was lost goes to the sweep.
+    Production runs them on a schedule (15 min / 1 min); here they run once a job has
+    not moved for `stuck_after` seconds. Returns how many jobs each one recovered.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     from procore_sync.models import JobState
-    from procore_sync.services import in_flight_reap
+    from procore_sync.services import in_flight_reap, outbox_sweep
     from tests.harness_procore import SETTLED
 
     settings.PROCORE_IN_FLIGHT_TIMEOUT_SECONDS = stuck_after
-    reaped = 0
+    recovered = {"reaped": 0, "resent": 0}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         open_jobs = PushJob.objects.exclude(state__in=SETTLED)
         if not open_jobs.exists():
-            return reaped
-        if not open_jobs.exclude(state=JobState.IN_FLIGHT).exists():
-            reaped += in_flight_reap()
+            return recovered
+        quiet = timezone.now() - timedelta(seconds=stuck_after)
+        if not open_jobs.filter(updated_at__gt=quiet).exists():
+            recovered["reaped"] += in_flight_reap()
+            stale = open_jobs.filter(state=JobState.PENDING)
+            if stale.exists():
+                stale.update(not_before=timezone.now() - timedelta(minutes=2))
+                recovered["resent"] += outbox_sweep()["resent"]
         time.sleep(0.1)
     wait_settled(timeout=0.1)  # raises with the open jobs listed
-    return reaped
+    return recovered
 
 
 def one_job_per_record(tenant: Tenant, op: str) -> None:
@@ -376,7 +390,7 @@ __all__ = [
     "dataset",
     "edit_amount",
     "one_job_per_record",
-    "settle_reaping",
+    "settle_with_safety_nets",
     "wait_for",
     "wait_settled",
     "when",

@@ -43,7 +43,7 @@ def test_drill_07_redis_broker_restarted_the_sweep_picks_up_what_was_queued(dril
     drill.sync(company)
     change(company, edit_bills=[{"TxnID": b["TxnID"], "line_amount": f"{500 + i}.{i:02d}"} for i, b in enumerate(company.data.bills)])
     # Keep the worker's four threads busy so the rest of the run's messages sit in the broker.
-    state.inject("latency", delay=2.0, method="GET", path=r"/direct_costs/\d+$", count=4)
+    state.inject("latency", delay=0.9, method="GET", path=r"/direct_costs/\d+$", count=4)
     drill.run(company)
     wait_for(lambda: PushJob.objects.filter(tenant=acme, state=JobState.IN_FLIGHT).count() >= 4, message="four pushes in flight")
     broker_lose_everything()

@@ -13,6 +13,10 @@ from qbwc.simulator.company import FakeCompany
 from qbwc.simulator.dataset import Dataset
 from tests.drills.harness import Drill, bill_total, change, dataset, edit_amount, wait_settled
 
+# Slow, but inside the client's timeout (1 s in tests): a request that timed out would be retried,
+# and the emulator would still apply the late original afterwards (over a newer write).
+SLOW = 0.8
+
 
 def _vendor_with_bills(data: Dataset, at_least: int = 2) -> tuple[str, list[str]]:
     by_vendor = Counter(b["VendorRef"]["ListID"] for b in data.bills)
@@ -28,7 +32,7 @@ def test_drill_12_a_bill_whose_vendor_is_not_yet_in_procore(drill: Drill) -> Non
     state, acme = drill.state, drill.t.acme
     company = drill.company(dataset(changes=True))
     # Procore is slow to take the vendors: the bills are read and tried before their vendors exist.
-    state.inject("latency", delay=1.5, method="PATCH", path="/vendors/sync")
+    state.inject("latency", delay=SLOW, method="PATCH", path="/vendors/sync")
     drill.sync(company)
     drill.check(company)
     waited = {e.record_id for e in drill.events(acme, EventCode.PUSH_WAITING) if "Waiting for vendor" in e.message}
@@ -40,7 +44,7 @@ def test_drill_12_a_bill_whose_vendor_is_not_yet_in_procore(drill: Drill) -> Non
     # Next poll: a vendor new in QuickBooks arrives with its first bill, and Procore is slow again.
     assert company.apply_next_changes()
     new_vendor = company.data.changes[0]["add_vendors"][0]["ListID"]
-    state.inject("latency", delay=1.5, method="PATCH", path="/vendors/sync")
+    state.inject("latency", delay=SLOW, method="PATCH", path="/vendors/sync")
     drill.sync(company)
     drill.check(company)
     [new_bill] = [b["TxnID"] for b in company.data.bills if b["VendorRef"]["ListID"] == new_vendor]

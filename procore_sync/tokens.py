@@ -48,10 +48,11 @@ def credentials_from(connection: ProcoreConnection, tenant: Tenant) -> ProcoreCr
         api_url=api_url,
         login_url=login_url,
         company_id=tenant.procore_company_id,
-        client_id=connection.client_id,
-        client_secret=connection.client_secret,
-        access_token=connection.access_token,
-        refresh_token=connection.refresh_token,
+        # Secret fields are nullable (None = never set): the client deals in strings.
+        client_id=connection.client_id or "",
+        client_secret=connection.client_secret or "",
+        access_token=connection.access_token or "",
+        refresh_token=connection.refresh_token or "",
         expires_at=connection.token_expires_at,
         grant_type=connection.grant_type or "client_credentials",
         connection_id=connection.pk,
@@ -84,14 +85,14 @@ def token_refresh(*, connection_id: int, stale_access_token: str) -> ProcoreCred
             raise ReconnectNeeded(conn.status_detail or "Procore connection needs to be reconnected")
         creds = credentials_from(conn, conn.tenant)
         fresh_enough = not creds.needs_refresh(timezone.now(), conf("PROCORE_TOKEN_REFRESH_MARGIN_SECONDS"))
-        if conn.access_token and conn.access_token != stale_access_token and fresh_enough:
+        if creds.access_token and creds.access_token != stale_access_token and fresh_enough:
             return creds  # another worker refreshed while we waited for the lock
         try:
             grant = _grant(creds)
         except ReconnectNeeded as exc:
             conn.status = ConnectionStatus.NEEDS_RECONNECT
             conn.status_detail = f"Reconnect needed: {exc.message}"
-            conn.access_token = ""
+            conn.access_token = None
             conn.save(update_fields=["status", "status_detail", "access_token", "updated_at"])
             failure = exc
         else:
@@ -161,7 +162,7 @@ def connection_connect(
             tenant=tenant, environment=environment
         )
         conn.client_id, conn.client_secret = client_id, client_secret
-        conn.access_token, conn.refresh_token = grant.access_token, grant.refresh_token
+        conn.access_token, conn.refresh_token = grant.access_token, grant.refresh_token or None
         conn.token_expires_at = grant.expires_at
         conn.grant_type = "authorization_code" if code else "client_credentials"
         conn.status, conn.status_detail = ConnectionStatus.CONNECTED, ""

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.models import EventCode, RecordState, SyncRecord
+from audit.models import EventCode, RecordKind, RecordState, SyncRecord
 from audit.services import IllegalTransition, event_record, record_set_state
 from procore_sync.client import CallRecord, ProcoreClient
 from procore_sync.conf import conf, conf_int
@@ -248,6 +248,13 @@ def _newer_job_queued(job: PushJob) -> bool:
 def _unblocked_meanwhile(job: PushJob, record: SyncRecord, reason: str, claimed_at: Any) -> bool:
     """Did the blocker disappear between the job's check and now? (Closes the re-arm race.)"""
     if reason == JobReason.NEEDS_VENDOR:
+        # Serialise with the vendor job's outcome (it holds this row while it re-arms our
+        # waiting bills): either it sees us waiting, or we see its id map entry.
+        list(
+            SyncRecord.objects.select_for_update()
+            .filter(tenant_id=job.tenant_id, kind=RecordKind.VENDOR, qb_id=record.vendor_list_id)
+            .values_list("pk", flat=True)
+        )
         return ExternalId.objects.filter(
             tenant_id=job.tenant_id, qb_id=record.vendor_list_id, procore_kind=ProcoreKind.VENDOR
         ).exists()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections import Counter
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 from audit.models import EventCode, RecordKind, RecordState, SyncRecord
@@ -11,11 +13,7 @@ from procore_sync.mappings import MAPPING_SAVED, costcode_map
 from procore_sync.models import JobReason, JobState, PushJob
 from qbwc.simulator.company import FakeCompany
 from qbwc.simulator.dataset import Dataset
-from tests.drills.harness import Drill, bill_total, change, dataset, edit_amount, wait_settled
-
-# Slow, but inside the client's timeout (1 s in tests): a request that timed out would be retried,
-# and the emulator would still apply the late original afterwards (over a newer write).
-SLOW = 0.8
+from tests.drills.harness import Drill, background, bill_total, change, dataset, edit_amount, wait_settled, when
 
 
 def _vendor_with_bills(data: Dataset, at_least: int = 2) -> tuple[str, list[str]]:
@@ -28,27 +26,51 @@ def _bill(company: FakeCompany, txn_id: str) -> dict[str, object]:
     return next(b for b in company.data.bills if b["TxnID"] == txn_id)
 
 
+@contextlib.contextmanager
+def _vendors_held_until(drill: Drill, bill_waits: Callable[[], bool]) -> Iterator[None]:
+    """Procore refuses the vendor sync (503) until a bill has been tried and parked for its vendor."""
+    state = drill.state
+    hold = state.inject("status", status=503, count=1_000_000, method="PATCH", path="/vendors/sync")
+
+    def release() -> None:
+        with state.lock:
+            hold.count = 0
+
+    with background(when(bill_waits, release, timeout=60)):
+        yield
+    assert hold.count == 0, "a bill waited for its vendor"
+
+
+def _waiting_for_vendor(tenant_id: int, txn_ids: list[str] | None = None) -> Callable[[], bool]:
+    def check() -> bool:
+        jobs = PushJob.objects.filter(tenant_id=tenant_id, state=JobState.WAITING, reason=JobReason.NEEDS_VENDOR)
+        return (jobs.filter(record__qb_id__in=txn_ids) if txn_ids is not None else jobs).exists()
+
+    return check
+
+
 def test_drill_12_a_bill_whose_vendor_is_not_yet_in_procore(drill: Drill) -> None:
-    state, acme = drill.state, drill.t.acme
+    acme = drill.t.acme
     company = drill.company(dataset(changes=True))
-    # Procore is slow to take the vendors: the bills are read and tried before their vendors exist.
-    state.inject("latency", delay=SLOW, method="PATCH", path="/vendors/sync")
-    drill.sync(company)
+    with _vendors_held_until(drill, _waiting_for_vendor(acme.pk)):
+        drill.sync(company)
     drill.check(company)
     waited = {e.record_id for e in drill.events(acme, EventCode.PUSH_WAITING) if "Waiting for vendor" in e.message}
     assert waited, "bills waited for their vendor"
     for record in SyncRecord.objects.filter(pk__in=waited):
         codes = drill.codes(acme, record.qb_id)
         assert codes.index(EventCode.PUSH_WAITING) < codes.index(EventCode.PUSH_SUCCEEDED), codes
+    assert any(c["status"] == 503 for c in drill.calls_seen(acme)), "the vendors' refusals are in the audit trail"
 
-    # Next poll: a vendor new in QuickBooks arrives with its first bill, and Procore is slow again.
+    # Next poll: a vendor new in QuickBooks arrives with its first bill, and Procore refuses it for a while.
     assert company.apply_next_changes()
     new_vendor = company.data.changes[0]["add_vendors"][0]["ListID"]
-    state.inject("latency", delay=SLOW, method="PATCH", path="/vendors/sync")
-    drill.sync(company)
-    drill.check(company)
     [new_bill] = [b["TxnID"] for b in company.data.bills if b["VendorRef"]["ListID"] == new_vendor]
-    assert drill.codes(acme, new_bill)[-1] == EventCode.PUSH_SUCCEEDED
+    with _vendors_held_until(drill, _waiting_for_vendor(acme.pk, [new_bill])):
+        drill.sync(company)
+    drill.check(company)
+    codes = drill.codes(acme, new_bill)
+    assert codes.index(EventCode.PUSH_WAITING) < codes.index(EventCode.PUSH_SUCCEEDED) and codes[-1] == EventCode.PUSH_SUCCEEDED
 
 
 def test_drill_13_a_bill_deleted_in_quickbooks_before_it_was_pushed(drill: Drill) -> None:

@@ -223,7 +223,7 @@ def pbkdf2_ms() -> tuple[float, int]:
     return (time.process_time() - start) / 3 * 1000, hasher.iterations
 
 
-def gunicorn_start(env: dict[str, str], workers: int, threads: int) -> tuple[subprocess.Popen[bytes], str]:
+def gunicorn_start(env: dict[str, str], workers: int, threads: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     import requests
 
     port = free_port()
@@ -232,23 +232,28 @@ def gunicorn_start(env: dict[str, str], workers: int, threads: int) -> tuple[sub
         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", "--timeout", "120",
         "--backlog", "2048",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # A file, not a pipe nobody reads: a full pipe would stall the server mid-benchmark.
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("gunicorn exited: " + (proc.stderr.read().decode() if proc.stderr else ""))
-        try:
-            if requests.get(base + "/healthz", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
-        stop(proc)
-        raise RuntimeError("gunicorn did not answer /healthz within 60 s")
-    # Every worker loads the app and opens its database connection before we measure.
-    with ThreadPoolExecutor(workers * 4) as pool:
-        list(pool.map(lambda _: requests.get(base + "/healthz", timeout=10), range(workers * 40)))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("gunicorn exited:\n" + log.read_text(errors="replace")[-3000:])
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not answer /healthz within 120 s")
+            try:
+                if requests.get(base + "/healthz", timeout=10).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or workers still booting
+                time.sleep(0.2)
+        # Every worker loads the app and opens its database connection before we measure.
+        with ThreadPoolExecutor(workers * 4) as pool:
+            list(pool.map(lambda _: requests.get(base + "/healthz", timeout=60), range(workers * 40)))
+    except BaseException:
+        stop(proc)  # never leave a server behind
+        raise
     return proc, base
 
 
@@ -340,8 +345,9 @@ def report(phase: Phase, baseline: Phase | None, cores: int) -> None:
               "the server CPU of one trivial request")  # fmt: skip
 
 
-def main() -> None:
+def main() -> int:
     args = parse()
+    ok = False
     cores = os.cpu_count() or 1
     broker = f"redis://127.0.0.1:6379/{args.redis_db}"
     proc: subprocess.Popen[bytes] | None = None
@@ -366,7 +372,9 @@ def main() -> None:
             )
             if not args.vendors and args.bills:
                 dataset.vendors = []
-            proc, base = gunicorn_start(env, args.gunicorn_workers, args.gunicorn_threads)
+            proc, base = gunicorn_start(
+                env, args.gunicorn_workers, args.gunicorn_threads, Path(var_dir) / "gunicorn.log"
+            )
             run_session = session_runner(base, dataset)
 
             # Calibrate: how many SOAP calls one session makes, so the baseline sends as many requests.
@@ -401,6 +409,8 @@ def main() -> None:
             sessions = QbwcSession.objects.count()
             records = SyncRecord.objects.count()
             expected = args.tenants * (len(dataset.vendors) + len(dataset.bills))
+            errors = sum(len(p.errors) for p in [*phases, baseline])
+            ok = errors == 0 and sessions == args.tenants * args.rounds and records == expected
             print(f"\nstored: {sessions} QBWC sessions (expected {args.tenants * args.rounds}), "
                   f"{records} sync records (expected {expected})")  # fmt: skip
             if not args.pbkdf2:
@@ -422,6 +432,8 @@ def main() -> None:
             except Exception as exc:  # the Redis db is ours; report and go on dropping the database
                 print(f"could not flush {broker}: {exc}", file=sys.stderr)
 
+    return 0 if ok else 1  # a figure is only worth printing when every session worked
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -102,11 +102,14 @@ def emulator_start(seed: Path, limit: int, window: float) -> tuple[subprocess.Po
     cmd = [sys.executable, __file__, "--emulator-child", str(seed), f"{limit}/{window}"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
+    try:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("emulator exited before it was ready")
+        ready = json.loads(line)
+    except BaseException:
         stop(proc)
-        raise RuntimeError("emulator exited before it was ready")
-    ready = json.loads(line)
+        raise
     return proc, ready["url"], ready["ids"]
 
 
@@ -218,11 +221,14 @@ def worker_start(env: dict[str, str], n: int, log: Path) -> subprocess.Popen[byt
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
-    while "ready." not in log.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop(proc)
-            raise RuntimeError("celery worker did not start:\n" + log.read_text(errors="replace")[-3000:])
-        time.sleep(0.2)
+    try:
+        while "ready." not in log.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("celery worker did not start:\n" + log.read_text(errors="replace")[-3000:])
+            time.sleep(0.2)
+    except BaseException:
+        stop(proc)  # never leave a worker behind
+        raise
     return proc
 
 
@@ -307,11 +313,11 @@ def run_one(args: argparse.Namespace, n: int, env: dict[str, str], var_dir: Path
         stop(emulator)
 
 
-def main() -> None:
+def main() -> int:
     args = parse()
     if args.emulator_child:
         emulator_child(*args.emulator_child)
-        return
+        return 0
     counts = [int(x) for x in args.workers.split(",")]
     broker = f"redis://127.0.0.1:6379/{args.redis_db}"
     cores = os.cpu_count() or 1
@@ -356,6 +362,10 @@ def main() -> None:
               f"{max(t['accepted'] for t in r['per_tenant']) / r['wall']:.1f} requests/s "
               f"(limit {args.limit / args.window:.1f}/s)")  # fmt: skip
 
+    # Every job must have been pushed: a throughput of failures is no throughput.
+    ok = all(r["finished"] and r["jobs"].get("done") == r["records"] for r in results)
+    return 0 if ok else 1
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -208,6 +208,9 @@ def parse_response(text: str, kind: QueryKind, *, max_bytes: int) -> QueryRespon
     code = rs.get("statusCode")
     if code is None or not code.strip().lstrip("-").isdigit():
         raise QbxmlError(f"{rs_tag} has no numeric statusCode")
+    if len(code.strip()) > 9:
+        # Found by the fuzzer on PostgreSQL: QuickBooks codes are small integers.
+        raise QbxmlError(f"{rs_tag} statusCode {code[:20]!r} is out of range")
     remaining_raw = rs.get("iteratorRemainingCount")
     try:
         remaining = int(remaining_raw) if remaining_raw is not None else None

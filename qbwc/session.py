@@ -156,6 +156,20 @@ def _fail(session: QbwcSession, now: datetime, error: str, *, hresult: str = "")
     return -1
 
 
+def session_fail_after_error(*, ticket: str, error: str) -> None:
+    """Close a session whose call crashed, so the next update starts afresh instead of 'busy'.
+
+    Runs in its own transaction after the failed one rolled back; never raises.
+    """
+    try:
+        with transaction.atomic():
+            session = session_for(ticket, now=timezone.now())
+            if session is not None and session.state == SessionState.OPEN:
+                _fail(session, timezone.now(), error)
+    except Exception:
+        log.exception("qbwc: could not mark the session failed after an error")
+
+
 def session_receive_response(*, ticket: str, response: str, hresult: str, message: str) -> int:
     """Store one qbXML response; answer progress 0..100, or -1 (see getLastError).
 

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 from qbwc import soap
-from qbwc.session import handle
+from qbwc.session import handle, session_fail_after_error
 
 log = logging.getLogger(__name__)
 XML = "text/xml; charset=utf-8"
@@ -47,6 +47,9 @@ def endpoint(request: HttpRequest) -> HttpResponse:
         result = handle(call)
     except Exception:
         log.exception("qbwc: %s failed", call.method)
+        ticket = call.get("ticket") or call.get("wcTicket")
+        if ticket:
+            session_fail_after_error(ticket=ticket, error=f"internal error during {call.method}; nothing was stored")
         return _fault("internal error; nothing was stored", client=False)
     return HttpResponse(soap.render_result(call.method, result), content_type=XML)
 

@@ -35,15 +35,17 @@ def broker_lose_everything() -> None:
         redis.Redis.from_url(url).flushdb()  # this run's own broker db, never the shared server
 
 
-def test_drill_07_redis_broker_restarted_the_sweep_picks_up_what_was_queued(drill: Drill) -> None:
+def test_drill_07_redis_broker_restarted_the_sweep_picks_up_what_was_queued(drill: Drill, settings: Any) -> None:
     from connector.celery import app
 
     state, acme = drill.state, drill.t.acme
     company = drill.company(dataset())
     drill.sync(company)
     change(company, edit_bills=[{"TxnID": b["TxnID"], "line_amount": f"{500 + i}.{i:02d}"} for i, b in enumerate(company.data.bills)])
-    # Keep the worker's four threads busy so the rest of the run's messages sit in the broker.
-    state.inject("latency", delay=0.9, method="GET", path=r"/direct_costs/\d+$", count=4)
+    # Keep the worker's four threads busy (3 s, inside a 5 s timeout) so the rest of the run's
+    # messages sit in the broker.
+    settings.PROCORE_TIMEOUT_SECONDS = 5
+    state.inject("latency", delay=3.0, method="GET", path=r"/direct_costs/\d+$", count=4)
     drill.run(company)
     wait_for(lambda: PushJob.objects.filter(tenant=acme, state=JobState.IN_FLIGHT).count() >= 4, message="four pushes in flight")
     broker_lose_everything()
@@ -145,8 +147,8 @@ def test_drill_06_worker_process_killed_mid_push(drill: Drill) -> None:
 
     state, acme = drill.state, drill.t.acme
     company = drill.company(dataset(vendors=5, bills=15))
-    # The first bill create hangs 1 s in Procore (which then commits it): the worker dies meanwhile.
-    hang = state.inject("latency", delay=1.0, method="POST", path="/direct_costs$")
+    # The first bill create hangs 2 s in Procore (which then commits it): the worker dies meanwhile.
+    hang = state.inject("latency", delay=2.0, method="POST", path="/direct_costs$")
     log_dir = django_settings.VAR_DIR / "drills"
     log_dir.mkdir(parents=True, exist_ok=True)
     workers: list[WorkerProcess] = []
@@ -166,7 +168,7 @@ def test_drill_06_worker_process_killed_mid_push(drill: Drill) -> None:
             workers.append(second)
             # The periodic reaper (in flight > 2 s here) hands the job back; the sweep re-sends what
             # the dead worker had taken from the broker.
-            wait_for(lambda: timezone.now() - since > timedelta(seconds=2.5), timeout=10)
+            wait_for(lambda: timezone.now() - since > timedelta(seconds=3), timeout=10)
             app.send_task("procore_sync.in_flight_reap")
             PushJob.objects.filter(tenant=acme, state=JobState.PENDING).update(
                 not_before=timezone.now() - timedelta(minutes=2)

@@ -56,7 +56,8 @@ def test_drill_08_postgresql_connection_dropped_mid_push(drill: Drill, settings:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (pg_terminate_backend); SQLite has no server connection to drop")
     company = drill.company(dataset(vendors=4, bills=8))
-    hang = drill.state.inject("latency", delay=0.8, method="POST", path="/direct_costs$")
+    settings.PROCORE_TIMEOUT_SECONDS = 5
+    hang = drill.state.inject("latency", delay=1.5, method="POST", path="/direct_costs$")
     drill.run(company)
     wait_for(lambda: hang.count == 0, message="a bill push waiting on Procore")
     assert _terminate_other_backends() >= 1

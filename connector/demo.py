@@ -56,8 +56,8 @@ def progress(message: str) -> None:
 def free_port(preferred: int) -> int:
     with socket.socket() as sock:
         try:
-            sock.bind(("127.0.0.1", preferred))
-            return preferred
+            sock.bind(("127.0.0.1", preferred))  # 0 asks the OS for any free port
+            return int(sock.getsockname()[1])
         except OSError:
             sock.bind(("127.0.0.1", 0))
             return int(sock.getsockname()[1])

@@ -12,7 +12,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -134,7 +134,16 @@ def push_job_run(*, job_id: int) -> str:
         results = {j.pk: TransientError(f"internal error: {type(exc).__name__}: {exc}") for j in jobs}
     call_data = [c.as_dict() for c in calls][-40:]
     for j in jobs:
-        _finish(j, results.get(j.pk, TransientError("no result")), call_data)
+        result = results.get(j.pk, TransientError("no result"))
+        try:
+            _finish(j, result, call_data)
+        except (OperationalError, InterfaceError):
+            # The database dropped us while Procore was answering (found by drill 8). _finish
+            # is one transaction, so running it again on a fresh connection is safe; otherwise
+            # the job would sit "in flight" until the reaper.
+            log.warning("push job %s: database connection lost while finishing; reconnecting once", j.pk)
+            connection.close()
+            _finish(j, result, call_data)
     return type(results.get(job.pk)).__name__
 
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.models import SyncRecord
 from audit.services import records_replay, records_replay_failed
-from tenants.models import Tenant
+from tenants.cli import tenant_by_slug
 
 
 class Command(BaseCommand):
@@ -35,9 +35,6 @@ class Command(BaseCommand):
             return
         if not options["failed"]:
             raise CommandError("--tenant needs --failed (replay every failed record of the tenant)")
-        try:
-            tenant = Tenant.objects.get(slug=options["tenant"])
-        except Tenant.DoesNotExist:
-            raise CommandError(f"no tenant with slug {options['tenant']!r}") from None
+        tenant = tenant_by_slug(options["tenant"])
         count = records_replay_failed(tenant=tenant, acting_user_id=None)
         self.stdout.write(f"replay queued for {count} failed record(s) of {tenant.slug}")

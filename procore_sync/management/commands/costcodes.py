@@ -8,14 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from procore_sync.mappings import costcode_map, vendor_resolve
-from tenants.models import Tenant
-
-
-def tenant_by_slug(slug: str) -> Tenant:
-    try:
-        return Tenant.objects.get(slug=slug)
-    except Tenant.DoesNotExist:
-        raise CommandError(f"no tenant with slug {slug!r}") from None
+from tenants.cli import tenant_by_slug
 
 
 def project_id_arg(raw: str | None, *, allow_zero: bool) -> int:

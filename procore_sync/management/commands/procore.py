@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from procore_sync.errors import ProcoreError
 from procore_sync.tokens import connection_connect, connection_ping
-from tenants.models import ProcoreEnvironment, Tenant
+from tenants.cli import tenant_by_slug
+from tenants.models import ProcoreEnvironment
 
 
 class Command(BaseCommand):
@@ -25,10 +26,7 @@ class Command(BaseCommand):
         ping.add_argument("slug")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            tenant = Tenant.objects.get(slug=options["slug"])
-        except Tenant.DoesNotExist:
-            raise CommandError(f"no tenant with slug {options['slug']!r}") from None
+        tenant = tenant_by_slug(options["slug"])
         try:
             if options["action"] == "connect":
                 conn = connection_connect(

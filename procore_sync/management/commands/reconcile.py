@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from procore_sync.errors import ProcoreError
 from procore_sync.reconcile import render
 from procore_sync.reconcile_service import tenant_reconcile
-from tenants.models import Tenant
+from tenants.cli import tenant_by_slug
 
 
 class Command(BaseCommand):
@@ -23,10 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("slug")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            tenant = Tenant.objects.get(slug=options["slug"])
-        except Tenant.DoesNotExist:
-            raise CommandError(f"no tenant with slug {options['slug']!r}") from None
+        tenant = tenant_by_slug(options["slug"])
         try:
             report, names = tenant_reconcile(tenant=tenant)
         except ProcoreError as exc:

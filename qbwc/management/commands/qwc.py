@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from qbwc.qwc import QwcError, QwcSpec, render_qwc, support_url_for
+from tenants.cli import tenant_by_slug
 from tenants.models import Tenant
 
 
@@ -18,10 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--url", required=True, help="The public https URL of /qbwc/")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            tenant = Tenant.objects.get(slug=options["slug"])
-        except Tenant.DoesNotExist:
-            raise CommandError(f"no tenant with slug {options['slug']!r}") from None
+        tenant = tenant_by_slug(options["slug"])
         try:
             body = render_qwc(qwc_spec_for(tenant, options["url"]))
         except QwcError as exc:

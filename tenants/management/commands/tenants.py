@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants import services
+from tenants.cli import tenant_by_slug
 from tenants.models import Tenant
 
 
@@ -84,10 +85,7 @@ class Command(BaseCommand):
             )
 
     def _add_user(self, options: dict[str, Any]) -> None:
-        try:
-            tenant = Tenant.objects.get(slug=options["slug"])
-        except Tenant.DoesNotExist:
-            raise CommandError(f"no tenant with slug {options['slug']!r}") from None
+        tenant = tenant_by_slug(options["slug"])
         membership = services.membership_add(
             tenant=tenant, username=options["username"], password=options["password"], role=options["role"]
         )

@@ -243,7 +243,9 @@ class _Handler(BaseHTTPRequestHandler):
             code = state.issue_code(query["client_id"])
             target = query.get("redirect_uri", "urn:ietf:wg:oauth:2.0:oob")
             sep = "&" if "?" in target else "?"
-            return 302, {"code": code}, {"Location": f"{target}{sep}code={code}"}
+            # RFC 6749 §4.1.2: the client's `state` comes back unchanged (it guards against CSRF).
+            extra = f"&{urlencode({'state': query['state']})}" if query.get("state") else ""
+            return 302, {"code": code}, {"Location": f"{target}{sep}code={code}{extra}"}
         if method == "GET" and path == "/oauth/token/info":
             token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
             info = state.access_tokens.get(token)

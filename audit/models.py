@@ -84,6 +84,7 @@ class EventCode:
     QB_DELETED = "qb.deleted"
     MAPPING_CHOSEN = "mapping.chosen"
     MAPPING_MISSING = "mapping.missing"
+    MAPPING_SAVED = "mapping.saved"
     PUSH_ATTEMPT = "procore.push.attempt"
     PUSH_SUCCEEDED = "procore.push.succeeded"
     PUSH_SKIPPED = "procore.push.skipped"

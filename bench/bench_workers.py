@@ -13,7 +13,7 @@ Per worker count, from scratch (PostgreSQL tables flushed, a fresh emulator):
   audit.services.record_receive (qbwc.qbtypes dataclasses), as the QBWC side does;
 - one real `celery -A connector worker --concurrency N` (prefork: N worker processes,
   Redis broker on 127.0.0.1, PostgreSQL) is started and waits until ready;
-- the clock starts when every due job's trigger is sent (the real job_trigger) and stops
+- the clock starts when every due job's trigger is sent (the real outbox_trigger) and stops
   when no job is pending or in flight.
 
 Printed per worker count: records/s and API calls/s (and the ratio vs 1 worker), the
@@ -266,7 +266,7 @@ def run_one(args: argparse.Namespace, n: int, env: dict[str, str], var_dir: Path
 
     from audit.models import SyncRecord
     from procore_sync.models import JobState, PushJob
-    from procore_sync.services.jobs import job_trigger
+    from procore_sync.outbox import outbox_trigger
 
     call_command("flush", interactive=False, verbosity=0)
     seed = var_dir / "seed.json"
@@ -287,7 +287,7 @@ def run_one(args: argparse.Namespace, n: int, env: dict[str, str], var_dir: Path
         load0 = os.getloadavg()[0]
         t0 = time.monotonic()
         for job_id in PushJob.objects.filter(state=JobState.PENDING).order_by("pk").values_list("pk", flat=True):
-            job_trigger(job_id=job_id)
+            outbox_trigger(job_id=job_id)
         wall, finished = wait_done(args.timeout)
         wall = time.monotonic() - t0
         emulator_cpu = process_tree_cpu(emulator.pid) - emulator_cpu0

@@ -13,30 +13,20 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
-from django.utils import timezone
 
-from audit.models import RecordKind, RecordState, SyncRecord
+from audit.models import EventCode, RecordKind, RecordState, SyncRecord
 from audit.services import event_record
 from procore_sync.models import CostCodeMapping, JobProjectMapping, JobReason, JobState, PushJob
-from procore_sync.outbox import outbox_trigger
+from procore_sync.outbox import outbox_rearm
 from tenants.models import Tenant
 
-MAPPING_SAVED = "mapping.saved"
+MAPPING_SAVED = EventCode.MAPPING_SAVED
 
 
 def _release_waiting(*, tenant: Tenant, what: str, acting_user_id: int | None) -> int:
-    """Re-arm the tenant's jobs parked for a missing mapping; trigger them on commit."""
-    now = timezone.now()
-    jobs = list(
-        PushJob.objects.select_for_update()
-        .filter(tenant=tenant, state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING)
-        .select_related("record")
-    )
-    for job in jobs:
-        job.state = JobState.PENDING
-        job.reason = JobReason.NONE
-        job.not_before = now
-        job.save(update_fields=["state", "reason", "not_before", "updated_at"])
+    """Re-arm the tenant's jobs parked for a missing mapping (triggered on commit); audit each."""
+    ids = outbox_rearm(PushJob.objects.filter(tenant=tenant, reason=JobReason.NEEDS_MAPPING))
+    for job in PushJob.objects.filter(pk__in=ids).select_related("record"):
         event_record(
             record=job.record,
             code=MAPPING_SAVED,
@@ -44,9 +34,7 @@ def _release_waiting(*, tenant: Tenant, what: str, acting_user_id: int | None) -
             data={"job_id": job.pk},
             acting_user_id=acting_user_id,
         )
-        job_id = job.pk
-        transaction.on_commit(lambda job_id=job_id: outbox_trigger(job_id=job_id))  # type: ignore[misc]
-    return len(jobs)
+    return len(ids)
 
 
 def _clean_code(cost_code: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.models import SyncRecord
@@ -57,11 +58,30 @@ def outbox_enqueue(*, record: SyncRecord, op: str) -> PushJob:
     return job
 
 
-def outbox_trigger(*, job_id: int) -> None:
-    """Ask a worker to run the job now. Never raises: the sweep is the safety net."""
+def outbox_trigger(*, job_id: int, countdown: float = 0) -> None:
+    """Ask a worker to run the job (after `countdown` s). Never raises: the sweep is the safety net."""
     from connector.celery import app
 
     try:
-        app.send_task(PUSH_JOB_TASK, args=[job_id])
+        app.send_task(PUSH_JOB_TASK, args=[job_id], countdown=countdown or None)
     except Exception:  # broker down: the job stays due in the database
         log.warning("could not send push job %s to the broker; the sweep will pick it up", job_id)
+
+
+def outbox_rearm(jobs: QuerySet[PushJob], *, limit: int | None = None) -> list[int]:
+    """Move the waiting jobs among `jobs` back to pending now; trigger each once the caller commits.
+
+    The update re-checks the state, so a job another process moved meanwhile is left
+    alone (its extra trigger finds it not due). Returns the ids selected.
+    """
+    ids = list(jobs.filter(state=JobState.WAITING).values_list("pk", flat=True)[:limit])
+    if not ids:
+        return ids
+    with transaction.atomic():
+        now = timezone.now()
+        PushJob.objects.filter(pk__in=ids, state=JobState.WAITING).update(
+            state=JobState.PENDING, reason=JobReason.NONE, not_before=now, updated_at=now
+        )
+        for job_id in ids:
+            transaction.on_commit(lambda j=job_id: outbox_trigger(job_id=j))  # type: ignore[misc]
+    return ids

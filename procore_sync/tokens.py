@@ -26,7 +26,7 @@ from procore_sync.client import (
 )
 from procore_sync.conf import conf
 from procore_sync.errors import AuthError, ProcoreError, ReconnectNeeded
-from procore_sync.models import JobReason, JobState, PushJob
+from procore_sync.models import JobReason, PushJob
 from tenants.models import ConnectionStatus, ProcoreConnection, ProcoreEnvironment, Tenant
 
 log = logging.getLogger(__name__)
@@ -174,19 +174,12 @@ def connection_connect(
 
 def jobs_rearm(*, tenant_id: int, reason: str, record_ids: list[int] | None = None) -> int:
     """Move waiting jobs with `reason` back to pending and trigger them after commit."""
-    from procore_sync.outbox import outbox_trigger
+    from procore_sync.outbox import outbox_rearm
 
-    with transaction.atomic():
-        qs = PushJob.objects.select_for_update().filter(tenant_id=tenant_id, state=JobState.WAITING, reason=reason)
-        if record_ids is not None:
-            qs = qs.filter(record_id__in=record_ids)
-        ids = list(qs.values_list("pk", flat=True))
-        PushJob.objects.filter(pk__in=ids).update(
-            state=JobState.PENDING, reason=JobReason.NONE, not_before=timezone.now(), updated_at=timezone.now()
-        )
-        for job_id in ids:
-            transaction.on_commit(lambda j=job_id: outbox_trigger(job_id=j))  # type: ignore[misc]
-    return len(ids)
+    jobs = PushJob.objects.filter(tenant_id=tenant_id, reason=reason)
+    if record_ids is not None:
+        jobs = jobs.filter(record_id__in=record_ids)
+    return len(outbox_rearm(jobs))
 
 
 def connection_ping(*, tenant: Tenant, recorder: Any = None) -> str:

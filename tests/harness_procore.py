@@ -15,9 +15,7 @@ Fixtures (register with `pytest_plugins = ["tests.harness_procore"]` or import t
 from __future__ import annotations
 
 import contextlib
-import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -124,22 +122,6 @@ def _close_thread_connections(**_: Any) -> None:
         conn.close()
 
 
-def _atomic_filesystem_put(self: Any, queue: str, payload: Any, **kwargs: Any) -> None:
-    """kombu's filesystem transport creates the message file, then writes it: a worker polling
-    at that moment moves an empty file, fails to decode it and dies ("Unrecoverable error").
-    Writing under a name no queue matches and renaming into place makes the message appear
-    whole. (Same process as the producer: tests and the worker thread share this module.)"""
-    from kombu.utils.encoding import str_to_bytes
-    from kombu.utils.json import dumps
-
-    name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
-    final = os.path.join(self.data_folder_out, name)
-    partial = os.path.join(self.data_folder_out, f"partial-{uuid.uuid4()}")
-    with open(partial, "wb") as handle:
-        handle.write(str_to_bytes(dumps(payload)))
-    os.replace(partial, final)
-
-
 def _purge_broker(app: Any) -> None:
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         # Delete the messages, never the folders: a running worker lists them.
@@ -162,13 +144,6 @@ def _celery_worker_session(django_db_setup: None) -> Iterator[Any]:
     import procore_sync.tasks  # noqa: F401 - registers the task names with the app
     from connector.celery import app
 
-    options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        from kombu.transport import filesystem
-
-        options["polling_interval"] = 0.05  # kombu's default 1 s would dominate test time
-        filesystem.Channel._put = _atomic_filesystem_put  # type: ignore[method-assign]
-    app.conf.broker_transport_options = options
     _purge_broker(app)
     task_postrun.connect(_close_thread_connections, weak=False)
     try:

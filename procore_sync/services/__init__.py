@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from procore_sync.services.catalog import catalog_refresh
 from procore_sync.services.jobs import push_job_run
-from procore_sync.services.sweep import in_flight_reap, mappings_changed, outbox_sweep
+from procore_sync.services.sweep import in_flight_reap, outbox_sweep
 
-__all__ = ["catalog_refresh", "in_flight_reap", "mappings_changed", "outbox_sweep", "push_job_run"]
+__all__ = ["catalog_refresh", "in_flight_reap", "outbox_sweep", "push_job_run"]

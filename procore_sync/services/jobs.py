@@ -31,7 +31,7 @@ from procore_sync.models import (
     PushJob,
     PushOp,
 )
-from procore_sync.outbox import PUSH_JOB_TASK
+from procore_sync.outbox import outbox_rearm, outbox_trigger
 from procore_sync.services.bills import bill_delete, bill_upsert
 from procore_sync.services.outcomes import Deferred, Done, Waiting
 from procore_sync.services.vendors import vendor_deactivate, vendor_upsert_batch
@@ -47,16 +47,6 @@ _WAIT_CODES: dict[str, str] = {
 }
 
 
-def job_trigger(*, job_id: int, countdown: float = 0) -> None:
-    """Ask a worker to run the job (after `countdown` s). Never raises: the sweep is the safety net."""
-    from connector.celery import app
-
-    try:
-        app.send_task(PUSH_JOB_TASK, args=[job_id], countdown=countdown or None)
-    except Exception:
-        log.warning("could not send push job %s to the broker; the sweep will pick it up", job_id)
-
-
 def _claim(job_id: int) -> PushJob | None:
     now = timezone.now()
     with transaction.atomic():
@@ -67,7 +57,7 @@ def _claim(job_id: int) -> PushJob | None:
         if PushJob.objects.filter(record_id=job.record_id, state=JobState.IN_FLIGHT).exists():
             job.not_before = now + timedelta(seconds=2)
             job.save(update_fields=["not_before", "updated_at"])
-            transaction.on_commit(lambda: job_trigger(job_id=job_id, countdown=2))
+            transaction.on_commit(lambda: outbox_trigger(job_id=job_id, countdown=2))
             return None
         job.state = JobState.IN_FLIGHT
         job.in_flight_since = now
@@ -242,7 +232,7 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
         job.save()
         if retry_in is not None:
             job_id, delay = job.pk, retry_in
-            transaction.on_commit(lambda: job_trigger(job_id=job_id, countdown=delay))
+            transaction.on_commit(lambda: outbox_trigger(job_id=job_id, countdown=delay))
 
 
 def _newer_job_queued(job: PushJob) -> bool:
@@ -275,15 +265,8 @@ def _unblocked_meanwhile(job: PushJob, record: SyncRecord, reason: str, claimed_
 
 
 def _rearm_bills_of_vendor(tenant_id: int, vendor_list_id: str) -> None:
-    waiting = PushJob.objects.filter(
-        tenant_id=tenant_id,
-        state=JobState.WAITING,
-        reason=JobReason.NEEDS_VENDOR,
-        record__vendor_list_id=vendor_list_id,
+    outbox_rearm(
+        PushJob.objects.filter(
+            tenant_id=tenant_id, reason=JobReason.NEEDS_VENDOR, record__vendor_list_id=vendor_list_id
+        )
     )
-    ids = list(waiting.values_list("pk", flat=True))
-    PushJob.objects.filter(pk__in=ids).update(
-        state=JobState.PENDING, reason=JobReason.NONE, not_before=timezone.now(), updated_at=timezone.now()
-    )
-    for job_id in ids:
-        transaction.on_commit(lambda j=job_id: job_trigger(job_id=j))  # type: ignore[misc]

@@ -21,8 +21,8 @@ from procore_sync.models import (
     ProcoreKind,
     PushJob,
 )
-from procore_sync.services.jobs import _newer_job_queued, job_trigger
-from tenants.models import Tenant
+from procore_sync.outbox import outbox_rearm, outbox_trigger
+from procore_sync.services.jobs import _newer_job_queued
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +33,18 @@ _LOST_AFTER = timedelta(seconds=60)
 def outbox_sweep(*, limit: int = 1000) -> dict[str, int]:
     """Re-trigger overdue pending jobs and re-arm waiting jobs that can now proceed."""
     now = timezone.now()
-    rearmed = _rearm(
-        PushJob.objects.filter(state=JobState.WAITING, reason=JobReason.NEEDS_VENDOR).filter(
-            Exists(
-                ExternalId.objects.filter(
-                    tenant_id=OuterRef("tenant_id"),
-                    qb_id=OuterRef("record__vendor_list_id"),
-                    procore_kind=ProcoreKind.VENDOR,
-                )
-            )
+    vendor_arrived = Exists(
+        ExternalId.objects.filter(
+            tenant_id=OuterRef("tenant_id"), qb_id=OuterRef("record__vendor_list_id"), procore_kind=ProcoreKind.VENDOR
         )
     )
     # A mapping saved (or changed) after the job went waiting may unblock it.
     changed_mapping = Exists(
         CostCodeMapping.objects.filter(tenant_id=OuterRef("tenant_id"), updated_at__gt=OuterRef("updated_at"))
     ) | Exists(JobProjectMapping.objects.filter(tenant_id=OuterRef("tenant_id"), updated_at__gt=OuterRef("updated_at")))
-    rearmed += _rearm(
-        PushJob.objects.filter(state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING).filter(changed_mapping)
+    rearmed = len(outbox_rearm(PushJob.objects.filter(reason=JobReason.NEEDS_VENDOR).filter(vendor_arrived), limit=5000))
+    rearmed += len(
+        outbox_rearm(PushJob.objects.filter(reason=JobReason.NEEDS_MAPPING).filter(changed_mapping), limit=5000)
     )
     due = list(
         PushJob.objects.filter(state=JobState.PENDING, not_before__lte=now - _LOST_AFTER)
@@ -57,27 +52,8 @@ def outbox_sweep(*, limit: int = 1000) -> dict[str, int]:
         .values_list("pk", flat=True)[:limit]
     )
     for job_id in due:
-        job_trigger(job_id=job_id)
+        outbox_trigger(job_id=job_id)
     return {"resent": len(due), "rearmed": rearmed}
-
-
-def _rearm(qs: object) -> int:
-    ids = list(qs.values_list("pk", flat=True)[:5000])  # type: ignore[attr-defined]
-    if not ids:
-        return 0
-    with transaction.atomic():
-        now = timezone.now()
-        PushJob.objects.filter(pk__in=ids, state=JobState.WAITING).update(
-            state=JobState.PENDING, reason=JobReason.NONE, not_before=now, updated_at=now
-        )
-        for job_id in ids:
-            transaction.on_commit(lambda j=job_id: job_trigger(job_id=j))  # type: ignore[misc]
-    return len(ids)
-
-
-def mappings_changed(*, tenant: Tenant) -> int:
-    """Call after a cost-code or job→project mapping is saved: its waiting bills go out now."""
-    return _rearm(PushJob.objects.filter(tenant=tenant, state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING))
 
 
 def in_flight_reap() -> int:
@@ -105,11 +81,11 @@ def in_flight_reap() -> int:
                 data={"job_id": job.pk, "op": job.op},
             )
             if job.state == JobState.PENDING:
-                transaction.on_commit(lambda j=job_id: job_trigger(job_id=j))  # type: ignore[misc]
+                transaction.on_commit(lambda j=job_id: outbox_trigger(job_id=j))  # type: ignore[misc]
         reaped += 1
     if reaped:
         log.warning("re-queued %s push job(s) stuck in flight", reaped)
     return reaped
 
 
-__all__ = ["in_flight_reap", "mappings_changed", "outbox_sweep"]
+__all__ = ["in_flight_reap", "outbox_sweep"]

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from audit.models import EventCode, RecordState, SyncEvent, SyncRecord
 from audit.services import record_mark_deleted, record_receive, record_replay
-from procore_sync.models import CostCodeMapping, ExternalId, JobReason, JobState, ProcoreKind, PushJob
-from procore_sync.services import mappings_changed
+from procore_sync.mappings import costcode_map
+from procore_sync.models import ExternalId, JobReason, JobState, ProcoreKind, PushJob
 from qbwc.qbtypes import QbBill, QbDeletion, QbVendor, bill_from_json, vendor_from_json
 from tenants.models import BillTarget
 from tests.harness_procore import Tenants, connect_with_code, qb_bill, qb_vendor, wait_for, wait_settled
@@ -155,8 +155,7 @@ def test_a_bill_waits_for_its_vendor_and_for_a_mapping_then_goes_out_by_itself(a
     assert SyncEvent.objects.filter(record=record, code=EventCode.MAPPING_MISSING).exists()
     assert not state.direct_costs_by_origin("B9")
 
-    CostCodeMapping.objects.create(tenant=t.acme, vendor_list_id="V-NEW", cost_code="22-000")
-    mappings_changed(tenant=t.acme)
+    costcode_map(tenant=t.acme, vendor_list_id="V-NEW", cost_code="22-000")
     wait_settled()
     [dc] = state.direct_costs_by_origin("B9")
     assert dc["line_items"][0]["manual_amount"] == Decimal("42.00")

@@ -222,12 +222,12 @@ def test_the_sweep_resends_lost_messages_and_the_reaper_frees_stuck_jobs(
     settings.PROCORE_IN_FLIGHT_TIMEOUT_SECONDS = 60
     from procore_sync.services import jobs as jobs_module
 
-    original = jobs_module.job_trigger
+    original = jobs_module.outbox_trigger
     # The broker "loses" the first triggers: nothing runs until the sweep.
     import procore_sync.outbox as outbox
 
     sent = outbox.outbox_trigger
-    outbox.outbox_trigger = lambda *, job_id: None  # type: ignore[assignment]
+    outbox.outbox_trigger = lambda *, job_id, countdown=0: None  # type: ignore[assignment,misc]
     try:
         amounts = push_batch(t.acme, "SWP", 1, 1)
     finally:
@@ -244,4 +244,4 @@ def test_the_sweep_resends_lost_messages_and_the_reaper_frees_stuck_jobs(
     assert in_flight_reap() == 1
     wait_settled()
     assert_exactly_once(t, amounts, "SWP")
-    assert jobs_module.job_trigger is original
+    assert jobs_module.outbox_trigger is original

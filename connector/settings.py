@@ -230,6 +230,13 @@ PROCORE_VENDOR_BATCH_SIZE = env_int("PROCORE_VENDOR_BATCH_SIZE", 1000, minimum=1
 # Cached commitments older than this are re-read when a bill finds none for its vendor.
 PROCORE_CATALOG_TTL_SECONDS = env_float("PROCORE_CATALOG_TTL_SECONDS", 300)
 
+# --- Procore batch writes and per-tenant fairness (issue 13) -------------------
+# Bills per batch job: direct costs go out through Procore's sync actions (at most 1 000 a call).
+PROCORE_BILL_BATCH_SIZE = env_int("PROCORE_BILL_BATCH_SIZE", 1000, minimum=1, maximum=1000)
+# A job waiting for a person to act in Procore (an invoice Procore will not change) is tried
+# again this often, one attempt each time.
+PROCORE_RECHECK_SECONDS = env_float("PROCORE_RECHECK_SECONDS", 900, minimum=1)
+
 # --- Logging ----------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

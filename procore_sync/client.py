@@ -6,15 +6,18 @@ touches the ORM. Every request has a timeout, sends the bearer token and the
 `Procore-Company-Id` header, and is recorded (method, path, status, duration)
 with secrets redacted.
 
-Retry policy, in one place:
+Retry policy, in one place. The client never sleeps: a worker that waited here
+would hold a slot other tenants need, so every delay becomes a typed error and
+the outbox reschedules the job (`not_before`, per tenant):
 - 401: refresh the token once, then AuthError.
-- 429: wait for `Retry-After` (or the window reset) *without* spending an
-  attempt, up to PROCORE_RATE_WAIT_MAX_SECONDS, then RateLimited.
-- 5xx, timeouts, connection errors: bounded exponential backoff with full
-  jitter. A non-idempotent create is NOT resent after a timeout or a dropped
-  response (it may have been committed): TransientError(maybe_committed=True)
-  tells the caller to look the record up by origin_id first.
-- other 4xx: permanent, with Procore's message.
+- 429, or the connection's window nearly used up (pacing): RateLimited with the
+  seconds until `Retry-After` / the window reset.
+- 5xx, timeouts, connection errors: an idempotent request (GET, PATCH, DELETE;
+  sync actions match by id/origin_id) is sent again at once, up to
+  PROCORE_MAX_ATTEMPTS in all; then, or with a `Retry-After`, TransientError. A non-idempotent create that may have reached Procore (a
+  read timeout, a dropped response) says so with `maybe_committed=True`: the
+  retry looks the record up by origin_id first.
+- other 4xx: permanent, with Procore's message — one attempt, never retried.
 
 Reference: https://developers.procore.com/documentation/rate-limiting
 Reference: https://developers.procore.com/documentation/restful-api-usage
@@ -23,8 +26,6 @@ Reference: https://developers.procore.com/documentation/restful-api-usage
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -122,50 +123,42 @@ class TokenGrant:
     expires_at: datetime
 
 
-class _RateState:
-    """What the last response said about the current rate-limit window."""
+@dataclass
+class RateState:
+    """What the last response of one connection said about its rate-limit window.
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.limit: int | None = None
-        self.remaining: int | None = None
-        self.reset_at: float | None = None  # epoch seconds
+    One per connection (built from the database by tokens.client_for and saved back after the
+    job), never a process-wide registry: two tenants on two Procore apps never share it, and
+    a test starts from whatever its own connection row says.
+    """
 
-    def update(self, headers: requests.structures.CaseInsensitiveDict[str]) -> None:
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: float | None = None  # epoch seconds
+
+    def update(self, headers: Any) -> None:
         try:
             limit = int(headers["X-Rate-Limit-Limit"])
             remaining = int(headers["X-Rate-Limit-Remaining"])
             reset_at = float(headers["X-Rate-Limit-Reset"])
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):
             return
-        with self.lock:
-            self.limit, self.remaining, self.reset_at = limit, remaining, reset_at
+        self.limit, self.remaining, self.reset_at = limit, remaining, reset_at
 
     def pause_before_next(self, now: float) -> float:
-        """Seconds to wait so the window is not exhausted (pacing near the end of it)."""
-        with self.lock:
-            if self.remaining is None or self.reset_at is None or self.limit is None:
-                return 0.0
-            left = self.reset_at - now
-            if left <= 0:
-                return 0.0
-            if self.remaining <= 0:
-                return left
-            # Spread the last tenth of the window's quota over the time left, so
-            # several workers sharing the quota slow down instead of hitting 429.
-            if self.remaining < max(1, self.limit // 10):
-                return left / (self.remaining + 1)
+        """Seconds this connection should wait before its next request (0 = go)."""
+        if self.remaining is None or self.reset_at is None or self.limit is None:
             return 0.0
-
-
-# One window per (API host, OAuth app): every worker thread in this process shares it.
-_RATE_STATES: dict[tuple[str, str], _RateState] = {}
-_RATE_LOCK = threading.Lock()
-
-
-def _rate_state(api_url: str, client_id: str) -> _RateState:
-    with _RATE_LOCK:
-        return _RATE_STATES.setdefault((api_url, client_id), _RateState())
+        left = self.reset_at - now
+        if left <= 0:
+            return 0.0
+        if self.remaining <= 0:
+            return left
+        # Spread the last tenth of the window's quota over the time left, so several
+        # jobs sharing the quota slow down instead of hitting 429.
+        if self.remaining < max(1, self.limit // 10):
+            return left / (self.remaining + 1)
+        return 0.0
 
 
 def _error_message(data: Any, fallback: str) -> str:
@@ -249,17 +242,16 @@ class ProcoreClient:
         credentials: ProcoreCredentials,
         *,
         token_source: TokenSource | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
         recorder: Callable[[CallRecord], None] | None = None,
+        rate: RateState | None = None,
     ) -> None:
         self.credentials = credentials
         self.token_source = token_source
-        self.sleep = sleep
         self.session = session or requests.Session()
         self.recorder = recorder
         self.calls: list[CallRecord] = []
-        self.rate = _rate_state(credentials.api_url, credentials.client_id)
+        self.rate = rate if rate is not None else RateState()
 
     # --- transport -------------------------------------------------------------
 
@@ -293,11 +285,14 @@ class ProcoreClient:
         idempotent: bool | None = None,
         url: str | None = None,
     ) -> Response:
-        """Send one logical request, applying the retry policy in the module docstring."""
+        """Send one logical request, applying the retry policy in the module docstring.
+
+        Never sleeps: a worker that waited here would hold a slot other tenants need. Pacing,
+        429 and 5xx become typed errors with a delay, and the job is rescheduled (`not_before`).
+        """
         if idempotent is None:
             idempotent = method.upper() != "POST"
         max_attempts = conf_int("PROCORE_MAX_ATTEMPTS")
-        rate_wait_budget = conf("PROCORE_RATE_WAIT_MAX_SECONDS")
         refreshed = False
         attempt = 0
         # Proactive refresh (Procore: refresh before expiry rather than wait for a 401).
@@ -306,10 +301,8 @@ class ProcoreClient:
         while True:
             pause = self.rate.pause_before_next(time.time())
             if pause > 0:
-                if pause > rate_wait_budget:
-                    raise RateLimited("rate limit window exhausted", retry_after=pause)
-                rate_wait_budget -= pause
-                self.sleep(pause)
+                # Leave the end of the window to whoever needs it; this job comes back later.
+                raise RateLimited("rate limit window nearly used up: paced", retry_after=pause)
             attempt += 1
             headers = {
                 "Authorization": f"Bearer {self.credentials.access_token}",
@@ -339,12 +332,11 @@ class ProcoreClient:
                     isinstance(exc, requests.ConnectionError)
                     and "refused" in str(exc).lower()
                 )
-                if (sent and not idempotent) or attempt >= max_attempts:
-                    raise TransientError(
-                        f"{kind} on {method} {shown} after {attempt} attempt(s)", maybe_committed=sent
-                    ) from None
-                self._backoff(attempt)
-                continue
+                if idempotent and attempt < max_attempts:
+                    continue  # safe to send again at once (no wait: the job backs off, not the worker)
+                raise TransientError(
+                    f"{kind} on {method} {shown} after {attempt} attempt(s)", maybe_committed=sent and not idempotent
+                ) from None
             elapsed = int((time.monotonic() - started) * 1000)
             self.rate.update(resp.headers)
             status = resp.status_code
@@ -361,24 +353,14 @@ class ProcoreClient:
                 self._refresh()
                 continue
             if status == 429:
-                wait = self._rate_wait(resp)
-                if wait > rate_wait_budget:
-                    raise RateLimited(message, status=status, retry_after=wait)
-                rate_wait_budget -= wait
-                attempt -= 1  # waiting out the window does not burn an attempt
-                self.sleep(wait)
-                continue
+                raise RateLimited(message, status=status, retry_after=self._rate_wait(resp))
             if status >= 500:
                 retry_after = _retry_after(resp)
-                if (not idempotent and status != 503) or attempt >= max_attempts:
-                    raise TransientError(
-                        message, status=status, retry_after=retry_after, maybe_committed=not idempotent
-                    )
-                if retry_after is not None:
-                    self.sleep(min(retry_after, conf("PROCORE_BACKOFF_MAX_SECONDS")))
-                else:
-                    self._backoff(attempt)
-                continue
+                if idempotent and retry_after is None and attempt < max_attempts:
+                    continue
+                raise TransientError(
+                    message, status=status, retry_after=retry_after, maybe_committed=not idempotent
+                )
             body = redact_value(data)
             if status == 404:
                 raise NotFound(message, status=status, body=body)
@@ -387,11 +369,6 @@ class ProcoreClient:
             if status == 422:
                 raise ValidationFailed(message, status=status, body=body)
             raise ProcoreError(message, permanent=True, status=status, body=body)
-
-    def _backoff(self, attempt: int) -> None:
-        # Full jitter: uniform(0, min(cap, base * 2**attempt)).
-        cap = conf("PROCORE_BACKOFF_MAX_SECONDS")
-        self.sleep(random.uniform(0, min(cap, conf("PROCORE_BACKOFF_BASE_SECONDS") * 2 ** (attempt - 1))))
 
     @staticmethod
     def _rate_wait(resp: requests.Response) -> float:
@@ -488,47 +465,48 @@ class ProcoreClient:
         )
 
     # --- requisitions (subcontractor invoices) -----------------------------------
+    # Models: docs/Body19.md (create), Body20.md (update), RequisitionSubcontractorInvoice*.md,
+    # RestV11RequisitionsGet200ResponseInner.md (answer; `items` only with view=extended).
 
-    # Reference: https://developers.procore.com/reference/rest/requisitions
+    # Reference: https://developers.procore.com/reference/rest/requisitions (List, filters[origin_id])
     def requisitions_by_origin(self, project_id: int, origin_id: str) -> list[dict[str, Any]]:
         params = {"project_id": project_id, "filters[origin_id]": origin_id}
         return list(self.paginate("/rest/v1.0/requisitions", params=params))
 
+    # Reference: https://developers.procore.com/reference/rest/requisitions (List, v1.1)
     def requisitions(self, project_id: int) -> list[dict[str, Any]]:
-        return list(self.paginate("/rest/v1.0/requisitions", params={"project_id": project_id}))
+        """Every invoice of the project with its items (`view=extended`): one paginated read."""
+        params = {"project_id": project_id, "view": "extended"}
+        return list(self.paginate("/rest/v1.1/requisitions", params=params))
 
-    def requisition_create(self, project_id: int, commitment_id: int, requisition: dict[str, Any]) -> dict[str, Any]:
-        body = {"project_id": project_id, "commitment_id": commitment_id, "requisition": requisition}
+    # Reference: https://developers.procore.com/reference/rest/requisitions (Create, v1.1)
+    def requisition_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One call: header and items (`requisition.items[]` by `line_item_id`); answers with items."""
         return self.request(  # type: ignore[no-any-return]
             "POST", "/rest/v1.1/requisitions", params={"view": "extended"}, json=body
         ).data
 
+    # Reference: https://developers.procore.com/reference/rest/requisitions (Show, v1.1)
     def requisition_show(self, project_id: int, requisition_id: int) -> dict[str, Any]:
         params = {"project_id": project_id, "view": "extended"}
         return self.request("GET", f"/rest/v1.1/requisitions/{requisition_id}", params=params).data  # type: ignore[no-any-return]
 
-    def requisition_update(self, project_id: int, requisition_id: int, requisition: dict[str, Any]) -> dict[str, Any]:
+    # Reference: https://developers.procore.com/reference/rest/requisitions (Update, v1.1)
+    def requisition_update(self, requisition_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """One call: header and items (`requisition.items[]` by requisition item `id`); answers with items."""
         return self.request(  # type: ignore[no-any-return]
-            "PATCH",
-            f"/rest/v1.0/requisitions/{requisition_id}",
-            params={"project_id": project_id},
-            json={"requisition": requisition},
+            "PATCH", f"/rest/v1.1/requisitions/{requisition_id}", params={"view": "extended"}, json=body
         ).data
 
-    def requisition_items_update(self, project_id: int, requisition_id: int, items: list[dict[str, Any]]) -> Any:
-        return self.request(
-            "PATCH",
-            f"/rest/v1.0/requisitions/{requisition_id}/bulk_item_update",
-            params={"project_id": project_id},
-            json={"items": items},
-        ).data
-
+    # Reference: https://developers.procore.com/reference/rest/requisitions (Delete)
     def requisition_delete(self, project_id: int, requisition_id: int) -> None:
         self.request("DELETE", f"/rest/v1.0/requisitions/{requisition_id}", params={"project_id": project_id})
 
     # --- direct costs ------------------------------------------------------------
+    # Models: docs/Body96.md + DirectCostItem3.md (sync), DirectCostLineItemSyncBody.md + LineItem.md
+    # (line item sync), ArrayOfDirectCostItems.md / ArrayOfDirectCostLineItems.md (answers).
 
-    # Reference: https://developers.procore.com/reference/rest/direct-costs
+    # Reference: https://developers.procore.com/reference/rest/direct-costs (List, v1.1)
     def direct_costs_by_origin(self, project_id: int, origin_id: str) -> list[dict[str, Any]]:
         path = f"/rest/v1.1/projects/{project_id}/direct_costs"
         return list(self.paginate(path, params={"filters[origin_id]": origin_id}))
@@ -536,18 +514,23 @@ class ProcoreClient:
     def direct_costs(self, project_id: int) -> list[dict[str, Any]]:
         return list(self.paginate(f"/rest/v1.1/projects/{project_id}/direct_costs"))
 
-    def direct_cost_show(self, project_id: int, direct_cost_id: int) -> dict[str, Any]:
-        path = f"/rest/v1.1/projects/{project_id}/direct_costs/{direct_cost_id}"
-        return self.request("GET", path).data  # type: ignore[no-any-return]
+    # Reference: https://developers.procore.com/reference/rest/direct-costs (List All Direct Cost Line Items)
+    def direct_cost_lines(self, project_id: int) -> list[dict[str, Any]]:
+        return list(self.paginate(f"/rest/v1.0/projects/{project_id}/direct_costs/line_items"))
 
-    def direct_cost_create(self, project_id: int, direct_cost: dict[str, Any]) -> dict[str, Any]:
-        path = f"/rest/v1.1/projects/{project_id}/direct_costs"
-        return self.request("POST", path, json={"direct_cost": direct_cost}).data  # type: ignore[no-any-return]
+    # Reference: https://developers.procore.com/reference/rest/direct-costs (Sync Direct Cost Items)
+    def direct_costs_sync(self, project_id: int, updates: list[dict[str, Any]]) -> dict[str, Any]:
+        """≤ 1 000 items matched by id, else origin_id. 200 even when items fail: `entities` + `errors`."""
+        path = f"/rest/v1.0/projects/{project_id}/direct_costs/sync"
+        return self.request("PATCH", path, json={"updates": updates}).data or {}  # type: ignore[no-any-return]
 
-    def direct_cost_update(self, project_id: int, direct_cost_id: int, direct_cost: dict[str, Any]) -> dict[str, Any]:
-        path = f"/rest/v1.1/projects/{project_id}/direct_costs/{direct_cost_id}"
-        return self.request("PATCH", path, json={"direct_cost": direct_cost}).data  # type: ignore[no-any-return]
+    # Reference: https://developers.procore.com/reference/rest/direct-costs (Sync Direct Cost Line Items)
+    def direct_cost_lines_sync(self, project_id: int, updates: list[dict[str, Any]]) -> dict[str, Any]:
+        """As direct_costs_sync, for line items (`cost_code_id` + `line_item_type_id`, `amount`)."""
+        path = f"/rest/v1.0/projects/{project_id}/direct_costs/line_items/sync"
+        return self.request("PATCH", path, json={"updates": updates}).data or {}  # type: ignore[no-any-return]
 
+    # Reference: https://developers.procore.com/reference/rest/direct-costs (Delete, v1.1)
     def direct_cost_delete(self, project_id: int, direct_cost_id: int) -> None:
         self.request("DELETE", f"/rest/v1.1/projects/{project_id}/direct_costs/{direct_cost_id}")
 

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import SyncRecord
-from tenants.models import ProcoreEnvironment, TenantOwned
+from tenants.models import ProcoreConnection, ProcoreEnvironment, TenantOwned
 
 
 class PushOp(models.TextChoices):
@@ -33,6 +33,7 @@ class JobReason(models.TextChoices):
     NEEDS_MAPPING = "needs_mapping", "Needs a cost-code or project mapping"
     NEEDS_VENDOR = "needs_vendor", "Waiting for the vendor to reach Procore"
     NEEDS_RECONNECT = "needs_reconnect", "Procore connection must be reconnected"
+    NEEDS_PROCORE = "needs_procore", "Needs a person to act in Procore (tried again by itself)"
     SUPERSEDED = "superseded", "Superseded by a newer job"
 
 
@@ -85,7 +86,9 @@ class ProcoreKind(models.TextChoices):
     VENDOR = "vendor", "Company vendor"
     PROJECT_VENDOR = "project_vendor", "Vendor in project directory"
     REQUISITION = "requisition", "Subcontractor invoice (requisition)"
+    REQUISITION_ITEM = "requisition_item", "Subcontractor invoice item"
     DIRECT_COST = "direct_cost", "Direct cost"
+    DIRECT_COST_LINE = "direct_cost_line", "Direct cost line item"
 
 
 class ExternalId(TenantOwned):
@@ -178,12 +181,16 @@ class CachedProject(TenantOwned):
 
 
 class CachedCostCode(TenantOwned):
-    """A project's cost code. Requisition items use `procore_id`; direct-cost lines use `wbs_code_id`."""
+    """A project's cost code, and the cost type (line item type) a direct-cost line uses with it.
+
+    Procore's cost code objects carry `line_item_types` and no WBS code id; a direct-cost line
+    names its cost code by `cost_code_id` + `line_item_type_id` (see docs/procore-contract.md).
+    """
 
     environment = models.CharField(max_length=20, choices=ProcoreEnvironment.choices)
     project_id = models.BigIntegerField()
     procore_id = models.BigIntegerField(help_text="cost_code id")
-    wbs_code_id = models.BigIntegerField(null=True, blank=True)
+    line_item_type_id = models.BigIntegerField(null=True, blank=True)
     code = models.CharField(max_length=64)
     name = models.CharField(max_length=255, blank=True, default="")
     fetched_at = models.DateTimeField(default=timezone.now)
@@ -225,3 +232,20 @@ class CachedCommitmentLine(TenantOwned):
 
     def __str__(self) -> str:
         return f"commitment {self.commitment_id} line {self.line_item_id}"
+
+
+class ConnectionRate(models.Model):
+    """The last rate-limit headers one Procore connection saw (X-Rate-Limit-*).
+
+    Per connection, in the database: every worker pacing that connection reads the same
+    window, and a job whose window is used up is rescheduled instead of sleeping in a worker.
+    """
+
+    connection = models.OneToOneField(ProcoreConnection, on_delete=models.CASCADE, related_name="rate")
+    limit = models.IntegerField(null=True, blank=True)
+    remaining = models.IntegerField(null=True, blank=True)
+    reset_at = models.FloatField(null=True, blank=True, help_text="epoch seconds")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.limit} until {self.reset_at}"

@@ -7,8 +7,8 @@ from typing import Any
 
 from audit.models import RecordKind, RecordState, SyncRecord
 from procore_sync.client import ProcoreClient
-from procore_sync.mapping import bill_split
 from procore_sync.models import JobProjectMapping
+from procore_sync.payloads import bill_split
 from procore_sync.reconcile import ExpectedPart, FoundCost, Report, compare
 from procore_sync.tokens import client_for
 from qbwc.qbtypes import bill_from_json
@@ -58,12 +58,12 @@ def found_costs(*, client: ProcoreClient, ours: set[str]) -> tuple[list[FoundCos
         names[project_id] = str(project.get("name", project_id))
         for req in client.requisitions(project_id):
             if req.get("origin_id") in ours:
-                full = client.requisition_show(project_id, int(req["id"]))
-                amount = sum((_money(i.get("work_completed_this_period")) for i in full.get("items", [])), Decimal("0"))
+                amount = sum((_money(i.get("work_completed_this_period")) for i in req.get("items") or []), Decimal("0"))
                 found.append(FoundCost(str(req["origin_id"]), "requisition", int(req["id"]), project_id, amount))
         for cost in client.direct_costs(project_id):
             if cost.get("origin_id") in ours:
-                amount = sum((_money(li.get("manual_amount")) for li in cost.get("line_items", [])), Decimal("0"))
+                # `grand_total`: the documented total of a direct cost (RestV11ProjectsProjectIdDirectCostsGet200ResponseInner.md).
+                amount = _money(cost.get("grand_total"))
                 found.append(FoundCost(str(cost["origin_id"]), "direct_cost", int(cost["id"]), project_id, amount))
     return found, names
 

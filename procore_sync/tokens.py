@@ -21,12 +21,13 @@ from django.utils import timezone
 from procore_sync.client import (
     ProcoreClient,
     ProcoreCredentials,
+    RateState,
     TokenGrant,
     oauth_token,
 )
 from procore_sync.conf import conf
 from procore_sync.errors import AuthError, ProcoreError, ReconnectNeeded
-from procore_sync.models import JobReason, PushJob
+from procore_sync.models import ConnectionRate, JobReason, PushJob
 from tenants.models import ConnectionStatus, ProcoreConnection, ProcoreEnvironment, Tenant
 
 log = logging.getLogger(__name__)
@@ -131,9 +132,26 @@ def connection_for(tenant: Tenant) -> ProcoreConnection:
 
 
 def client_for(tenant: Tenant, **kwargs: Any) -> ProcoreClient:
-    """A ProcoreClient for the tenant's current environment (raises ReconnectNeeded if none)."""
+    """A ProcoreClient for the tenant's current environment (raises ReconnectNeeded if none).
+
+    It starts from the rate-limit window this connection last saw (ConnectionRate), so a
+    connection whose quota is used up is rescheduled before it sends anything.
+    """
     conn = connection_for(tenant)
-    return ProcoreClient(credentials_from(conn, tenant), token_source=DbTokenSource(), **kwargs)
+    saved = ConnectionRate.objects.filter(connection=conn).first()
+    rate = RateState(saved.limit, saved.remaining, saved.reset_at) if saved else RateState()
+    return ProcoreClient(credentials_from(conn, tenant), token_source=DbTokenSource(), rate=rate, **kwargs)
+
+
+def rate_save(client: ProcoreClient) -> None:
+    """Keep what the client's last response said about its connection's rate-limit window."""
+    rate, connection_id = client.rate, client.credentials.connection_id
+    if connection_id is None or rate.remaining is None:
+        return
+    ConnectionRate.objects.update_or_create(
+        connection_id=connection_id,
+        defaults={"limit": rate.limit, "remaining": rate.remaining, "reset_at": rate.reset_at},
+    )
 
 
 def connection_connect(

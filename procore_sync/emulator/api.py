@@ -26,9 +26,11 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, {"error": f"{what} not found"})
 
 
-VENDOR_FIELDS = (
+# Request fields Procore permits, per the request models of the SDK pages generated from its
+# OpenAPI description (weigandconstruction/procore_python_sdk, docs/). Anything else in a body
+# is ignored, as Rails strong parameters do, and recorded in state.unpermitted.
+VENDOR_FIELDS = (  # CompanyVendorSyncBodyUpdatesInner.md / CompanyVendor.md (the ones we keep)
     "name",
-    "legal_name",
     "abbreviated_name",
     "address",
     "city",
@@ -36,13 +38,67 @@ VENDOR_FIELDS = (
     "zip",
     "country_code",
     "business_phone",
+    "mobile_phone",
     "fax_number",
     "email_address",
     "is_active",
     "origin_id",
     "origin_data",
     "origin_code",
+    "trade_name",
+    "website",
+    "notes",
 )
+VENDOR_SYNC_FIELDS = ("id", *VENDOR_FIELDS)
+REQUISITION_BODY = ("project_id", "commitment_id", "requisition", "attachments")  # Body19/20/21.md
+REQUISITION_FIELDS = (  # RequisitionSubcontractorInvoice.md / …Invoice1.md
+    "items", "period_id", "requisition_start", "requisition_end", "billing_date", "final", "invoice_number",
+    "payment_date", "origin_data", "origin_id", "status", "submitted_at", "prostore_file_ids", "comment",
+)  # fmt: skip
+REQUISITION_ITEM_FIELDS = (  # RequisitionSubcontractorInvoiceItemsInner.md / …Invoice1ItemsInner.md
+    "id", "line_item_id", "detail_line_item_id", "item_type", "work_completed_this_period",
+    "materials_presently_stored", "work_completed_retainage_retained_this_period", "comment", "status",
+    "subcontractor_claimed_amount",
+)  # fmt: skip
+DIRECT_COST_SYNC_FIELDS = (  # DirectCostItem3.md
+    "id", "description", "direct_cost_date", "employee_id", "invoice_number", "origin_data", "origin_id",
+    "payment_date", "received_date", "status", "terms", "vendor_id", "direct_cost_type",
+)  # fmt: skip
+# LineItem.md, plus `id` (sync actions match by id, then origin_id) and `direct_cost_id` (the
+# direct-cost line item models DirectCostLineItem.md / LineItem2.md: which direct cost a line is on).
+DIRECT_COST_LINE_SYNC_FIELDS = (
+    "id", "direct_cost_id", "amount", "cost_code_id", "description", "extended_type", "quantity",
+    "line_item_type_id", "origin_data", "origin_id", "tax_code_id", "unit_cost", "uom", "wbs_code_id",
+)  # fmt: skip
+
+# Response fields, per the answer models (RestV10VendorsGet200ResponseInner.md,
+# RestV11RequisitionsGet200ResponseInner.md and …ItemsInner.md, RestV11ProjectsProjectIdDirectCostsGet200ResponseInner.md,
+# RestV10ProjectsProjectIdDirectCostsDirectCostIdLineItemsGet200ResponseInner.md): an answer never carries
+# a field Procore's does not, so the product cannot come to rely on one.
+VENDOR_VIEW = (
+    "id", "name", "abbreviated_name", "address", "city", "state_code", "zip", "country_code", "business_phone",
+    "mobile_phone", "fax_number", "email_address", "is_active", "origin_id", "origin_data", "origin_code",
+    "trade_name", "website", "notes", "legal_name",
+)  # fmt: skip
+REQUISITION_VIEW = (
+    "id", "project_id", "commitment_id", "number", "status", "invoice_number", "billing_date", "period_id",
+    "requisition_start", "requisition_end", "origin_id", "origin_data", "vendor_id", "vendor_name", "deletable",
+    "final",
+)  # fmt: skip
+REQUISITION_ITEM_VIEW = ("id", "item_type", "cost_code_id", "line_item_id", "work_completed_this_period", "scheduled_value")
+DIRECT_COST_VIEW = (
+    "id", "description", "direct_cost_type", "direct_cost_date", "grand_total", "invoice_number", "origin_data",
+    "origin_id", "status", "vendor_id", "vendor_name", "payment_date", "received_date", "terms",
+)  # fmt: skip
+DIRECT_COST_LINE_VIEW = ("id", "amount", "cost_code", "description", "line_item_type", "origin_id", "origin_data", "holder")
+COST_CODE_VIEW = ("id", "code", "full_code", "name", "origin_id", "line_item_types")
+# Invoice statuses a non-admin may still edit; "open" ones the latest of which may be deleted.
+EDITABLE_STATUSES = ("draft", "revise_and_resubmit")
+OPEN_STATUSES = ("draft", "under_review", "revise_and_resubmit", "pending_owner_approval")
+
+
+def view(record: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    return {k: record[k] for k in fields if k in record}
 
 
 def money(value: Any, field: str) -> Decimal:
@@ -62,6 +118,15 @@ def show_money(d: Decimal) -> str:
 class Api:
     def __init__(self, state: EmulatorState) -> None:
         self.s = state
+
+    def permit(self, where: str, body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+        """Keep the permitted keys of a request object; record the others (Procore ignores them)."""
+        if not isinstance(body, dict):
+            return {}
+        for key in body:
+            if key not in allowed:
+                self.s.unpermitted.append((where, str(key)))
+        return {k: v for k, v in body.items() if k in allowed}
 
     # --- vendors -----------------------------------------------------------------
 
@@ -85,7 +150,7 @@ class Api:
         ]
         if origin_id is not None:
             found = [v for v in found if v.get("origin_id") == origin_id]
-        return sorted(found, key=lambda v: v["id"])
+        return [view(v, VENDOR_VIEW) for v in sorted(found, key=lambda v: v["id"])]
 
     def vendor_get(self, company_id: int, vendor_id: int) -> dict[str, Any]:
         v = self.s.vendors.get(vendor_id)
@@ -94,20 +159,22 @@ class Api:
         return v
 
     def vendor_create(self, company_id: int, vendor: dict[str, Any]) -> dict[str, Any]:
+        vendor = self.permit("vendor", vendor, VENDOR_FIELDS)
         if not str(vendor.get("name") or "").strip():
             raise invalid("name", "can't be blank")
         self._check_vendor(company_id, vendor, None)
         vid = self.s.next_id()
         record = vendor_defaults(vid, company_id)
-        record.update({k: vendor[k] for k in VENDOR_FIELDS if k in vendor})
+        record.update(vendor)
         self.s.vendors[vid] = record
-        return record
+        return view(record, VENDOR_VIEW)
 
     def vendor_update(self, company_id: int, vendor_id: int, vendor: dict[str, Any]) -> dict[str, Any]:
+        vendor = self.permit("vendor", vendor, VENDOR_FIELDS)
         record = self.vendor_get(company_id, vendor_id)
         self._check_vendor(company_id, vendor, vendor_id)
-        record.update({k: vendor[k] for k in VENDOR_FIELDS if k in vendor})
-        return record
+        record.update(vendor)
+        return view(record, VENDOR_VIEW)
 
     def vendor_sync(self, company_id: int, updates: list[dict[str, Any]]) -> dict[str, Any]:
         """Batch upsert, matched by id then origin_id; per-item errors, overall 200."""
@@ -115,7 +182,9 @@ class Api:
             raise invalid("updates", "must contain at most 1000 items")
         entities: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
-        for item in updates:
+        for raw in updates:
+            item = self.permit("vendors/sync updates[]", raw, VENDOR_SYNC_FIELDS)
+            fields = {k: v for k, v in item.items() if k != "id"}
             try:
                 target = None
                 if item.get("id"):
@@ -128,9 +197,9 @@ class Api:
                     ]
                     target = same[0] if same else None
                 if target is None:
-                    entities.append(self.vendor_create(company_id, item))
+                    entities.append(self.vendor_create(company_id, fields))
                 else:
-                    entities.append(self.vendor_update(company_id, target["id"], item))
+                    entities.append(self.vendor_update(company_id, target["id"], fields))
             except ApiError as exc:
                 errors.append({**{k: item.get(k) for k in ("id", "origin_id")}, **exc.body})
         return {"entities": entities, "errors": errors}
@@ -139,11 +208,11 @@ class Api:
         self.project_get(company_id, project_id)
         vendor = self.vendor_get(company_id, vendor_id)
         self.s.project_vendors.setdefault(project_id, set()).add(vendor_id)
-        return vendor
+        return view(vendor, VENDOR_VIEW)
 
     def project_vendor_list(self, company_id: int, project_id: int) -> list[dict[str, Any]]:
         self.project_get(company_id, project_id)
-        return [self.s.vendors[v] for v in sorted(self.s.project_vendors.get(project_id, set()))]
+        return [view(self.s.vendors[v], VENDOR_VIEW) for v in sorted(self.s.project_vendors.get(project_id, set()))]
 
     # --- catalog -----------------------------------------------------------------
 
@@ -154,11 +223,15 @@ class Api:
         return p
 
     def projects(self, company_id: int) -> list[dict[str, Any]]:
-        return [p for p in self.s.projects.values() if p["company_id"] == company_id]
+        return [
+            {k: v for k, v in p.items() if k != "company_id"}
+            for p in self.s.projects.values()
+            if p["company_id"] == company_id
+        ]
 
     def cost_codes(self, company_id: int, project_id: int) -> list[dict[str, Any]]:
         self.project_get(company_id, project_id)
-        return [c for c in self.s.cost_codes.values() if c["project_id"] == project_id]
+        return [view(c, COST_CODE_VIEW) for c in self.s.cost_codes.values() if c["project_id"] == project_id]
 
     def commitments(self, company_id: int, project_id: int, kind: str) -> list[dict[str, Any]]:
         self.project_get(company_id, project_id)
@@ -175,7 +248,7 @@ class Api:
             raise not_found("Commitment")
         return [{**li, "amount": show_money(li["amount"])} for li in c["line_items"]]
 
-    # --- requisitions ------------------------------------------------------------
+    # --- requisitions (subcontractor invoices) -------------------------------------
 
     def _requisition(self, company_id: int, project_id: int, rid: int) -> dict[str, Any]:
         self.project_get(company_id, project_id)
@@ -184,74 +257,125 @@ class Api:
             raise not_found("Requisition")
         return r
 
-    def requisition_list(self, company_id: int, project_id: int, origin_id: str | None) -> list[dict[str, Any]]:
+    def _latest_of(self, commitment_id: int) -> dict[str, Any] | None:
+        mine = [r for r in self.s.requisitions.values() if r["commitment_id"] == commitment_id]
+        return max(mine, key=lambda r: r["number"]) if mine else None
+
+    def _deletable(self, r: dict[str, Any]) -> bool:
+        latest = self._latest_of(r["commitment_id"])
+        return latest is not None and latest["id"] == r["id"] and r["status"] in OPEN_STATUSES
+
+    def requisition_view(self, r: dict[str, Any], *, extended: bool) -> dict[str, Any]:
+        out = view({**r, "deletable": self._deletable(r)}, REQUISITION_VIEW)
+        if extended:
+            out["items"] = [_item_view(i) for i in r["items"]]
+        return out
+
+    def requisition_list(
+        self, company_id: int, project_id: int, origin_id: str | None, *, extended: bool = False
+    ) -> list[dict[str, Any]]:
         self.project_get(company_id, project_id)
         found = [r for r in self.s.requisitions.values() if r["project_id"] == project_id]
         if origin_id is not None:
             found = [r for r in found if r.get("origin_id") == origin_id]
-        return [requisition_view(r, extended=False) for r in found]
+        return [self.requisition_view(r, extended=extended) for r in found]
 
-    def requisition_create(self, company_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    def _apply_items(self, r: dict[str, Any], items: Any, *, by: str) -> None:
+        """Set amounts on the invoice's items, all or nothing; `by` = "line_item_id" (create) or "id" (update)."""
+        staged: list[tuple[dict[str, Any], Decimal]] = []
+        for n, raw in enumerate(items or []):
+            item = self.permit("requisition.items[]", raw, REQUISITION_ITEM_FIELDS)
+            if not item.get("item_type"):
+                raise invalid(f"items[{n}].item_type", "can't be blank")
+            key = item.get(by)
+            target = next((i for i in r["items"] if i[by] == int(key or 0)), None)
+            if target is None:
+                raise invalid(f"items[{n}].{by}", f"{key} is not an item of this invoice")
+            if "work_completed_this_period" in item:
+                staged.append((target, money(item["work_completed_this_period"], "work_completed_this_period")))
+        for target, amount in staged:
+            target["work_completed_this_period"] = amount
+
+    def requisition_create(self, company_id: int, body: dict[str, Any], client_id: str = "") -> dict[str, Any]:
+        body = self.permit("requisitions", body, REQUISITION_BODY)
         project_id = int(body.get("project_id") or 0)
         self.project_get(company_id, project_id)
         c = self.s.commitments.get(int(body.get("commitment_id") or 0))
         if c is None or c["project_id"] != project_id:
             raise invalid("commitment_id", "is not a commitment of this project")
-        req = body.get("requisition") or {}
+        req = self.permit("requisition", body.get("requisition"), REQUISITION_FIELDS)
         if not req.get("invoice_number"):
             raise invalid("invoice_number", "can't be blank")
         rid = self.s.next_id()
-        number = 1 + sum(1 for r in self.s.requisitions.values() if r["commitment_id"] == c["id"])
+        previous = self._latest_of(c["id"])
+        period = self.s.billing_period_for(project_id, req.get("billing_date"))
         record = {
             "id": rid,
             "project_id": project_id,
             "commitment_id": c["id"],
-            "number": number,
+            "number": 1 + (previous["number"] if previous else 0),
             "status": "draft",
             "invoice_number": req["invoice_number"],
             "billing_date": req.get("billing_date"),
-            "period_start": req.get("period_start"),
-            "period_end": req.get("period_end"),
+            # Without a period_id an invoice falls in the billing period containing its date.
+            "period_id": req.get("period_id") or period["id"],
             "origin_id": req.get("origin_id"),
             "origin_data": req.get("origin_data"),
             "vendor_id": c["vendor"]["id"],
+            "vendor_name": c["vendor"]["name"],
             "items": [
                 {
                     "id": self.s.next_id(),
-                    "commitment_line_item_id": li["id"],
+                    "item_type": "contract_item",
+                    "line_item_id": li["id"],
                     "cost_code_id": li["cost_code"]["id"],
+                    "scheduled_value": li["amount"],
                     "work_completed_this_period": Decimal("0.00"),
                 }
                 for li in c["line_items"]
             ],
         }
+        self._apply_items(record, req.get("items"), by="line_item_id")
         self.s.requisitions[rid] = record
         return record
 
-    def requisition_update(self, company_id: int, project_id: int, rid: int, req: dict[str, Any]) -> dict[str, Any]:
+    def _check_editable(self, r: dict[str, Any], client_id: str) -> None:
+        """Non-admins may update only the latest invoice of a commitment while draft or revise-and-resubmit."""
+        if client_id in self.s.admin_clients:
+            return
+        latest = self._latest_of(r["commitment_id"])
+        if latest is None or latest["id"] != r["id"]:
+            raise ApiError(403, {"errors": {"base": ["Only the most recent invoice of a commitment can be updated"]}})
+        if r["status"] not in EDITABLE_STATUSES:
+            raise ApiError(
+                403, {"errors": {"base": [f"An invoice with status {r['status']} can not be updated"]}}
+            )
+
+    def requisition_update(
+        self, company_id: int, project_id: int, rid: int, body: dict[str, Any], client_id: str = ""
+    ) -> dict[str, Any]:
+        body = self.permit("requisitions/{id}", body, REQUISITION_BODY)
         r = self._requisition(company_id, project_id, rid)
+        req = self.permit("requisition", body.get("requisition"), REQUISITION_FIELDS)
+        self._check_editable(r, client_id)
         if "invoice_number" in req and not req["invoice_number"]:
             raise invalid("invoice_number", "can't be blank")
-        for k in ("invoice_number", "billing_date", "period_start", "period_end", "origin_id", "origin_data"):
+        staged = {**r, "items": [dict(i) for i in r["items"]]}
+        self._apply_items(staged, req.get("items"), by="id")
+        for k in ("invoice_number", "billing_date", "origin_id", "origin_data", "period_id"):
             if k in req:
-                r[k] = req[k]
+                staged[k] = req[k]
+        if "billing_date" in req and "period_id" not in req:
+            staged["period_id"] = self.s.billing_period_for(project_id, req["billing_date"])["id"]
+        r.update(staged)
         return r
 
-    def requisition_items(self, company_id: int, project_id: int, rid: int, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def requisition_delete(self, company_id: int, project_id: int, rid: int, client_id: str = "") -> None:
         r = self._requisition(company_id, project_id, rid)
-        by_id = {i["id"]: i for i in r["items"]}
-        staged: list[tuple[dict[str, Any], Decimal]] = []
-        for item in items:
-            target = by_id.get(int(item.get("id") or 0))
-            if target is None:
-                raise invalid("items", f"item {item.get('id')} is not on this requisition")
-            staged.append((target, money(item.get("work_completed_this_period"), "work_completed_this_period")))
-        for target, amount in staged:  # all or nothing
-            target["work_completed_this_period"] = amount
-        return [_item_view(i) for i in r["items"]]
-
-    def requisition_delete(self, company_id: int, project_id: int, rid: int) -> None:
-        self._requisition(company_id, project_id, rid)
+        if not self._deletable(r) and client_id not in self.s.admin_clients:
+            raise ApiError(
+                403, {"errors": {"base": ["Only the latest open invoice of a commitment can be deleted"]}}
+            )
         del self.s.requisitions[rid]
 
     # --- direct costs ------------------------------------------------------------
@@ -268,30 +392,12 @@ class Api:
         found = [d for d in self.s.direct_costs.values() if d["project_id"] == project_id]
         if origin_id is not None:
             found = [d for d in found if d.get("origin_id") == origin_id]
-        return [direct_cost_view(d) for d in found]
+        return [self.direct_cost_view(d) for d in found]
 
-    def _apply_lines(self, project_id: int, record: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-        wbs = {c["wbs_code_id"] for c in self.s.cost_codes.values() if c["project_id"] == project_id}
-        current = {li["id"]: li for li in record["line_items"]}
-        new_lines = list(record["line_items"])
-        for line in lines:
-            if int(line.get("wbs_code_id") or 0) not in wbs:
-                raise invalid("line_items", "wbs_code_id is not a cost code of this project")
-            values = {
-                "wbs_code_id": int(line["wbs_code_id"]),
-                "description": line.get("description", ""),
-                "manual_amount": money(line.get("manual_amount"), "manual_amount"),
-            }
-            if line.get("id"):
-                if int(line["id"]) not in current:
-                    raise invalid("line_items", f"line item {line['id']} not found")
-                current[int(line["id"])].update(values)
-            else:
-                # As in Procore: a line without an id is *added*, not replaced.
-                new_lines.append({"id": self.s.next_id(), **values})
-        if len(new_lines) > 100:
-            raise invalid("line_items", "at most 100 line items")
-        record["line_items"] = new_lines
+    def direct_cost_view(self, d: dict[str, Any]) -> dict[str, Any]:
+        total = sum((li["amount"] for li in d["line_items"]), Decimal("0"))
+        vendor = self.s.vendors.get(d["vendor_id"]) or {}
+        return view({**d, "grand_total": show_money(total), "vendor_name": vendor.get("name")}, DIRECT_COST_VIEW)
 
     def _check_direct_cost(self, project_id: int, dc: dict[str, Any], partial: bool) -> None:
         kind = dc.get("direct_cost_type")
@@ -304,39 +410,120 @@ class Api:
         ):
             raise invalid("vendor_id", "must be in the project directory")
 
-    def direct_cost_create(self, company_id: int, project_id: int, dc: dict[str, Any]) -> dict[str, Any]:
+    def direct_costs_sync(self, company_id: int, project_id: int, updates: Any) -> dict[str, Any]:
+        """PATCH …/direct_costs/sync: matched by id, else origin_id (created when not found); 200 with errors."""
         self.project_get(company_id, project_id)
-        self._check_direct_cost(project_id, dc, partial=False)
-        did = self.s.next_id()
-        record: dict[str, Any] = {
-            "id": did,
-            "project_id": project_id,
-            "direct_cost_type": dc["direct_cost_type"],
-            "vendor_id": int(dc["vendor_id"]),
-            "invoice_number": dc.get("invoice_number"),
-            "direct_cost_date": dc.get("direct_cost_date"),
-            "description": dc.get("description", ""),
-            "status": dc.get("status", "pending"),
-            "origin_id": dc.get("origin_id"),
-            "origin_data": dc.get("origin_data"),
-            "line_items": [],
-        }
-        self._apply_lines(project_id, record, dc.get("line_items") or [])
-        self.s.direct_costs[did] = record
-        return record
+        if not isinstance(updates, list) or len(updates) > 1000:
+            raise invalid("updates", "must be a list of at most 1000 items")
+        entities: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for raw in updates:
+            item = self.permit("direct_costs/sync updates[]", raw, DIRECT_COST_SYNC_FIELDS)
+            try:
+                target = None
+                if item.get("id"):
+                    target = self._direct_cost(company_id, project_id, int(item["id"]))
+                elif item.get("origin_id"):
+                    target = next(
+                        (d for d in self.s.direct_costs.values()
+                         if d["project_id"] == project_id and d.get("origin_id") == item["origin_id"]),
+                        None,
+                    )  # fmt: skip
+                if target is None:
+                    self._check_direct_cost(project_id, item, partial=False)
+                    did = self.s.next_id()
+                    target = {"id": did, "project_id": project_id, "line_items": [], "status": "pending",
+                              "direct_cost_type": item["direct_cost_type"]}  # fmt: skip
+                    self.s.direct_costs[did] = target
+                else:
+                    # "Can only be set when creating a direct cost item" (DirectCostItem3.md).
+                    item.pop("direct_cost_type", None)
+                    self._check_direct_cost(project_id, {**target, **item}, partial=True)
+                for k, v in item.items():
+                    if k != "id":
+                        target[k] = int(v) if k == "vendor_id" else v
+                entities.append(self.direct_cost_view(target))
+            except ApiError as exc:
+                errors.append({**{k: item.get(k) for k in ("id", "origin_id")}, **exc.body})
+        return {"entities": entities, "errors": errors}
 
-    def direct_cost_update(self, company_id: int, project_id: int, did: int, dc: dict[str, Any]) -> dict[str, Any]:
-        record = self._direct_cost(company_id, project_id, did)
-        self._check_direct_cost(project_id, dc, partial=True)
-        staged = {**record, "line_items": [dict(li) for li in record["line_items"]]}
-        for k in ("direct_cost_type", "invoice_number", "direct_cost_date", "description", "status", "origin_id", "origin_data"):
-            if k in dc:
-                staged[k] = dc[k]
-        if "vendor_id" in dc:
-            staged["vendor_id"] = int(dc["vendor_id"])
-        self._apply_lines(project_id, staged, dc.get("line_items") or [])
-        record.update(staged)
-        return record
+    def direct_cost_lines_sync(self, company_id: int, project_id: int, updates: Any) -> dict[str, Any]:
+        """PATCH …/direct_costs/line_items/sync: a line needs `wbs_code_id`, or `cost_code_id` + `line_item_type_id`."""
+        self.project_get(company_id, project_id)
+        if not isinstance(updates, list) or len(updates) > 1000:
+            raise invalid("updates", "must be a list of at most 1000 items")
+        codes = {c["id"]: c for c in self.s.cost_codes.values() if c["project_id"] == project_id}
+        lines = {li["id"]: (d, li) for d in self.s.direct_costs.values() if d["project_id"] == project_id
+                 for li in d["line_items"]}  # fmt: skip
+        entities: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for raw in updates:
+            item = self.permit("direct_costs/line_items/sync updates[]", raw, DIRECT_COST_LINE_SYNC_FIELDS)
+            try:
+                found = None
+                if item.get("id"):
+                    found = lines.get(int(item["id"]))
+                    if found is None:
+                        raise not_found("Line Item")
+                elif item.get("origin_id"):
+                    found = next((x for x in lines.values() if x[1].get("origin_id") == item["origin_id"]), None)
+                if found is None:
+                    holder = self.s.direct_costs.get(int(item.get("direct_cost_id") or 0))
+                    if holder is None or holder["project_id"] != project_id:
+                        raise invalid("direct_cost_id", "is not a direct cost of this project")
+                    if len(holder["line_items"]) >= 100:
+                        raise invalid("line_items", "at most 100 line items")
+                    line: dict[str, Any] = {"id": self.s.next_id(), "amount": Decimal("0.00"), "description": ""}
+                else:
+                    holder, line = found
+                    line = dict(line)
+                if item.get("wbs_code_id"):
+                    raise invalid("wbs_code_id", "is not a WBS code of this project")
+                code_id = int(item.get("cost_code_id") or line.get("cost_code_id") or 0)
+                type_id = int(item.get("line_item_type_id") or line.get("line_item_type_id") or 0)
+                code = codes.get(code_id)
+                if code is None:
+                    raise invalid("cost_code_id", "is not a cost code of this project")
+                if type_id not in {t["id"] for t in code.get("line_item_types") or []}:
+                    raise invalid("line_item_type_id", "is not a cost type of this cost code")
+                line.update({"cost_code_id": code_id, "line_item_type_id": type_id})
+                if "amount" in item:
+                    line["amount"] = money(item["amount"], "amount")
+                for k in ("description", "origin_id", "origin_data"):
+                    if k in item:
+                        line[k] = item[k]
+                if found is None:
+                    holder["line_items"].append(line)
+                else:
+                    holder["line_items"] = [line if li["id"] == line["id"] else li for li in holder["line_items"]]
+                lines[line["id"]] = (holder, line)
+                entities.append(self.direct_cost_line_view(holder, line))
+            except ApiError as exc:
+                errors.append({**{k: item.get(k) for k in ("id", "origin_id")}, **exc.body})
+        return {"entities": entities, "errors": errors}
+
+    def direct_cost_line_view(self, holder: dict[str, Any], line: dict[str, Any]) -> dict[str, Any]:
+        code = self.s.cost_codes.get(line.get("cost_code_id") or 0) or {}
+        types = {t["id"]: t for t in code.get("line_item_types") or []}
+        return view(
+            {
+                **line,
+                "amount": show_money(line["amount"]),
+                "cost_code": view(code, ("id", "code", "full_code", "name")),
+                "line_item_type": types.get(line.get("line_item_type_id")),
+                "holder": {"id": holder["id"], "holder_type": "DirectCost"},
+            },
+            DIRECT_COST_LINE_VIEW,
+        )
+
+    def direct_cost_lines_list(self, company_id: int, project_id: int) -> list[dict[str, Any]]:
+        self.project_get(company_id, project_id)
+        return [
+            self.direct_cost_line_view(d, li)
+            for d in self.s.direct_costs.values()
+            if d["project_id"] == project_id
+            for li in d["line_items"]
+        ]
 
     def direct_cost_delete(self, company_id: int, project_id: int, did: int) -> None:
         self._direct_cost(company_id, project_id, did)
@@ -344,23 +531,11 @@ class Api:
 
 
 def _item_view(i: dict[str, Any]) -> dict[str, Any]:
-    return {**i, "work_completed_this_period": show_money(i["work_completed_this_period"])}
-
-
-def requisition_view(r: dict[str, Any], *, extended: bool) -> dict[str, Any]:
-    view = {k: v for k, v in r.items() if k != "items"}
-    view["total_work_completed_this_period"] = show_money(
-        sum((i["work_completed_this_period"] for i in r["items"]), Decimal("0"))
-    )
-    if extended:
-        view["items"] = [_item_view(i) for i in r["items"]]
-    return view
-
-
-def direct_cost_view(d: dict[str, Any]) -> dict[str, Any]:
-    lines = [{**li, "manual_amount": show_money(li["manual_amount"])} for li in d["line_items"]]
-    total = sum((li["manual_amount"] for li in d["line_items"]), Decimal("0"))
-    return {**d, "line_items": lines, "grand_total": show_money(total)}
+    out = view(i, REQUISITION_ITEM_VIEW)
+    out["work_completed_this_period"] = show_money(i["work_completed_this_period"])
+    if "scheduled_value" in out:
+        out["scheduled_value"] = show_money(i["scheduled_value"])
+    return out
 
 
 def _commitment_view(c: dict[str, Any]) -> dict[str, Any]:

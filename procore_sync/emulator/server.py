@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from procore_sync.emulator.api import Api, ApiError, direct_cost_view, requisition_view
+from procore_sync.emulator.api import VENDOR_VIEW, Api, ApiError, view
 from procore_sync.emulator.state import EmulatorState, Logged
 
 Route = tuple[str, re.Pattern[str], Callable[..., Any], bool]  # method, path, handler, needs company
@@ -325,7 +325,7 @@ def _routes(emu: ProcoreEmulator) -> list[Route]:
         return 200, api.vendor_list(cid, ctx.query.get("filters[origin_id]"), active=False)
 
     def vendor_show(ctx: Ctx, vid: int) -> tuple[int, Any]:
-        return 200, api.vendor_get(ctx.company_id, vid)
+        return 200, view(api.vendor_get(ctx.company_id, vid), VENDOR_VIEW)
 
     def vendor_create(ctx: Ctx) -> tuple[int, Any]:
         return 201, api.vendor_create(ctx.company_id, ctx.body.get("vendor") or {})
@@ -354,39 +354,42 @@ def _routes(emu: ProcoreEmulator) -> list[Route]:
     def lines(ctx: Ctx, kind: str, cid: int) -> tuple[int, Any]:
         return 200, api.commitment_lines(ctx.company_id, ctx.int_q("project_id"), kind, cid)
 
-    def req_list(ctx: Ctx) -> tuple[int, Any]:
-        return 200, api.requisition_list(ctx.company_id, ctx.int_q("project_id"), ctx.query.get("filters[origin_id]"))
+    def req_list(ctx: Ctx, version: str) -> tuple[int, Any]:
+        extended = version == "1.1" and ctx.query.get("view") == "extended"
+        return 200, api.requisition_list(
+            ctx.company_id, ctx.int_q("project_id"), ctx.query.get("filters[origin_id]"), extended=extended
+        )
 
     def req_create(ctx: Ctx) -> tuple[int, Any]:
-        record = api.requisition_create(ctx.company_id, ctx.body)
-        return 201, requisition_view(record, extended=ctx.query.get("view") == "extended")
+        record = api.requisition_create(ctx.company_id, ctx.body, ctx.client_id)
+        return 201, api.requisition_view(record, extended=ctx.query.get("view") == "extended")
 
     def req_show(ctx: Ctx, version: str, rid: int) -> tuple[int, Any]:
         record = api._requisition(ctx.company_id, ctx.int_q("project_id"), rid)
-        return 200, requisition_view(record, extended=version == "1.0" or ctx.query.get("view") == "extended")
+        return 200, api.requisition_view(record, extended=ctx.query.get("view") == "extended")
 
     def req_update(ctx: Ctx, rid: int) -> tuple[int, Any]:
-        record = api.requisition_update(ctx.company_id, ctx.int_q("project_id"), rid, ctx.body.get("requisition") or {})
-        return 200, requisition_view(record, extended=False)
+        record = api.requisition_update(ctx.company_id, ctx.int_q("project_id"), rid, ctx.body, ctx.client_id)
+        return 200, api.requisition_view(record, extended=ctx.query.get("view") == "extended")
 
-    def req_items(ctx: Ctx, rid: int) -> tuple[int, Any]:
-        return 200, {"items": api.requisition_items(ctx.company_id, ctx.int_q("project_id"), rid, ctx.body.get("items") or [])}
-
-    def req_delete(ctx: Ctx, rid: int) -> tuple[int, Any]:
-        api.requisition_delete(ctx.company_id, ctx.int_q("project_id"), rid)
+    def req_delete(ctx: Ctx, version: str, rid: int) -> tuple[int, Any]:
+        api.requisition_delete(ctx.company_id, ctx.int_q("project_id"), rid, ctx.client_id)
         return 204, None
 
     def dc_list(ctx: Ctx, pid: int) -> tuple[int, Any]:
         return 200, api.direct_cost_list(ctx.company_id, pid, ctx.query.get("filters[origin_id]"))
 
-    def dc_create(ctx: Ctx, pid: int) -> tuple[int, Any]:
-        return 201, direct_cost_view(api.direct_cost_create(ctx.company_id, pid, ctx.body.get("direct_cost") or {}))
-
     def dc_show(ctx: Ctx, pid: int, did: int) -> tuple[int, Any]:
-        return 200, direct_cost_view(api._direct_cost(ctx.company_id, pid, did))
+        return 200, api.direct_cost_view(api._direct_cost(ctx.company_id, pid, did))
 
-    def dc_update(ctx: Ctx, pid: int, did: int) -> tuple[int, Any]:
-        return 200, direct_cost_view(api.direct_cost_update(ctx.company_id, pid, did, ctx.body.get("direct_cost") or {}))
+    def dc_sync(ctx: Ctx, pid: int) -> tuple[int, Any]:
+        return 200, api.direct_costs_sync(ctx.company_id, pid, ctx.body.get("updates"))
+
+    def dc_lines_sync(ctx: Ctx, pid: int) -> tuple[int, Any]:
+        return 200, api.direct_cost_lines_sync(ctx.company_id, pid, ctx.body.get("updates"))
+
+    def dc_lines(ctx: Ctx, pid: int) -> tuple[int, Any]:
+        return 200, api.direct_cost_lines_list(ctx.company_id, pid)
 
     def dc_delete(ctx: Ctx, pid: int, did: int) -> tuple[int, Any]:
         api.direct_cost_delete(ctx.company_id, pid, did)
@@ -409,15 +412,15 @@ def _routes(emu: ProcoreEmulator) -> list[Route]:
         ("GET", r(r"/rest/v1\.0/cost_codes"), cost_codes, True),
         ("GET", r(rf"/rest/v1\.0/{kinds}"), commitments, True),
         ("GET", r(rf"/rest/v1\.0/{kinds}/(\d+)/line_items"), lines, True),
-        ("GET", r(r"/rest/v1\.0/requisitions"), req_list, True),
+        ("GET", r(r"/rest/v(1\.0|1\.1)/requisitions"), req_list, True),
         ("POST", r(r"/rest/v1\.1/requisitions"), req_create, True),
         ("GET", r(r"/rest/v(1\.0|1\.1)/requisitions/(\d+)"), req_show, True),
-        ("PATCH", r(r"/rest/v1\.0/requisitions/(\d+)"), req_update, True),
-        ("PATCH", r(r"/rest/v1\.0/requisitions/(\d+)/bulk_item_update"), req_items, True),
-        ("DELETE", r(r"/rest/v1\.0/requisitions/(\d+)"), req_delete, True),
+        ("PATCH", r(r"/rest/v1\.1/requisitions/(\d+)"), req_update, True),
+        ("DELETE", r(r"/rest/v(1\.0|1\.1)/requisitions/(\d+)"), req_delete, True),
+        ("PATCH", r(r"/rest/v1\.0/projects/(\d+)/direct_costs/sync"), dc_sync, True),
+        ("PATCH", r(r"/rest/v1\.0/projects/(\d+)/direct_costs/line_items/sync"), dc_lines_sync, True),
+        ("GET", r(r"/rest/v1\.0/projects/(\d+)/direct_costs/line_items"), dc_lines, True),
         ("GET", r(r"/rest/v1\.1/projects/(\d+)/direct_costs"), dc_list, True),
-        ("POST", r(r"/rest/v1\.1/projects/(\d+)/direct_costs"), dc_create, True),
         ("GET", r(r"/rest/v1\.1/projects/(\d+)/direct_costs/(\d+)"), dc_show, True),
-        ("PATCH", r(r"/rest/v1\.1/projects/(\d+)/direct_costs/(\d+)"), dc_update, True),
         ("DELETE", r(r"/rest/v1\.1/projects/(\d+)/direct_costs/(\d+)"), dc_delete, True),
     ]

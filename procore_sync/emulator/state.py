@@ -89,6 +89,13 @@ class EmulatorState:
     commitments: dict[int, dict[str, Any]] = field(default_factory=dict)
     requisitions: dict[int, dict[str, Any]] = field(default_factory=dict)
     direct_costs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    line_item_types: dict[int, dict[str, Any]] = field(default_factory=dict)
+    billing_periods: dict[int, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # Client ids acting as Procore admins (may edit any invoice); the product's apps are not.
+    admin_clients: set[str] = field(default_factory=set)
+    # Body fields Procore would have ignored (Rails strong parameters): (where, field).
+    # The test harness fails any test in which the product sent one.
+    unpermitted: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     requests: list[Logged] = field(default_factory=list)
     windows: dict[str, list[RateWindow]] = field(default_factory=dict)
@@ -129,14 +136,14 @@ class EmulatorState:
                 self.project_vendors.setdefault(pid, set())
                 for c in codes:
                     cid = self.next_id()
+                    # As Procore's cost code objects: no WBS code id, the cost types allowed with it.
                     self.cost_codes[cid] = {
                         "id": cid,
                         "project_id": pid,
                         "code": c["code"],
                         "full_code": c["code"],
                         "name": c["name"],
-                        # The same cost code seen as a WBS code (direct-cost line items use it).
-                        "wbs_code_id": self.next_id(),
+                        "line_item_types": [] if c.get("no_cost_type") else [self.line_item_type(company_id)],
                     }
             for v in seed.get("vendors", []):
                 vid = self.next_id()
@@ -175,6 +182,23 @@ class EmulatorState:
 
     def load_seed_file(self, path: Path = DEFAULT_SEED) -> dict[str, int]:
         return self.load_seed(json.loads(Path(path).read_text()))
+
+    def line_item_type(self, company_id: int) -> dict[str, Any]:
+        """The company's one cost type ("Other"), as listed on its cost codes (LineItemType.md)."""
+        found = self.line_item_types.get(company_id)
+        if found is None:
+            found = {"id": self.next_id(), "name": "Other", "code": "O", "base_type": "other", "origin_id": None,
+                     "origin_data": None}  # fmt: skip
+            self.line_item_types[company_id] = found
+        return found
+
+    def billing_period_for(self, project_id: int, day: str | None) -> dict[str, Any]:
+        """The project's monthly billing period containing `day` (created on first use)."""
+        month = (day or "2026-01-01")[:7]
+        periods = self.billing_periods.setdefault(project_id, {})
+        if month not in periods:
+            periods[month] = {"id": self.next_id(), "start_date": f"{month}-01", "end_date": f"{month}-28"}
+        return periods[month]
 
     def cost_code_by_code(self, project_id: int, code: str) -> dict[str, Any]:
         for c in self.cost_codes.values():
@@ -332,7 +356,6 @@ def _vendor_defaults(vid: int, company_id: int) -> dict[str, Any]:
         "id": vid,
         "company_id": company_id,
         "name": "",
-        "legal_name": "",
         "abbreviated_name": "",
         "address": "",
         "city": "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -46,10 +47,19 @@ def _stale(at: object) -> bool:
     return timezone.now() - at > timedelta(seconds=conf("PROCORE_CATALOG_TTL_SECONDS"))  # type: ignore[operator]
 
 
+def _line_item_type_id(code: dict[str, Any]) -> int | None:
+    """The cost type a direct-cost line uses with this cost code: the first of its `line_item_types`.
+
+    Cost code objects (RestV10ProjectsProjectIdTimesheetsScopedCostCodesGet200ResponseInner.md) list
+    the cost types allowed with them and carry no WBS code id; a direct-cost line is named by
+    `cost_code_id` + `line_item_type_id` (the line items sync endpoint's description).
+    """
+    types = [t for t in code.get("line_item_types") or [] if isinstance(t, dict) and t.get("id")]
+    return min(int(t["id"]) for t in types) if types else None
+
+
 def cost_codes_refresh(*, client: ProcoreClient, tenant: Tenant, project_id: int) -> int:
-    """Re-read a project's cost codes, keeping both ids: requisition items use the cost code id,
-    direct-cost lines the WBS code id. (confirm: our emulator answers `wbs_code_id` on each cost
-    code; where Procore only lists WBS codes separately, that lookup belongs here.)"""
+    """Re-read a project's cost codes with the cost type each one offers direct-cost lines."""
     env = tenant.procore_environment
     codes = client.cost_codes(project_id)
     now = timezone.now()
@@ -62,7 +72,7 @@ def cost_codes_refresh(*, client: ProcoreClient, tenant: Tenant, project_id: int
                     environment=env,
                     project_id=project_id,
                     procore_id=int(c["id"]),
-                    wbs_code_id=int(c["wbs_code_id"]) if c.get("wbs_code_id") else None,
+                    line_item_type_id=_line_item_type_id(c),
                     code=str(c.get("full_code") or c.get("code") or ""),
                     name=str(c.get("name") or "")[:255],
                     fetched_at=now,

@@ -23,7 +23,6 @@ from procore_sync.conf import conf, conf_int
 from procore_sync.errors import ProcoreError, RateLimited, ReconnectNeeded, TransientError
 from procore_sync.models import (
     CostCodeMapping,
-    ExternalId,
     JobProjectMapping,
     JobReason,
     JobState,
@@ -32,14 +31,16 @@ from procore_sync.models import (
     PushOp,
 )
 from procore_sync.outbox import outbox_rearm, outbox_trigger
-from procore_sync.services.bills import bill_delete, bill_upsert
-from procore_sync.services.outcomes import Deferred, Done, Waiting
+from procore_sync.services.bills import bill_delete, bills_upsert_batch
+from procore_sync.services.ids import external_get
+from procore_sync.services.outcomes import Done, Waiting
 from procore_sync.services.vendors import vendor_deactivate, vendor_upsert_batch
-from procore_sync.tokens import client_for
+from procore_sync.tokens import client_for, rate_save
+from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
-Result = Done | Waiting | Deferred | ProcoreError
+Result = Done | Waiting | ProcoreError
 
 _WAIT_CODES: dict[str, str] = {
     JobReason.NEEDS_MAPPING: EventCode.MAPPING_MISSING,
@@ -47,81 +48,85 @@ _WAIT_CODES: dict[str, str] = {
 }
 
 
-def _claim(job_id: int) -> PushJob | None:
+# Ops that run as one batch per tenant (one sync call for many records).
+_BATCHED = (PushOp.VENDOR_UPSERT, PushOp.BILL_UPSERT)
+
+
+def _batch_limit(op: str) -> int:
+    if op == PushOp.VENDOR_UPSERT:
+        return conf_int("PROCORE_VENDOR_BATCH_SIZE")
+    return conf_int("PROCORE_BILL_BATCH_SIZE")
+
+
+def _claim(job_id: int) -> list[PushJob]:
+    """Claim a due job, with the tenant's other due jobs of the same op when it batches.
+
+    One lane per tenant: while any job of the tenant is in flight, nothing else of that
+    tenant starts (the running one triggers the next when it ends). So a tenant never holds
+    more than one worker, two sync calls for one project or company never overlap (Procore:
+    no concurrent sync requests for the same resource), and a delete never overtakes the
+    create in flight.
+    """
     now = timezone.now()
     with transaction.atomic():
+        # Takes the write lock on SQLite (select_for_update is a no-op there) so claims serialise.
+        if not PushJob.objects.filter(pk=job_id, state=JobState.PENDING, not_before__lte=now).update(updated_at=now):
+            return []
         job = PushJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.state != JobState.PENDING or job.not_before > now:
-            return None
-        # One job per record at a time, so a delete never overtakes the create in flight.
-        if PushJob.objects.filter(record_id=job.record_id, state=JobState.IN_FLIGHT).exists():
-            job.not_before = now + timedelta(seconds=2)
-            job.save(update_fields=["not_before", "updated_at"])
-            transaction.on_commit(lambda: outbox_trigger(job_id=job_id, countdown=2))
-            return None
-        job.state = JobState.IN_FLIGHT
-        job.in_flight_since = now
-        job.attempts += 1
-        job.save(update_fields=["state", "in_flight_since", "attempts", "updated_at"])
-    return PushJob.objects.select_related("tenant", "record").get(pk=job_id)
-
-
-def _claim_vendor_batch(job: PushJob, limit: int) -> list[PushJob]:
-    """Take other due vendor upserts of the same tenant along, for one sync call."""
-    if limit <= 0:
-        return []
-    now = timezone.now()
-    with transaction.atomic():
-        candidates = list(
-            PushJob.objects.select_for_update(skip_locked=True)
-            .filter(tenant_id=job.tenant_id, op=PushOp.VENDOR_UPSERT, state=JobState.PENDING, not_before__lte=now)
-            .exclude(pk=job.pk)
-            .order_by("pk")
-            .values_list("pk", "record_id")[:limit]
-        )
-        busy = set(
-            PushJob.objects.filter(
-                record_id__in=[r for _, r in candidates], state=JobState.IN_FLIGHT
-            ).values_list("record_id", flat=True)
-        )
-        ids = [pk for pk, record_id in candidates if record_id not in busy and record_id != job.record_id]
+            return []
+        list(Tenant.objects.select_for_update().filter(pk=job.tenant_id).values_list("pk", flat=True))
+        if PushJob.objects.filter(tenant_id=job.tenant_id, state=JobState.IN_FLIGHT).exists():
+            return []  # the tenant's lane is busy; the job in flight triggers the next one when it ends
+        ids = [job.pk]
+        if job.op in _BATCHED:
+            ids += list(
+                PushJob.objects.filter(
+                    tenant_id=job.tenant_id, op=job.op, state=JobState.PENDING, not_before__lte=now
+                )
+                .exclude(pk=job.pk)
+                .order_by("not_before", "pk")
+                .values_list("pk", flat=True)[: _batch_limit(job.op) - 1]
+            )
         PushJob.objects.filter(pk__in=ids, state=JobState.PENDING).update(
             state=JobState.IN_FLIGHT, in_flight_since=now, attempts=F("attempts") + 1, updated_at=now
         )
-    return list(PushJob.objects.select_related("tenant", "record").filter(pk__in=ids, state=JobState.IN_FLIGHT))
+    jobs = {j.pk: j for j in PushJob.objects.select_related("tenant", "record").filter(pk__in=ids)}
+    return [jobs[i] for i in ids if i in jobs and jobs[i].state == JobState.IN_FLIGHT]
 
 
 def _handle(client: ProcoreClient, jobs: list[PushJob]) -> dict[int, Result]:
     if jobs[0].op == PushOp.VENDOR_UPSERT:
         return dict(vendor_upsert_batch(client=client, jobs=jobs))
+    if jobs[0].op == PushOp.BILL_UPSERT:
+        return dict(bills_upsert_batch(client=client, jobs=jobs))
     job = jobs[0]
-    handler = {PushOp.VENDOR_DEACTIVATE: vendor_deactivate, PushOp.BILL_UPSERT: bill_upsert, PushOp.BILL_DELETE: bill_delete}[
-        PushOp(job.op)
-    ]
+    handler = {PushOp.VENDOR_DEACTIVATE: vendor_deactivate, PushOp.BILL_DELETE: bill_delete}[PushOp(job.op)]
     try:
         return {job.pk: handler(client=client, job=job)}
-    except (Waiting, Deferred, ProcoreError) as exc:
+    except (Waiting, ProcoreError) as exc:
         return {job.pk: exc}
 
 
 def push_job_run(*, job_id: int) -> str:
-    """Run one outbox job (and, for vendors, a batch of its due siblings). Returns a short status."""
-    job = _claim(job_id)
-    if job is None:
+    """Run one outbox job (and, for batched ops, its tenant's due siblings). Returns a short status."""
+    jobs = _claim(job_id)
+    if not jobs:
         return "not due"
-    jobs = [job]
-    if job.op == PushOp.VENDOR_UPSERT:
-        jobs += _claim_vendor_batch(job, conf_int("PROCORE_VENDOR_BATCH_SIZE") - 1)
+    job = jobs[0]
     calls: list[CallRecord] = []
     results: dict[int, Result]
+    client: ProcoreClient | None = None
     try:
         client = client_for(job.tenant, recorder=calls.append)
         results = _handle(client, jobs)
-    except (Waiting, Deferred, ProcoreError) as exc:
+    except (Waiting, ProcoreError) as exc:
         results = {j.pk: exc for j in jobs}
     except Exception as exc:  # a bug or a database hiccup: retry, visibly, within the attempt cap
         log.exception("push job %s crashed", job_id)
         results = {j.pk: TransientError(f"internal error: {type(exc).__name__}: {exc}") for j in jobs}
+    if client is not None:
+        rate_save(client)
     call_data = [c.as_dict() for c in calls][-40:]
     for j in jobs:
         result = results.get(j.pk, TransientError("no result"))
@@ -134,7 +139,20 @@ def push_job_run(*, job_id: int) -> str:
             log.warning("push job %s: database connection lost while finishing; reconnecting once", j.pk)
             connection.close()
             _finish(j, result, call_data)
+    _trigger_next(job.tenant_id)
     return type(results.get(job.pk)).__name__
+
+
+def _trigger_next(tenant_id: int) -> None:
+    """The tenant's lane is free again: start its oldest due job (which takes its batch along)."""
+    next_id = (
+        PushJob.objects.filter(tenant_id=tenant_id, state=JobState.PENDING, not_before__lte=timezone.now())
+        .order_by("not_before", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if next_id is not None:
+        outbox_trigger(job_id=next_id)
 
 
 def _set_record(record: SyncRecord, **kwargs: Any) -> None:
@@ -195,15 +213,15 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
                 reason=result.message,
                 data=data | {"reason": reason},
             )
-        elif isinstance(result, Deferred | RateLimited):
+        elif isinstance(result, RateLimited):
             # Not the job's fault: come back when the window resets, without spending an attempt.
-            retry_in = (result.seconds if isinstance(result, Deferred) else result.retry_after) or 1.0
+            retry_in = result.retry_after or 1.0
             job.state, job.reason = JobState.PENDING, JobReason.TRANSIENT
             job.attempts = max(job.attempts - 1, 0)
             job.not_before = now + timedelta(seconds=retry_in)
             job.last_error = result.message
         elif not result.permanent and job.attempts < conf_int("PROCORE_JOB_MAX_ATTEMPTS"):
-            retry_in = _retry_delay(job.attempts)
+            retry_in = max(_retry_delay(job.attempts), result.retry_after or 0.0)
             job.state, job.reason, job.last_error = JobState.PENDING, JobReason.TRANSIENT, str(result)
             job.not_before = now + timedelta(seconds=retry_in)
             _set_record(
@@ -254,9 +272,7 @@ def _unblocked_meanwhile(job: PushJob, record: SyncRecord, reason: str, claimed_
             .filter(tenant_id=job.tenant_id, kind=RecordKind.VENDOR, qb_id=record.vendor_list_id)
             .values_list("pk", flat=True)
         )
-        return ExternalId.objects.filter(
-            tenant_id=job.tenant_id, qb_id=record.vendor_list_id, procore_kind=ProcoreKind.VENDOR
-        ).exists()
+        return external_get(job=job, qb_id=record.vendor_list_id, kind=ProcoreKind.VENDOR) is not None
     if reason == JobReason.NEEDS_MAPPING and claimed_at is not None:
         return CostCodeMapping.objects.filter(tenant_id=job.tenant_id, updated_at__gte=claimed_at).exists() or (
             JobProjectMapping.objects.filter(tenant_id=job.tenant_id, updated_at__gte=claimed_at).exists()

@@ -33,9 +33,13 @@ _LOST_AFTER = timedelta(seconds=60)
 def outbox_sweep(*, limit: int = 1000) -> dict[str, int]:
     """Re-trigger overdue pending jobs and re-arm waiting jobs that can now proceed."""
     now = timezone.now()
+    # Only an id of the tenant's *current* environment counts (a sandbox id is no use in production).
     vendor_arrived = Exists(
         ExternalId.objects.filter(
-            tenant_id=OuterRef("tenant_id"), qb_id=OuterRef("record__vendor_list_id"), procore_kind=ProcoreKind.VENDOR
+            tenant_id=OuterRef("tenant_id"),
+            environment=OuterRef("tenant__procore_environment"),
+            qb_id=OuterRef("record__vendor_list_id"),
+            procore_kind=ProcoreKind.VENDOR,
         )
     )
     # A mapping saved (or changed) after the job went waiting may unblock it.
@@ -45,6 +49,11 @@ def outbox_sweep(*, limit: int = 1000) -> dict[str, int]:
     rearmed = len(outbox_rearm(PushJob.objects.filter(reason=JobReason.NEEDS_VENDOR).filter(vendor_arrived), limit=5000))
     rearmed += len(
         outbox_rearm(PushJob.objects.filter(reason=JobReason.NEEDS_MAPPING).filter(changed_mapping), limit=5000)
+    )
+    # Waiting for a person to act in Procore: look again now and then, one attempt each time.
+    recheck_before = now - timedelta(seconds=conf("PROCORE_RECHECK_SECONDS"))
+    rearmed += len(
+        outbox_rearm(PushJob.objects.filter(reason=JobReason.NEEDS_PROCORE, updated_at__lt=recheck_before), limit=5000)
     )
     due = list(
         PushJob.objects.filter(state=JobState.PENDING, not_before__lte=now - _LOST_AFTER)

@@ -7,8 +7,8 @@ from typing import Any
 from audit.models import EventCode, RecordState
 from procore_sync.client import ProcoreClient
 from procore_sync.errors import NotFound, ProcoreError, TransientError, ValidationFailed
-from procore_sync.mapping import payload_hash, vendor_payload
 from procore_sync.models import ExternalId, ProcoreKind, PushJob
+from procore_sync.payloads import payload_hash, vendor_payload
 from procore_sync.services.ids import external_get, external_save
 from procore_sync.services.outcomes import Done
 from qbwc.qbtypes import vendor_from_json

@@ -184,7 +184,7 @@ class Drill:
                     found[str(r["origin_id"])].append(Found("requisition", r["id"], r["project_id"], amount))
             for d in self.state.direct_costs.values():
                 if d["project_id"] in projects and d.get("origin_id"):
-                    amount = sum((Decimal(str(li["manual_amount"])) for li in d["line_items"]), Decimal("0"))
+                    amount = sum((Decimal(str(li["amount"])) for li in d["line_items"]), Decimal("0"))
                     found[str(d["origin_id"])].append(Found("direct_cost", d["id"], d["project_id"], amount))
         return found
 

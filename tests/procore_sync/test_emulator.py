@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -84,22 +85,76 @@ def test_validation_errors_are_422_with_an_errors_object(procore_emulator: Emu) 
     assert sync.json()["errors"][0]["origin_id"] == "N2"
 
 
-def test_direct_cost_lines_without_an_id_are_added(procore_emulator: Emu) -> None:
+def test_direct_cost_syncs_match_by_id_then_origin_and_answer_200_with_errors(procore_emulator: Emu) -> None:
     access = token(procore_emulator, grant_type="client_credentials").json()["access_token"]
     state, pid = procore_emulator.state, procore_emulator.ids["project:Main Street Office"]
     vid = procore_emulator.ids["vendor:V-APEX"]
-    wbs = next(c["wbs_code_id"] for c in state.cost_codes.values() if c["project_id"] == pid)
-    body = {"direct_cost_type": "invoice", "vendor_id": vid, "invoice_number": "I-1", "origin_id": "T1",
-            "line_items": [{"wbs_code_id": wbs, "description": "a", "manual_amount": "10.00"}]}
-    created = api(procore_emulator, "POST", f"/rest/v1.1/projects/{pid}/direct_costs", access, json={"direct_cost": body}).json()
-    path = f"/rest/v1.1/projects/{pid}/direct_costs/{created['id']}"
-    added = api(procore_emulator, "PATCH", path, access, json={"direct_cost": {"line_items": [{"wbs_code_id": wbs, "manual_amount": "5.00"}]}}).json()
-    assert [li["manual_amount"] for li in added["line_items"]] == ["10.00", "5.00"]
-    line_id = added["line_items"][0]["id"]
-    changed = api(procore_emulator, "PATCH", path, access, json={"direct_cost": {"line_items": [{"id": line_id, "wbs_code_id": wbs, "manual_amount": "7.25"}]}}).json()
-    assert [li["manual_amount"] for li in changed["line_items"]] == ["7.25", "5.00"]
+    code = next(c for c in state.cost_codes.values() if c["project_id"] == pid)
+    assert "wbs_code_id" not in code and code["line_item_types"]  # as Procore's cost code objects
+    sync = f"/rest/v1.0/projects/{pid}/direct_costs/sync"
+    head = {"direct_cost_type": "invoice", "vendor_id": vid, "invoice_number": "I-1", "origin_id": "T1"}
+    answer = api(procore_emulator, "PATCH", sync, access, json={"updates": [head, {**head, "origin_id": "T2", "invoice_number": ""}]})
+    assert answer.status_code == 200
+    [dc] = answer.json()["entities"]
+    assert dc["origin_id"] == "T1" and "line_items" not in dc  # only documented fields
+    assert [e["origin_id"] for e in answer.json()["errors"]] == ["T2"]
+    again = api(procore_emulator, "PATCH", sync, access, json={"updates": [{**head, "description": "again"}]}).json()
+    assert again["entities"][0]["id"] == dc["id"] and len(state.direct_costs) == 1  # matched by origin_id
+
+    lines = f"/rest/v1.0/projects/{pid}/direct_costs/line_items/sync"
+    line = {"direct_cost_id": dc["id"], "cost_code_id": code["id"], "line_item_type_id": code["line_item_types"][0]["id"],
+            "amount": "10.00", "origin_id": "T1/1"}
+    first = api(procore_emulator, "PATCH", lines, access, json={"updates": [line, {**line, "origin_id": "T1/2", "cost_code_id": 1}]}).json()
+    assert [e["origin_id"] for e in first["entities"]] == ["T1/1"] and first["errors"][0]["origin_id"] == "T1/2"
+    line_id = first["entities"][0]["id"]
+    api(procore_emulator, "PATCH", lines, access, json={"updates": [{"id": line_id, "amount": "7.25"}]})
+    api(procore_emulator, "PATCH", lines, access, json={"updates": [{**line, "amount": "7.50"}]})  # by origin_id
+    assert [li["amount"] for li in state.direct_costs[dc["id"]]["line_items"]] == [Decimal("7.50")]
+    assert api(procore_emulator, "GET", f"/rest/v1.1/projects/{pid}/direct_costs/{dc['id']}", access).json()["grand_total"] == "7.50"
+    path = f"/rest/v1.1/projects/{pid}/direct_costs/{dc['id']}"
     assert api(procore_emulator, "DELETE", path, access).status_code == 204
     assert api(procore_emulator, "DELETE", path, access).status_code == 404
+    assert not state.unpermitted
+
+
+def test_unknown_body_fields_are_ignored_and_recorded_as_unpermitted(procore_emulator: Emu) -> None:
+    access = token(procore_emulator, grant_type="client_credentials").json()["access_token"]
+    body = {"company_id": ACME_COMPANY, "updates": [{"origin_id": "U1", "name": "U One", "legal_name": "U One, Inc."}]}
+    answer = api(procore_emulator, "PATCH", "/rest/v1.0/vendors/sync", access, json=body).json()
+    assert not answer["entities"][0].get("legal_name")  # ignored, as Rails strong parameters do
+    assert procore_emulator.state.unpermitted == [("vendors/sync updates[]", "legal_name")]
+    procore_emulator.state.unpermitted.clear()  # this test sent it on purpose
+
+
+def test_invoices_follow_procores_rules_for_non_admins(procore_emulator: Emu) -> None:
+    access = token(procore_emulator, grant_type="client_credentials").json()["access_token"]
+    state, ids = procore_emulator.state, procore_emulator.ids
+    pid, cid = ids["project:Main Street Office"], ids["commitment:Main Street Office:V-APEX"]
+    line_id = state.commitments[cid]["line_items"][0]["id"]
+
+    def create(n: str) -> dict[str, Any]:
+        body = {"project_id": pid, "commitment_id": cid, "requisition": {"invoice_number": n, "origin_id": n, "billing_date": "2026-11-02",
+                "items": [{"line_item_id": line_id, "item_type": "contract_item", "work_completed_this_period": "5.00"}]}}
+        answer = api(procore_emulator, "POST", "/rest/v1.1/requisitions", access, params={"view": "extended"}, json=body)
+        assert answer.status_code == 201, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    first, second = create("R1"), create("R2")
+    assert first["period_id"] == second["period_id"]  # the billing period containing the date
+    assert [i["work_completed_this_period"] for i in first["items"] if i["line_item_id"] == line_id] == ["5.00"]
+    item = first["items"][0]["id"]
+    patch: dict[str, Any] = {"project_id": pid, "commitment_id": cid, "requisition": {"items": [{"id": item, "item_type": "contract_item", "work_completed_this_period": "6.00"}]}}
+    older = api(procore_emulator, "PATCH", f"/rest/v1.1/requisitions/{first['id']}", access, params={"project_id": pid}, json=patch)
+    assert older.status_code == 403  # only the latest invoice of a commitment
+    assert api(procore_emulator, "DELETE", f"/rest/v1.0/requisitions/{first['id']}", access, params={"project_id": pid}).status_code == 403
+    state.requisitions[second["id"]]["status"] = "approved"
+    patch["requisition"]["items"][0]["id"] = second["items"][0]["id"]
+    approved = api(procore_emulator, "PATCH", f"/rest/v1.1/requisitions/{second['id']}", access, params={"project_id": pid}, json=patch)
+    assert approved.status_code == 403  # not draft / revise and resubmit
+    state.requisitions[second["id"]]["status"] = "revise_and_resubmit"
+    assert api(procore_emulator, "PATCH", f"/rest/v1.1/requisitions/{second['id']}", access, params={"project_id": pid}, json=patch).ok
+    assert api(procore_emulator, "DELETE", f"/rest/v1.0/requisitions/{second['id']}", access, params={"project_id": pid}).status_code == 204
+    assert api(procore_emulator, "DELETE", f"/rest/v1.0/requisitions/{first['id']}", access, params={"project_id": pid}).status_code == 204
 
 
 def test_state_is_readable_over_http(procore_emulator: Emu) -> None:

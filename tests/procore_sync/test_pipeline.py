@@ -69,11 +69,16 @@ def test_first_load_lands_exactly_once_with_amounts_cost_codes_and_projects(acme
     assert requisition_amount(t, b2[harbor]) == {"03-300": Decimal("2500.33")}
 
     [b3] = state.direct_costs_by_origin("B3")
-    wbs_26 = next(c["wbs_code_id"] for c in state.cost_codes.values() if c["project_id"] == main and c["code"] == "26-000")
+    code_26 = next(c for c in state.cost_codes.values() if c["project_id"] == main and c["code"] == "26-000")
     assert b3["vendor_id"] == bre["id"] and b3["direct_cost_type"] == "invoice" and b3["invoice_number"] == "INV-B3"
-    assert [(li["wbs_code_id"], li["manual_amount"]) for li in b3["line_items"]] == [(wbs_26, Decimal("999.99"))]
+    # The line names its cost code as Procore documents it: cost_code_id + line_item_type_id.
+    assert [(li["cost_code_id"], li["line_item_type_id"], li["amount"]) for li in b3["line_items"]] == [
+        (code_26["id"], code_26["line_item_types"][0]["id"], Decimal("999.99"))
+    ]
     assert bre["id"] in state.project_vendors[main]  # added to the project directory
-    assert state.count("POST", r"/vendors/\d+/actions/add") == 1
+    # Both paths: each vendor joins the directory of every project its bills go to, once per pair.
+    assert apex["id"] in state.project_vendors[main] and apex["id"] in state.project_vendors[harbor]
+    assert state.count("POST", r"/vendors/\d+/actions/add") == 3  # Apex x2, Blue Ridge x1
     assert not state.direct_costs_by_origin("B1") and len(state.requisitions) == 3
 
     # Unchanged re-poll: QuickBooks sends the same versions again → not one Procore call.
@@ -104,6 +109,9 @@ def test_edits_update_in_place_and_deletions_delete(acme_globex: Tenants, celery
     qb = load_acme(t)
     main, harbor = ids["project:Main Street Office"], ids["project:Harbor Bridge"]
     [b1_before] = state.requisitions_by_origin("B1")
+    # As a Procore admin (who may change any invoice); the invoice rules for everyone else are
+    # in test_invoice_rules.py.
+    state.admin_clients.add("acme-client")
 
     # Edits: new amounts, a new ref number, a vendor's new phone; B2 moves entirely to Main Street.
     record_receive(tenant=t.acme, obj=qb_bill("B1", qb["apex"], [("1750.00", "")], seq="2", ref="INV-B1-R"), session_id=None)
@@ -119,7 +127,7 @@ def test_edits_update_in_place_and_deletions_delete(acme_globex: Tenants, celery
     assert b2["project_id"] == main and requisition_amount(t, b2) == {"03-300": Decimal("10.00")}
     assert not [r for r in state.requisitions.values() if r["project_id"] == harbor]
     [b3] = state.direct_costs_by_origin("B3")
-    assert [li["manual_amount"] for li in b3["line_items"]] == [Decimal("1234.56")]  # changed, not added
+    assert [li["amount"] for li in b3["line_items"]] == [Decimal("1234.56")]  # changed, not added
     [bre] = state.vendors_by_origin("V-BRE")
     assert bre["business_phone"] == "720-555-0199" and len(state.vendors) == 2
 
@@ -158,7 +166,7 @@ def test_a_bill_waits_for_its_vendor_and_for_a_mapping_then_goes_out_by_itself(a
     costcode_map(tenant=t.acme, vendor_list_id="V-NEW", cost_code="22-000")
     wait_settled()
     [dc] = state.direct_costs_by_origin("B9")
-    assert dc["line_items"][0]["manual_amount"] == Decimal("42.00")
+    assert dc["line_items"][0]["amount"] == Decimal("42.00")
     assert SyncRecord.objects.get(qb_id="B9").state == RecordState.SYNCED
 
 
@@ -182,8 +190,8 @@ def test_an_edit_arriving_mid_push_supersedes_the_job_in_flight(acme_globex: Ten
     bre = qb_vendor("V-BRE", "Blue Ridge Electric")
     record_receive(tenant=t.acme, obj=bre, session_id=None)
     wait_settled()
-    state.inject("latency", delay=1.0, method="GET", path="/direct_costs$")
-    state.inject("status", status=500, method="POST", path="/direct_costs$")
+    state.inject("latency", delay=1.0, method="POST", path="/actions/add$")
+    state.inject("status", status=500, method="PATCH", path="/direct_costs/sync$")
     record_receive(tenant=t.acme, obj=qb_bill("B5", bre, [("50.00", "")]), session_id=None)
     first = PushJob.objects.get(record__qb_id="B5")
     wait_for(lambda: PushJob.objects.get(pk=first.pk).state == JobState.IN_FLIGHT, message="the first push in flight")
@@ -192,7 +200,7 @@ def test_an_edit_arriving_mid_push_supersedes_the_job_in_flight(acme_globex: Ten
     first.refresh_from_db()
     assert (first.state, first.reason) == (JobState.CANCELLED, JobReason.SUPERSEDED)
     [dc] = state.direct_costs_by_origin("B5")
-    assert [li["manual_amount"] for li in dc["line_items"]] == [Decimal("55.55")]
+    assert [li["amount"] for li in dc["line_items"]] == [Decimal("55.55")]
     assert SyncRecord.objects.get(qb_id="B5").state == RecordState.SYNCED
 
 

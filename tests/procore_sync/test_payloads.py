@@ -1,4 +1,4 @@
-"""PURE mapping: QuickBooks dataclasses → Procore payloads (plain asserts, no DB, no HTTP)."""
+"""PURE payloads: QuickBooks dataclasses → Procore request bodies (plain asserts, no DB, no HTTP)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,23 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from procore_sync.mapping import (
+from procore_sync.emulator.api import (
+    DIRECT_COST_LINE_SYNC_FIELDS,
+    DIRECT_COST_SYNC_FIELDS,
+    REQUISITION_BODY,
+    REQUISITION_FIELDS,
+    REQUISITION_ITEM_FIELDS,
+    VENDOR_SYNC_FIELDS,
+)
+from procore_sync.payloads import (
     bill_split,
     country_code,
-    direct_cost_payload,
+    direct_cost_header,
+    direct_cost_line,
     payload_hash,
-    requisition_items,
-    requisition_payload,
+    requisition_create_body,
+    requisition_header,
+    requisition_update_body,
     state_code,
     vendor_payload,
 )
@@ -52,7 +62,7 @@ def bill(lines: list[tuple[str, str]], amount_due: str | None = None) -> QbBill:
 
 def test_vendor_payload_maps_every_field_and_keeps_the_list_id_as_origin() -> None:
     p = vendor_payload(vendor())
-    assert p["name"] == "Apex Concrete" and p["legal_name"] == "Apex Concrete, Inc."
+    assert p["name"] == "Apex Concrete" and "legal_name" not in p  # not a writable vendor field
     assert p["address"] == "12 Main St, Suite 4"  # the repeated company name is dropped
     assert (p["city"], p["state_code"], p["zip"], p["country_code"]) == ("Denver", "CO", "80202", "US")
     assert (p["business_phone"], p["fax_number"], p["email_address"]) == ("303-555-0100", "303-555-0101", "ap@apex.example")
@@ -93,17 +103,41 @@ def test_parts_always_add_up_to_amount_due(lines: list[tuple[Decimal, str]]) -> 
 
 def test_requisition_and_direct_cost_payloads_carry_the_bill_identity_and_exact_amounts() -> None:
     b = bill([("1234.50", "")])
-    req = requisition_payload(b)
-    assert req == {"invoice_number": "INV-77", "billing_date": "2026-03-31", "origin_id": "TX-1", "origin_data": req["origin_data"]}
-    assert requisition_items(7, [7, 8], Decimal("1234.5")) == [
-        {"id": 7, "work_completed_this_period": "1234.50"},
-        {"id": 8, "work_completed_this_period": "0.00"},
-    ]
+    header = requisition_header(b)
+    assert header == {"invoice_number": "INV-77", "billing_date": "2026-03-31", "origin_id": "TX-1", "origin_data": header["origin_data"]}
     [part] = bill_split(b, job_projects={}, default_project_id=3)
-    dc = direct_cost_payload(b, part, vendor_id=5, wbs_code_id=6)
-    assert dc["direct_cost_type"] == "invoice" and dc["vendor_id"] == 5 and dc["origin_id"] == "TX-1"
-    assert dc["line_items"] == [{"wbs_code_id": 6, "description": "d0", "manual_amount": "1234.50"}]
-    assert direct_cost_payload(b, part, vendor_id=5, wbs_code_id=6, line_id=99)["line_items"][0]["id"] == 99
+    create = requisition_create_body(b, part, project_id=3, commitment_id=4, line_item_id=7)
+    assert (create["project_id"], create["commitment_id"]) == (3, 4)
+    assert create["requisition"]["items"] == [{"line_item_id": 7, "item_type": "contract_item", "work_completed_this_period": "1234.50"}]
+    update = requisition_update_body(b, part, project_id=3, commitment_id=4, item_id=70, zero_item_ids=[70, 71])
+    assert update["requisition"]["items"] == [
+        {"id": 70, "item_type": "contract_item", "work_completed_this_period": "1234.50"},
+        {"id": 71, "item_type": "contract_item", "work_completed_this_period": "0.00"},
+    ]
+    dc = direct_cost_header(b, vendor_id=5)
+    assert dc["direct_cost_type"] == "invoice" and dc["vendor_id"] == 5 and dc["origin_id"] == "TX-1" and "id" not in dc
+    # The type can only be set when creating (DirectCostItem3.md): an update by id leaves it out.
+    assert "direct_cost_type" not in direct_cost_header(b, vendor_id=5, direct_cost_id=9)
+    line = direct_cost_line(b, part, direct_cost_id=9, cost_code_id=6, line_item_type_id=8)
+    assert line == {"direct_cost_id": 9, "cost_code_id": 6, "line_item_type_id": 8, "description": "d0", "amount": "1234.50", "origin_id": "TX-1/1"}
+    assert direct_cost_line(b, part, direct_cost_id=9, cost_code_id=6, line_item_type_id=8, line_id=99)["id"] == 99
+
+
+def test_every_field_sent_is_a_documented_request_field() -> None:
+    """The field lists come from the SDK pages' request models (see docs/procore-contract.md)."""
+    b = bill([("12.00", "")])
+    [part] = bill_split(b, job_projects={}, default_project_id=3)
+    assert set(vendor_payload(vendor())) <= set(VENDOR_SYNC_FIELDS)
+    for body in (
+        requisition_create_body(b, part, project_id=3, commitment_id=4, line_item_id=7),
+        requisition_update_body(b, part, project_id=3, commitment_id=4, item_id=70, zero_item_ids=[71]),
+    ):
+        assert set(body) <= set(REQUISITION_BODY) and set(body["requisition"]) <= set(REQUISITION_FIELDS)
+        assert all(set(i) <= set(REQUISITION_ITEM_FIELDS) for i in body["requisition"]["items"])
+    assert set(direct_cost_header(b, vendor_id=5)) <= set(DIRECT_COST_SYNC_FIELDS)
+    assert set(direct_cost_header(b, vendor_id=5, direct_cost_id=1)) <= set(DIRECT_COST_SYNC_FIELDS)
+    line = direct_cost_line(b, part, direct_cost_id=9, cost_code_id=6, line_item_type_id=8, line_id=2)
+    assert set(line) <= set(DIRECT_COST_LINE_SYNC_FIELDS)
 
 
 def test_payload_hash_is_stable_and_sensitive() -> None:

@@ -75,14 +75,18 @@ def _street(address: QbAddress, skip: set[str]) -> str:
 
 
 def vendor_payload(vendor: QbVendor) -> dict[str, Any]:
-    """A Procore company-vendor body; `origin_id` = ListID so it can always be found again."""
+    """A Procore company-vendor body; `origin_id` = ListID so it can always be found again.
+
+    Every key is a field of CompanyVendorSyncBodyUpdatesInner.md and CompanyVendor.md (the
+    sync and create/update request models of the SDK pages generated from Procore's OpenAPI).
+    """
     address = vendor.address or QbAddress()
     country = country_code(address.country) or ("US" if address.state else "")
     skip = {vendor.name.strip().lower(), vendor.company_name.strip().lower()} - {""}
     return {
+        # QuickBooks' CompanyName has no writable twin: `legal_name` is only in Procore's answers
+        # (docs/RestV10VendorsGet200ResponseInner.md), not in CompanyVendorSyncBodyUpdatesInner.md.
         "name": vendor.name.strip(),
-        # Procore shows legal_name in the vendor's extended view (confirm it is writable).
-        "legal_name": vendor.company_name.strip(),
         "address": _street(address, skip),
         "city": address.city.strip(),
         "state_code": state_code(address.state, country),
@@ -143,8 +147,8 @@ def invoice_number(bill: QbBill) -> str:
     return bill.ref_number or bill.txn_number or bill.txn_id
 
 
-def requisition_payload(bill: QbBill) -> dict[str, Any]:
-    """The requisition header (subcontractor invoice); the amount goes on its items separately."""
+def requisition_header(bill: QbBill) -> dict[str, Any]:
+    """The requisition's own fields (RequisitionSubcontractorInvoice.md / …Invoice1.md)."""
     return {
         "invoice_number": invoice_number(bill),
         "billing_date": bill.txn_date.isoformat(),
@@ -153,39 +157,116 @@ def requisition_payload(bill: QbBill) -> dict[str, Any]:
     }
 
 
-def requisition_items(item_id: int, other_item_ids: list[int], amount: Decimal) -> list[dict[str, Any]]:
-    """The whole part's amount on the mapped line item; every other item of the commitment at zero."""
-    items = [{"id": item_id, "work_completed_this_period": str(amount.quantize(CENT))}]
-    items += [{"id": i, "work_completed_this_period": "0.00"} for i in other_item_ids if i != item_id]
-    return items
+# Item type of a schedule-of-values line on an invoice (RestV11RequisitionsGet200ResponseInnerItemsInner.md:
+# contract_item, contract_detail_item, change_order_item, whole_change_order_item).
+CONTRACT_ITEM = "contract_item"
 
 
-def direct_cost_payload(
+def requisition_create_body(
+    bill: QbBill, part: BillPart, *, project_id: int, commitment_id: int, line_item_id: int
+) -> dict[str, Any]:
+    """POST /rest/v1.1/requisitions (Body19.md): the header and the part's amount in one call.
+
+    Items name the commitment's schedule-of-values line by `line_item_id`
+    (RequisitionSubcontractorInvoiceItemsInner.md); the commitment's other lines stay at zero.
+    """
+    item = {
+        "line_item_id": line_item_id,
+        "item_type": CONTRACT_ITEM,
+        "work_completed_this_period": str(part.amount.quantize(CENT)),
+    }
+    return {
+        "project_id": project_id,
+        "commitment_id": commitment_id,
+        "requisition": {**requisition_header(bill), "items": [item]},
+    }
+
+
+def requisition_update_body(
     bill: QbBill,
     part: BillPart,
     *,
-    vendor_id: int,
-    wbs_code_id: int,
-    line_id: int | None = None,
+    project_id: int,
+    commitment_id: int,
+    item_id: int,
+    zero_item_ids: list[int] | None = None,
 ) -> dict[str, Any]:
-    """A Procore direct cost of type invoice with one line (send `line_id` on update, or it adds a line)."""
-    line: dict[str, Any] = {
-        "wbs_code_id": wbs_code_id,
-        "description": part.description or bill.memo or invoice_number(bill),
-        "manual_amount": str(part.amount.quantize(CENT)),
-    }
-    if line_id is not None:
-        line = {"id": line_id, **line}
+    """PATCH /rest/v1.1/requisitions/{id} (Body20.md): header and items by requisition item `id`.
+
+    `zero_item_ids`: items that carried an earlier version's amount (the cost code moved to
+    another line of the same commitment) and must go back to zero.
+    """
+    items = [
+        {"id": item_id, "item_type": CONTRACT_ITEM, "work_completed_this_period": str(part.amount.quantize(CENT))}
+    ]
+    items += [
+        {"id": i, "item_type": CONTRACT_ITEM, "work_completed_this_period": "0.00"}
+        for i in (zero_item_ids or [])
+        if i != item_id
+    ]
     return {
-        "direct_cost_type": "invoice",
+        "project_id": project_id,
+        "commitment_id": commitment_id,
+        "requisition": {**requisition_header(bill), "items": items},
+    }
+
+
+def direct_cost_header(bill: QbBill, *, vendor_id: int, direct_cost_id: int | None = None) -> dict[str, Any]:
+    """One item of PATCH …/direct_costs/sync (DirectCostItem3.md): a direct cost of type invoice.
+
+    Matched by `id` when known, else by `origin_id` (= TxnID; a bill split over projects has
+    one direct cost per project, each in its own project's sync). `direct_cost_type` can only be
+    set when creating (DirectCostItem3.md), so it is sent only without an id.
+    """
+    item: dict[str, Any] = {
         "vendor_id": vendor_id,
         "invoice_number": invoice_number(bill),
         "direct_cost_date": bill.txn_date.isoformat(),
         "description": bill.memo[:255],
         "origin_id": bill.txn_id,
         "origin_data": _origin_data(bill),
-        "line_items": [line],
     }
+    if direct_cost_id is None:
+        item["direct_cost_type"] = "invoice"
+    else:
+        item = {"id": direct_cost_id, **item}
+    return item
+
+
+def direct_cost_line(
+    bill: QbBill,
+    part: BillPart,
+    *,
+    direct_cost_id: int,
+    cost_code_id: int,
+    line_item_type_id: int,
+    line_id: int | None = None,
+) -> dict[str, Any]:
+    """One item of PATCH …/direct_costs/line_items/sync (LineItem.md).
+
+    A direct-cost line names its cost code by `cost_code_id` + `line_item_type_id` (the
+    endpoint: "either wbs_code_id or cost_code_id and line_item_type_id are required when
+    creating a line item"); Procore's cost code objects carry no WBS code id, but list their
+    `line_item_types`. `direct_cost_id` ties a new line to its direct cost (DirectCostLineItem.md,
+    LineItem2.md: the direct-cost line item models); `id` (Procore's sync actions match by `id`,
+    then `origin_id`) makes an edit change the line instead of adding one.
+    """
+    line: dict[str, Any] = {
+        "direct_cost_id": direct_cost_id,
+        "cost_code_id": cost_code_id,
+        "line_item_type_id": line_item_type_id,
+        "description": part.description or bill.memo or invoice_number(bill),
+        "amount": str(part.amount.quantize(CENT)),
+        "origin_id": line_origin_id(bill.txn_id),
+    }
+    if line_id is not None:
+        line = {"id": line_id, **line}
+    return line
+
+
+def line_origin_id(txn_id: str) -> str:
+    """The origin_id of a bill part's one direct-cost line (unique in its project, like the header's)."""
+    return f"{txn_id}/1"
 
 
 def payload_hash(payload: Any) -> str:

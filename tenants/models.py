@@ -16,7 +16,7 @@ class ProcoreEnvironment(models.TextChoices):
 
 
 class BillTarget(models.TextChoices):
-    """Where a QuickBooks bill lands in Procore (see procore_sync.mapping)."""
+    """Where a QuickBooks bill lands in Procore (see procore_sync.payloads)."""
 
     REQUISITION_THEN_DIRECT_COST = "requisition_then_direct_cost", "Subcontractor invoice, else direct cost"
     DIRECT_COST_ONLY = "direct_cost_only", "Direct cost only"

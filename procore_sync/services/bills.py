@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from audit.models import EventCode, RecordState
+from audit.models import EventCode, JobReason, PushJob, PushOp, RecordState
+from audit.qbtypes import QbBill, bill_from_json
 from procore_sync.client import ProcoreClient
 from procore_sync.errors import Forbidden, NotFound, ProcoreError, RateLimited, TransientError, ValidationFailed
 from procore_sync.models import (
@@ -33,10 +34,7 @@ from procore_sync.models import (
     CostCodeMapping,
     ExternalId,
     JobProjectMapping,
-    JobReason,
     ProcoreKind,
-    PushJob,
-    PushOp,
 )
 from procore_sync.payloads import (
     BillPart,
@@ -51,7 +49,6 @@ from procore_sync.payloads import (
 from procore_sync.services.catalog import commitment_lines_find, cost_code_find
 from procore_sync.services.ids import external_get, external_save
 from procore_sync.services.outcomes import Done, Waiting
-from qbwc.qbtypes import QbBill, bill_from_json
 from tenants.models import BillTarget
 
 BILL_KINDS = (ProcoreKind.REQUISITION, ProcoreKind.DIRECT_COST)

@@ -9,7 +9,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from procore_sync.emulator.api import (
+from audit.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
+from peers.procore_emulator.api import (
     DIRECT_COST_LINE_SYNC_FIELDS,
     DIRECT_COST_SYNC_FIELDS,
     REQUISITION_BODY,
@@ -29,7 +30,6 @@ from procore_sync.payloads import (
     state_code,
     vendor_payload,
 )
-from qbwc.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
 
 
 def vendor(**kw: object) -> QbVendor:

@@ -7,11 +7,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from audit.models import EventCode, RecordState, SyncEvent, SyncRecord
+from audit.models import EventCode, JobReason, JobState, PushJob, RecordState, SyncEvent, SyncRecord
+from audit.qbtypes import QbBill, QbDeletion, QbVendor, bill_from_json, vendor_from_json
 from audit.services import record_mark_deleted, record_receive, record_replay
 from procore_sync.mappings import costcode_map
-from procore_sync.models import ExternalId, JobReason, JobState, ProcoreKind, PushJob
-from qbwc.qbtypes import QbBill, QbDeletion, QbVendor, bill_from_json, vendor_from_json
+from procore_sync.models import ExternalId, ProcoreKind
 from tenants.models import BillTarget
 from tests.harness_procore import Tenants, connect_with_code, qb_bill, qb_vendor, wait_for, wait_settled
 
@@ -191,7 +191,7 @@ def test_an_edit_arriving_mid_push_supersedes_the_job_in_flight(acme_globex: Ten
     record_receive(tenant=t.acme, obj=bre, session_id=None)
     wait_settled()
     state.inject("latency", delay=1.0, method="POST", path="/actions/add$")
-    state.inject("status", status=500, method="PATCH", path="/direct_costs/sync$")
+    state.inject("status", status=500, count=8, method="PATCH", path="/direct_costs/sync$")  # outlasts the resends
     record_receive(tenant=t.acme, obj=qb_bill("B5", bre, [("50.00", "")]), session_id=None)
     first = PushJob.objects.get(record__qb_id="B5")
     wait_for(lambda: PushJob.objects.get(pk=first.pk).state == JobState.IN_FLIGHT, message="the first push in flight")

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("procore_sync", "0003_issue13_batch_sync")]
+    dependencies = [("audit", "0002_issue9_pushjob_to_audit")]
 
     operations = [
         migrations.AlterField(

@@ -1,7 +1,7 @@
 """PURE: the QuickBooks records we read, as dataclasses shared by QBWC and Procore sync.
 
 This is the staging contract: qbwc.qbxml parses qbXML into these; audit.SyncRecord
-stores them as JSON (`to_json`); procore_sync.mapping reads them back (`*_from_json`).
+stores them as JSON (`to_json`); procore_sync.payloads reads them back (`*_from_json`).
 Money is Decimal end to end (JSON carries it as a string); datetimes keep their
 UTC offset; text keeps every character QuickBooks sent.
 """

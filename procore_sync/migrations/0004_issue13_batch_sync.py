@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("procore_sync", "0002_catalog_cache"),
+        ("procore_sync", "0003_issue9_pushjob_to_audit"),
         ("tenants", "0002_encrypted_secrets_nullable"),
     ]
 

@@ -362,6 +362,10 @@ class ProcoreClient:
                     message, status=status, retry_after=retry_after, maybe_committed=not idempotent
                 )
             body = redact(data)
+            if status == 409:
+                # Direct costs and their lines "do not support concurrent requests": 409 Conflict
+                # when another request is changing the same one. Trying again later can help.
+                raise TransientError(message, status=status, body=body)
             if status == 404:
                 raise NotFound(message, status=status, body=body)
             if status == 403:

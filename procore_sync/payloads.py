@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -109,6 +109,10 @@ class BillPart:
     project_id: int
     amount: Decimal
     description: str
+    # Procore: "All Origin IDs are required to be unique within a single company. The same Origin
+    # ID may not be used in more than one project" (Using Sync Actions). A bill in one project keeps
+    # its TxnID; each part of a bill split over projects gets "<TxnID>:<project id>".
+    origin_id: str = ""
 
 
 def bill_split(
@@ -135,8 +139,18 @@ def bill_split(
         for p, a in sorted(totals.items())
     ]
     # A project whose lines cancel out gets nothing, unless it is all there is.
-    nonzero = [p for p in parts if p.amount != 0]
-    return nonzero or parts[:1]
+    kept = [p for p in parts if p.amount != 0] or parts[:1]
+    return [replace(p, origin_id=part_origin_id(bill.txn_id, p.project_id, split=len(kept) > 1)) for p in kept]
+
+
+def part_origin_id(txn_id: str, project_id: int, *, split: bool) -> str:
+    """The origin_id of one project's document of a bill (see BillPart.origin_id)."""
+    return f"{txn_id}:{project_id}" if split else txn_id
+
+
+def txn_of_origin(origin_id: str) -> str:
+    """The QuickBooks TxnID a document's origin_id belongs to (TxnIDs never contain ':')."""
+    return origin_id.split(":", 1)[0]
 
 
 def _origin_data(bill: QbBill) -> str:
@@ -147,12 +161,12 @@ def invoice_number(bill: QbBill) -> str:
     return bill.ref_number or bill.txn_number or bill.txn_id
 
 
-def requisition_header(bill: QbBill) -> dict[str, Any]:
+def requisition_header(bill: QbBill, part: BillPart) -> dict[str, Any]:
     """The requisition's own fields (RequisitionSubcontractorInvoice.md / …Invoice1.md)."""
     return {
         "invoice_number": invoice_number(bill),
         "billing_date": bill.txn_date.isoformat(),
-        "origin_id": bill.txn_id,
+        "origin_id": part.origin_id or bill.txn_id,
         "origin_data": _origin_data(bill),
     }
 
@@ -178,7 +192,7 @@ def requisition_create_body(
     return {
         "project_id": project_id,
         "commitment_id": commitment_id,
-        "requisition": {**requisition_header(bill), "items": [item]},
+        "requisition": {**requisition_header(bill, part), "items": [item]},
     }
 
 
@@ -207,23 +221,26 @@ def requisition_update_body(
     return {
         "project_id": project_id,
         "commitment_id": commitment_id,
-        "requisition": {**requisition_header(bill), "items": items},
+        "requisition": {**requisition_header(bill, part), "items": items},
     }
 
 
-def direct_cost_header(bill: QbBill, *, vendor_id: int, direct_cost_id: int | None = None) -> dict[str, Any]:
+def direct_cost_header(
+    bill: QbBill, part: BillPart, *, vendor_id: int, direct_cost_id: int | None = None
+) -> dict[str, Any]:
     """One item of PATCH …/direct_costs/sync (DirectCostItem3.md): a direct cost of type invoice.
 
-    Matched by `id` when known, else by `origin_id` (= TxnID; a bill split over projects has
-    one direct cost per project, each in its own project's sync). `direct_cost_type` can only be
-    set when creating (DirectCostItem3.md), so it is sent only without an id.
+    Matched by `id` when known, else by `origin_id` (the part's: unique in the company). With
+    both, Procore finds it by id and updates the origin_id (the only way to change one, Using
+    Sync Actions). `direct_cost_type` can only be set when creating (DirectCostItem3.md), so it
+    is sent only without an id.
     """
     item: dict[str, Any] = {
         "vendor_id": vendor_id,
         "invoice_number": invoice_number(bill),
         "direct_cost_date": bill.txn_date.isoformat(),
         "description": bill.memo[:255],
-        "origin_id": bill.txn_id,
+        "origin_id": part.origin_id or bill.txn_id,
         "origin_data": _origin_data(bill),
     }
     if direct_cost_id is None:
@@ -257,16 +274,16 @@ def direct_cost_line(
         "line_item_type_id": line_item_type_id,
         "description": part.description or bill.memo or invoice_number(bill),
         "amount": str(part.amount.quantize(CENT)),
-        "origin_id": line_origin_id(bill.txn_id),
+        "origin_id": line_origin_id(part.origin_id or bill.txn_id),
     }
     if line_id is not None:
         line = {"id": line_id, **line}
     return line
 
 
-def line_origin_id(txn_id: str) -> str:
-    """The origin_id of a bill part's one direct-cost line (unique in its project, like the header's)."""
-    return f"{txn_id}/1"
+def line_origin_id(part_origin: str) -> str:
+    """The origin_id of a bill part's one direct-cost line (unique in the company, like the header's)."""
+    return f"{part_origin}/1"
 
 
 def payload_hash(payload: Any) -> str:

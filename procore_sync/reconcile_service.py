@@ -9,7 +9,7 @@ from audit.models import RecordKind, RecordState, SyncRecord
 from audit.qbtypes import bill_from_json
 from procore_sync.client import ProcoreClient
 from procore_sync.models import JobProjectMapping
-from procore_sync.payloads import bill_split
+from procore_sync.payloads import bill_split, txn_of_origin
 from procore_sync.reconcile import ExpectedPart, FoundCost, Report, compare
 from procore_sync.tokens import client_for
 from tenants.models import Tenant
@@ -57,14 +57,16 @@ def found_costs(*, client: ProcoreClient, ours: set[str]) -> tuple[list[FoundCos
         project_id = int(project["id"])
         names[project_id] = str(project.get("name", project_id))
         for req in client.requisitions(project_id):
-            if req.get("origin_id") in ours:
+            txn = txn_of_origin(str(req.get("origin_id") or ""))
+            if txn in ours:
                 amount = sum((_money(i.get("work_completed_this_period")) for i in req.get("items") or []), Decimal("0"))
-                found.append(FoundCost(str(req["origin_id"]), "requisition", int(req["id"]), project_id, amount))
+                found.append(FoundCost(txn, "requisition", int(req["id"]), project_id, amount))
         for cost in client.direct_costs(project_id):
-            if cost.get("origin_id") in ours:
+            txn = txn_of_origin(str(cost.get("origin_id") or ""))
+            if txn in ours:
                 # `grand_total`: the documented total of a direct cost (RestV11ProjectsProjectIdDirectCostsGet200ResponseInner.md).
                 amount = _money(cost.get("grand_total"))
-                found.append(FoundCost(str(cost["origin_id"]), "direct_cost", int(cost["id"]), project_id, amount))
+                found.append(FoundCost(txn, "direct_cost", int(cost["id"]), project_id, amount))
     return found, names
 
 

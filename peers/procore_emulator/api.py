@@ -306,6 +306,7 @@ class Api:
         req = self.permit("requisition", body.get("requisition"), REQUISITION_FIELDS)
         if not req.get("invoice_number"):
             raise invalid("invoice_number", "can't be blank")
+        self._origin_free(company_id, self.s.requisitions, req.get("origin_id"), None)
         rid = self.s.next_id()
         previous = self._latest_of(c["id"])
         period = self.s.billing_period_for(project_id, req.get("billing_date"))
@@ -339,6 +340,15 @@ class Api:
         self.s.requisitions[rid] = record
         return record
 
+    def _origin_free(self, company_id: int, records: dict[int, dict[str, Any]], origin: Any, own_id: int | None) -> None:
+        """Origin IDs are unique within a company, across its projects, per object type (Using Sync Actions)."""
+        if not origin:
+            return
+        for r in records.values():
+            project = self.s.projects.get(r["project_id"]) or {}
+            if project.get("company_id") == company_id and r.get("origin_id") == origin and r["id"] != own_id:
+                raise invalid("origin_id", "has already been taken")
+
     def _check_editable(self, r: dict[str, Any], client_id: str) -> None:
         """Non-admins may update only the latest invoice of a commitment while draft or revise-and-resubmit."""
         if client_id in self.s.admin_clients:
@@ -362,6 +372,8 @@ class Api:
             raise invalid("invoice_number", "can't be blank")
         staged = {**r, "items": [dict(i) for i in r["items"]]}
         self._apply_items(staged, req.get("items"), by="id")
+        if "origin_id" in req:
+            self._origin_free(company_id, self.s.requisitions, req["origin_id"], rid)
         for k in ("invoice_number", "billing_date", "origin_id", "origin_data", "period_id"):
             if k in req:
                 staged[k] = req[k]
@@ -429,6 +441,7 @@ class Api:
                          if d["project_id"] == project_id and d.get("origin_id") == item["origin_id"]),
                         None,
                     )  # fmt: skip
+                self._origin_free(company_id, self.s.direct_costs, item.get("origin_id"), target["id"] if target else None)
                 if target is None:
                     self._check_direct_cost(project_id, item, partial=False)
                     did = self.s.next_id()
@@ -539,4 +552,7 @@ def _item_view(i: dict[str, Any]) -> dict[str, Any]:
 
 
 def _commitment_view(c: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in c.items() if k != "line_items"}
+    # The commitment's vendor is {id, company} (RestV10WorkOrderContractsGet200ResponseInnerVendor.md).
+    view = {k: v for k, v in c.items() if k not in ("line_items", "vendor")}
+    view["vendor"] = {"id": c["vendor"]["id"], "company": c["vendor"]["name"]}
+    return view

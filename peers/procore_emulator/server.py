@@ -374,7 +374,7 @@ def _routes(emu: ProcoreEmulator) -> list[Route]:
 
     def req_delete(ctx: Ctx, version: str, rid: int) -> tuple[int, Any]:
         api.requisition_delete(ctx.company_id, ctx.int_q("project_id"), rid, ctx.client_id)
-        return 204, None
+        return 200, None  # empty 200, as documented
 
     def dc_list(ctx: Ctx, pid: int) -> tuple[int, Any]:
         return 200, api.direct_cost_list(ctx.company_id, pid, ctx.query.get("filters[origin_id]"))
@@ -393,7 +393,7 @@ def _routes(emu: ProcoreEmulator) -> list[Route]:
 
     def dc_delete(ctx: Ctx, pid: int, did: int) -> tuple[int, Any]:
         api.direct_cost_delete(ctx.company_id, pid, did)
-        return 204, None
+        return 200, {"id": did}  # RestV11ProjectsProjectIdDirectCostsIdDelete200Response
 
     r = re.compile
     kinds = r"(work_order_contracts|purchase_order_contracts)"

@@ -314,12 +314,13 @@ class EmulatorState:
             return [v for v in self.vendors.values() if v.get("origin_id") == origin_id]
 
     def requisitions_by_origin(self, origin_id: str) -> list[dict[str, Any]]:
+        """Tests: a bill's invoices (origin_id TxnID, or "TxnID:project" for each part of a split bill)."""
         with self.lock:
-            return [r for r in self.requisitions.values() if r.get("origin_id") == origin_id]
+            return [r for r in self.requisitions.values() if _of_txn(r.get("origin_id"), origin_id)]
 
     def direct_costs_by_origin(self, origin_id: str) -> list[dict[str, Any]]:
         with self.lock:
-            return [d for d in self.direct_costs.values() if d.get("origin_id") == origin_id]
+            return [d for d in self.direct_costs.values() if _of_txn(d.get("origin_id"), origin_id)]
 
     def snapshot(self) -> dict[str, Any]:
         """A JSON-safe dump for GET /_emulator/state and the demo."""
@@ -342,6 +343,10 @@ class EmulatorState:
                     default=str,
                 )
             )
+
+
+def _of_txn(origin: Any, txn_id: str) -> bool:
+    return origin == txn_id or str(origin or "").startswith(txn_id + ":")
 
 
 def _status_counts(requests: list[Logged]) -> dict[str, int]:

@@ -42,6 +42,7 @@ from procore_sync.payloads import (
     direct_cost_header,
     direct_cost_line,
     line_origin_id,
+    part_origin_id,
     payload_hash,
     requisition_create_body,
     requisition_update_body,
@@ -135,7 +136,7 @@ def _plan(*, client: ProcoreClient, job: PushJob, bill: QbBill, part: BillPart, 
         if line is not None:
             plan = Plan(ProcoreKind.REQUISITION, part, code, line.commitment_id, line.line_item_id)
             plan.digest = payload_hash(
-                [plan.kind, plan.commitment_id, plan.line_item_id, str(part.amount), _header_of(bill)]
+                [plan.kind, plan.commitment_id, plan.line_item_id, str(part.amount), part.origin_id, _header_of(bill)]
             )
             return plan
         if tenant.bill_target == BillTarget.REQUISITION_ONLY:
@@ -152,7 +153,7 @@ def _plan(*, client: ProcoreClient, job: PushJob, bill: QbBill, part: BillPart, 
             "type (line item type) to it in Procore; the bill is tried again by itself",
         )
     plan = Plan(ProcoreKind.DIRECT_COST, part, code)
-    plan.digest = payload_hash([plan.kind, direct_cost_header(bill, vendor_id=vendor_id)])
+    plan.digest = payload_hash([plan.kind, direct_cost_header(bill, part, vendor_id=vendor_id)])
     plan.line_digest = payload_hash(
         [code.procore_id, code.line_item_type_id, direct_cost_line(bill, part, direct_cost_id=0, cost_code_id=code.procore_id, line_item_type_id=code.line_item_type_id)]
     )
@@ -246,7 +247,7 @@ def _requisition_write(*, client: ProcoreClient, work: BillWork, plan: Plan, ret
     rid = ext.procore_id if ext else None
     if rid is None and retry:
         # An earlier attempt may have created it (lost answer, killed worker): find it by origin_id.
-        found = client.requisitions_by_origin(pid, bill.txn_id)
+        found = client.requisitions_by_origin(pid, plan.part.origin_id)
         rid = int(found[0]["id"]) if found else None
     line_key = f"{plan.commitment_id}:{plan.line_item_id}"
     if rid is not None and item_ext is not None and item_ext.payload_hash.split(":")[0] != str(plan.commitment_id):
@@ -259,7 +260,7 @@ def _requisition_write(*, client: ProcoreClient, work: BillWork, plan: Plan, ret
             bill, plan.part, project_id=pid, commitment_id=plan.commitment_id, line_item_id=plan.line_item_id
         )
         req = _create_or_recover(
-            lambda: client.requisition_create(body), lambda: client.requisitions_by_origin(pid, bill.txn_id)
+            lambda: client.requisition_create(body), lambda: client.requisitions_by_origin(pid, plan.part.origin_id)
         )
         if req is None:  # created by the lost call: update it (next attempt finds it by origin_id)
             raise TransientError("the invoice's create answer was lost; it is updated on the next attempt")
@@ -323,31 +324,32 @@ def _direct_costs_sync(*, client: ProcoreClient, project_id: int, entries: list[
         dc_ids: dict[str, int] = {}
         for work, plan in chunk:
             ext = external_get(job=work.job, qb_id=work.bill.txn_id, kind=ProcoreKind.DIRECT_COST, project_id=project_id)
+            origin = plan.part.origin_id
             if ext is not None and ext.payload_hash == plan.digest:
-                dc_ids[work.bill.txn_id] = ext.procore_id
+                dc_ids[origin] = ext.procore_id
             else:
-                headers[work.bill.txn_id] = (work, plan)
+                headers[origin] = (work, plan)
                 if ext is not None:
-                    dc_ids[work.bill.txn_id] = ext.procore_id
+                    dc_ids[origin] = ext.procore_id
         if headers:
             updates = [
-                direct_cost_header(w.bill, vendor_id=w.vendor_id, direct_cost_id=dc_ids.get(txn))
-                for txn, (w, _p) in headers.items()
+                direct_cost_header(w.bill, p.part, vendor_id=w.vendor_id, direct_cost_id=dc_ids.get(origin))
+                for origin, (w, p) in headers.items()
             ]
             answer = client.direct_costs_sync(project_id, updates)
             entities = {str(e.get("origin_id")): e for e in answer.get("entities") or []}
             errors = {str(e.get("origin_id")): e for e in answer.get("errors") or []}
-            for txn, (work, plan) in headers.items():
-                if txn in entities:
-                    dc_ids[txn] = int(entities[txn]["id"])
+            for origin, (work, plan) in headers.items():
+                if origin in entities:
+                    dc_ids[origin] = int(entities[origin]["id"])
                     external_save(
-                        job=work.job, qb_id=txn, kind=ProcoreKind.DIRECT_COST, procore_id=dc_ids[txn],
+                        job=work.job, qb_id=work.bill.txn_id, kind=ProcoreKind.DIRECT_COST, procore_id=dc_ids[origin],
                         digest=plan.digest, project_id=project_id,
                     )  # fmt: skip
                     work.changed += 1
                 else:
-                    dc_ids.pop(txn, None)
-                    err = errors.get(txn)
+                    dc_ids.pop(origin, None)
+                    err = errors.get(origin)
                     work.error = ValidationFailed(
                         f"direct cost in project {project_id}: " + (_sync_errors(err) if err else "missing from the sync answer"),
                         status=422 if err else None,
@@ -356,18 +358,20 @@ def _direct_costs_sync(*, client: ProcoreClient, project_id: int, entries: list[
                     )
         lines: dict[str, tuple[BillWork, Plan, ExternalId | None]] = {}
         for work, plan in chunk:
-            txn = work.bill.txn_id
-            if txn not in dc_ids or work.error is not None:
+            origin = plan.part.origin_id
+            if origin not in dc_ids or work.error is not None:
                 continue
-            line_ext = external_get(job=work.job, qb_id=txn, kind=ProcoreKind.DIRECT_COST_LINE, project_id=project_id)
+            line_ext = external_get(
+                job=work.job, qb_id=work.bill.txn_id, kind=ProcoreKind.DIRECT_COST_LINE, project_id=project_id
+            )
             if line_ext is not None and line_ext.payload_hash == plan.line_digest:
                 continue  # only the header changed
-            lines[line_origin_id(txn)] = (work, plan, line_ext)
+            lines[line_origin_id(origin)] = (work, plan, line_ext)
         if not lines:
             continue
         updates = [
             direct_cost_line(
-                w.bill, p.part, direct_cost_id=dc_ids[w.bill.txn_id], cost_code_id=p.cost_code.procore_id,
+                w.bill, p.part, direct_cost_id=dc_ids[p.part.origin_id], cost_code_id=p.cost_code.procore_id,
                 line_item_type_id=p.cost_code.line_item_type_id or 0, line_id=le.procore_id if le else None,
             )
             for w, p, le in lines.values()
@@ -567,8 +571,9 @@ def bill_delete(*, client: ProcoreClient, job: PushJob) -> Done:
     if not targets and maybe_sent and bill is not None:
         # An upsert ran but left no id behind (lost answer, crash): ask Procore by origin_id.
         for pid in _bill_projects(job, bill):
-            targets += [(ProcoreKind.REQUISITION, pid, int(r["id"])) for r in client.requisitions_by_origin(pid, record.qb_id)]
-            targets += [(ProcoreKind.DIRECT_COST, pid, int(d["id"])) for d in client.direct_costs_by_origin(pid, record.qb_id)]
+            for origin in (record.qb_id, part_origin_id(record.qb_id, pid, split=True)):
+                targets += [(ProcoreKind.REQUISITION, pid, int(r["id"])) for r in client.requisitions_by_origin(pid, origin)]
+                targets += [(ProcoreKind.DIRECT_COST, pid, int(d["id"])) for d in client.direct_costs_by_origin(pid, origin)]
     if not targets:
         return Done(RecordState.DELETED, EventCode.PROCORE_DROPPED, "Deleted in QuickBooks before it reached Procore: dropped")
     for kind, pid, procore_id in targets:

@@ -103,9 +103,9 @@ def test_parts_always_add_up_to_amount_due(lines: list[tuple[Decimal, str]]) -> 
 
 def test_requisition_and_direct_cost_payloads_carry_the_bill_identity_and_exact_amounts() -> None:
     b = bill([("1234.50", "")])
-    header = requisition_header(b)
-    assert header == {"invoice_number": "INV-77", "billing_date": "2026-03-31", "origin_id": "TX-1", "origin_data": header["origin_data"]}
     [part] = bill_split(b, job_projects={}, default_project_id=3)
+    header = requisition_header(b, part)
+    assert header == {"invoice_number": "INV-77", "billing_date": "2026-03-31", "origin_id": "TX-1", "origin_data": header["origin_data"]}
     create = requisition_create_body(b, part, project_id=3, commitment_id=4, line_item_id=7)
     assert (create["project_id"], create["commitment_id"]) == (3, 4)
     assert create["requisition"]["items"] == [{"line_item_id": 7, "item_type": "contract_item", "work_completed_this_period": "1234.50"}]
@@ -114,13 +114,21 @@ def test_requisition_and_direct_cost_payloads_carry_the_bill_identity_and_exact_
         {"id": 70, "item_type": "contract_item", "work_completed_this_period": "1234.50"},
         {"id": 71, "item_type": "contract_item", "work_completed_this_period": "0.00"},
     ]
-    dc = direct_cost_header(b, vendor_id=5)
+    dc = direct_cost_header(b, part, vendor_id=5)
     assert dc["direct_cost_type"] == "invoice" and dc["vendor_id"] == 5 and dc["origin_id"] == "TX-1" and "id" not in dc
     # The type can only be set when creating (DirectCostItem3.md): an update by id leaves it out.
-    assert "direct_cost_type" not in direct_cost_header(b, vendor_id=5, direct_cost_id=9)
+    assert "direct_cost_type" not in direct_cost_header(b, part, vendor_id=5, direct_cost_id=9)
     line = direct_cost_line(b, part, direct_cost_id=9, cost_code_id=6, line_item_type_id=8)
     assert line == {"direct_cost_id": 9, "cost_code_id": 6, "line_item_type_id": 8, "description": "d0", "amount": "1234.50", "origin_id": "TX-1/1"}
     assert direct_cost_line(b, part, direct_cost_id=9, cost_code_id=6, line_item_type_id=8, line_id=99)["id"] == 99
+
+
+def test_each_part_of_a_split_bill_has_its_own_origin_id() -> None:
+    # Origin IDs are unique within a company across projects (Procore, Using Sync Actions).
+    parts = bill_split(bill([("1.00", ""), ("2.00", "J")]), job_projects={"J": 5}, default_project_id=3)
+    assert [p.origin_id for p in parts] == ["TX-1:3", "TX-1:5"]
+    [alone] = bill_split(bill([("1.00", "")]), job_projects={}, default_project_id=3)
+    assert alone.origin_id == "TX-1"
 
 
 def test_every_field_sent_is_a_documented_request_field() -> None:
@@ -134,8 +142,8 @@ def test_every_field_sent_is_a_documented_request_field() -> None:
     ):
         assert set(body) <= set(REQUISITION_BODY) and set(body["requisition"]) <= set(REQUISITION_FIELDS)
         assert all(set(i) <= set(REQUISITION_ITEM_FIELDS) for i in body["requisition"]["items"])
-    assert set(direct_cost_header(b, vendor_id=5)) <= set(DIRECT_COST_SYNC_FIELDS)
-    assert set(direct_cost_header(b, vendor_id=5, direct_cost_id=1)) <= set(DIRECT_COST_SYNC_FIELDS)
+    assert set(direct_cost_header(b, part, vendor_id=5)) <= set(DIRECT_COST_SYNC_FIELDS)
+    assert set(direct_cost_header(b, part, vendor_id=5, direct_cost_id=1)) <= set(DIRECT_COST_SYNC_FIELDS)
     line = direct_cost_line(b, part, direct_cost_id=9, cost_code_id=6, line_item_type_id=8, line_id=2)
     assert set(line) <= set(DIRECT_COST_LINE_SYNC_FIELDS)
 

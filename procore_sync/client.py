@@ -518,10 +518,6 @@ class ProcoreClient:
     def direct_costs(self, project_id: int) -> list[dict[str, Any]]:
         return list(self.paginate(f"/rest/v1.1/projects/{project_id}/direct_costs"))
 
-    # Reference: https://developers.procore.com/reference/rest/direct-costs (List All Direct Cost Line Items)
-    def direct_cost_lines(self, project_id: int) -> list[dict[str, Any]]:
-        return list(self.paginate(f"/rest/v1.0/projects/{project_id}/direct_costs/line_items"))
-
     # Reference: https://developers.procore.com/reference/rest/direct-costs (Sync Direct Cost Items)
     def direct_costs_sync(self, project_id: int, updates: list[dict[str, Any]]) -> dict[str, Any]:
         """≤ 1 000 items matched by id, else origin_id. 200 even when items fail: `entities` + `errors`."""

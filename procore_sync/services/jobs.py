@@ -131,8 +131,17 @@ def push_job_run(*, job_id: int) -> str:
             log.warning("push job %s: database connection lost while finishing; reconnecting once", j.pk)
             connection.close()
             _finish(j, result, call_data)
+    lead = results.get(job.pk)
+    if isinstance(lead, RateLimited) and calls:
+        # Visible once per batch (not once per record): Procore's window said wait; nothing was spent.
+        event_record(
+            record=job.record,
+            code=EventCode.PUSH_ATTEMPT,
+            message=f"Procore rate limit: {lead.message}; {len(jobs)} job(s) rescheduled in {lead.retry_after or 1:.0f}s",
+            data={"op": job.op, "job_id": job.pk, "calls": call_data},
+        )
     _trigger_next(job.tenant_id)
-    return type(results.get(job.pk)).__name__
+    return type(lead).__name__
 
 
 def _trigger_next(tenant_id: int) -> None:

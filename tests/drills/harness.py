@@ -27,6 +27,7 @@ from peers.qbwc_simulator.client import RunResult, WebConnector
 from peers.qbwc_simulator.company import FakeCompany, Faults
 from peers.qbwc_simulator.dataset import Dataset, Record, build
 from procore_sync.models import CostCodeMapping, JobProjectMapping
+from procore_sync.payloads import txn_of_origin
 from tenants.models import Tenant
 from tests.factories import PASSWORD
 from tests.harness_procore import Emu, Tenants, wait_for, wait_settled
@@ -174,18 +175,18 @@ class Drill:
             return [dict(v) for v in self.state.vendors.values() if v["company_id"] == cid and v.get("origin_id") == list_id]
 
     def documents(self, tenant: Tenant) -> dict[str, list[Found]]:
-        """Every requisition and direct cost in the tenant's company, by origin_id (= TxnID)."""
+        """Every requisition and direct cost in the tenant's company, by TxnID (origin_id TxnID or TxnID:project)."""
         projects = self.projects(tenant)
         found: dict[str, list[Found]] = defaultdict(list)
         with self.state.lock:
             for r in self.state.requisitions.values():
                 if r["project_id"] in projects and r.get("origin_id"):
                     amount = sum((Decimal(str(i["work_completed_this_period"])) for i in r["items"]), Decimal("0"))
-                    found[str(r["origin_id"])].append(Found("requisition", r["id"], r["project_id"], amount))
+                    found[txn_of_origin(str(r["origin_id"]))].append(Found("requisition", r["id"], r["project_id"], amount))
             for d in self.state.direct_costs.values():
                 if d["project_id"] in projects and d.get("origin_id"):
                     amount = sum((Decimal(str(li["amount"])) for li in d["line_items"]), Decimal("0"))
-                    found[str(d["origin_id"])].append(Found("direct_cost", d["id"], d["project_id"], amount))
+                    found[txn_of_origin(str(d["origin_id"]))].append(Found("direct_cost", d["id"], d["project_id"], amount))
         return found
 
     def expected_parts(self, tenant: Tenant, bill: Record) -> dict[int, Decimal]:

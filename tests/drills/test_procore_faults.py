@@ -34,7 +34,8 @@ def test_drill_01_access_token_revoked_mid_run_refreshes_once(drill: Drill) -> N
         _revoke_access_tokens(state, "acme-client")
         revoked.append(time.monotonic())
 
-    with background(when(lambda: state.count("POST", "/direct_costs$") >= 5, revoke)):
+    # Revoked once the vendors are in, so the bills' batch meets the 401.
+    with background(when(lambda: state.count("PATCH", "/vendors/sync") >= 1, revoke)):
         drill.sync(company)
     assert revoked, "the token was revoked while bills were being pushed"
     assert state.count("POST", "/oauth/token") == tokens_before + 1, "exactly one refresh"
@@ -140,7 +141,7 @@ def test_drill_04_500_502_503_bursts(drill: Drill, settings: Any) -> None:
     company = drill.company(dataset())
     state.inject("status", status=502, count=4)
     state.inject("status", status=503, count=4, retry_after=0.1)
-    state.inject("status", status=500, count=12, method="POST", path="/direct_costs$")
+    state.inject("status", status=500, count=12, method="PATCH", path="/direct_costs/sync$")
     drill.sync(company, timeout=90)
     assert not [f for f in state.faults if f.count > 0], "every fault fired"
     assert sum(1 for r in state.requests if r.status >= 500) == 20
@@ -158,11 +159,12 @@ def test_drill_05_timeout_after_procore_committed_the_write(drill: Drill) -> Non
     company = drill.company(dataset())
     # Procore does the work, then the answer never arrives.
     state.inject("drop", method="PATCH", path="/vendors/sync")
-    state.inject("drop", method="POST", path="/direct_costs$", count=3)
+    state.inject("drop", method="PATCH", path="/direct_costs/sync$")
+    state.inject("drop", method="PATCH", path="/direct_costs/line_items/sync$")
     state.inject("drop", method="POST", path="/actions/add")
     drill.sync(company)
     first = company.data.bills[0]["TxnID"]
-    state.inject("drop", method="PATCH", path=r"/direct_costs/\d+$")
+    state.inject("drop", method="PATCH", path=r"/direct_costs/line_items/sync$")
     change(company, edit_bills=[{"TxnID": first, "line_amount": "4321.09"}])
     drill.sync(company)
     assert not [f for f in state.faults if f.count > 0], "every fault fired"

@@ -1,14 +1,17 @@
-"""Admin for tenants, memberships and Procore connections."""
+"""Admin for tenants, memberships and Procore connections.
+
+The pages that need an integration (the .qwc download, reconcile, test connection) live in
+qbwc/admin_views.py and procore_sync/admin_views.py: tenants imports nothing above it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import URLPattern, path, reverse
+from django.http import Http404, HttpRequest
 from django.utils.html import format_html
 
 from tenants import access
@@ -99,63 +102,6 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request.user.is_superuser  # type: ignore[union-attr]
 
-    def get_urls(self) -> list[URLPattern]:
-        return [
-            path("<path:object_id>/qwc/", self.admin_site.admin_view(self.qwc_view), name="tenants_tenant_qwc"),
-            path(
-                "<path:object_id>/reconcile/",
-                self.admin_site.admin_view(self.reconcile_view),
-                name="tenants_tenant_reconcile",
-            ),
-            *super().get_urls(),
-        ]
-
-    def reconcile_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The same report as `manage.py reconcile SLUG`: QuickBooks vs Procore, to the cent."""
-        from django.template.response import TemplateResponse
-
-        from procore_sync.errors import ProcoreError
-        from procore_sync.reconcile_service import tenant_reconcile
-
-        tenant = self.get_object(request, object_id)  # 404 outside the user's tenants
-        report, error = None, ""
-        names: dict[int, str] = {}
-        try:
-            report, names = tenant_reconcile(tenant=tenant)
-        except ProcoreError as exc:
-            error = str(exc)
-        differences = [
-            (d, names.get(d.project_id, str(d.project_id))) for d in (report.differences if report else [])
-        ]
-        totals = [(t, names.get(t.project_id, str(t.project_id))) for t in (report.totals if report else [])]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Reconciliation: {tenant.name}",
-            "tenant": tenant,
-            "opts": self.model._meta,
-            "original": tenant,
-            "report": report,
-            "differences": differences,
-            "totals": totals,
-            "error": error,
-        }
-        return TemplateResponse(request, "admin/tenants/tenant/reconcile.html", context)
-
-    def qwc_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Download the tenant's .qwc, pointing the Web Connector at this server's /qbwc/."""
-        from qbwc.management.commands.qwc import qwc_spec_for
-        from qbwc.qwc import QwcError, render_qwc
-
-        tenant = self.get_object(request, object_id)
-        try:
-            body = render_qwc(qwc_spec_for(tenant, request.build_absolute_uri("/qbwc/")))
-        except QwcError as exc:
-            self.message_user(request, f"Cannot build the .qwc file: {exc}", messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
-        response = HttpResponse(body, content_type="application/xml")
-        response["Content-Disposition"] = f'attachment; filename="ml-connector-{tenant.slug}.qwc"'
-        return response
-
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -240,39 +186,3 @@ class ProcoreConnectionAdmin(TenantScopedAdmin):
             )
         ]
         return format_html("{}", " · ".join(parts))
-
-    def get_urls(self) -> list[URLPattern]:
-        return [
-            path(
-                "<path:object_id>/test/",
-                self.admin_site.admin_view(self.test_view),
-                name="tenants_procoreconnection_test",
-            ),
-            *super().get_urls(),
-        ]
-
-    def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Call Procore with the stored credentials; show the company name or Procore's exact error."""
-        from procore_sync.errors import ProcoreError
-        from procore_sync.tokens import connection_ping
-
-        conn = self.get_object(request, object_id)  # 404 outside the user's tenants
-        back = HttpResponseRedirect(reverse("admin:tenants_procoreconnection_change", args=[conn.pk]))
-        if request.method != "POST" or not access.can_manage_credentials(request.user):
-            return back
-        tenant = conn.tenant
-        if conn.environment != tenant.procore_environment:
-            self.message_user(
-                request,
-                f"{tenant} syncs with Procore {tenant.procore_environment}; switch the tenant to "
-                f"{conn.environment} to test this connection.",
-                messages.WARNING,
-            )
-            return back
-        try:
-            name = connection_ping(tenant=tenant)
-        except ProcoreError as exc:
-            self.message_user(request, f"Procore answered: {exc}", messages.ERROR)
-        else:
-            self.message_user(request, f"Connected to Procore company “{name}”.", messages.SUCCESS)
-        return back

@@ -10,11 +10,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils.html import format_html
 
-from tenants import access
+from tenants import access, services
 from tenants.admin_base import TenantScopedAdmin
 from tenants.models import Membership, ProcoreConnection, Tenant
 
@@ -41,6 +42,8 @@ class TenantFilter(admin.SimpleListFilter):
 
 
 class TenantForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Validates with the services' rules and saves through them: the admin accepts only what the CLI does."""
+
     new_qbwc_password = forms.CharField(
         label="New QBWC password",
         required=False,
@@ -57,16 +60,40 @@ class TenantForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if self.instance.pk is None and not data.get("new_qbwc_password"):
-            self.add_error("new_qbwc_password", "A new tenant needs a QBWC password.")
+        if self.errors:  # a field is missing or malformed; the rules below need every value
+            return data
+        password = data.get("new_qbwc_password") or ""
+        try:
+            services.tenant_validate(
+                slug=data["slug"], name=data["name"], qbwc_username=data["qbwc_username"],
+                procore_environment=data["procore_environment"], procore_company_id=data["procore_company_id"],
+                procore_project_id=data["procore_project_id"], poll_interval_minutes=data["poll_interval_minutes"],
+                tenant_id=self.instance.pk,
+            )
+            if self.instance.pk is None and not password:
+                raise ValidationError("A new tenant needs a QBWC password.")
+            if password:
+                services.qbwc_password_validate(password)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
         return data
 
     def save(self, commit: bool = True) -> Tenant:
-        tenant: Tenant = super().save(commit=False)
-        if self.cleaned_data.get("new_qbwc_password"):
-            tenant.set_qbwc_password(self.cleaned_data["new_qbwc_password"])
-        if commit:
-            tenant.save()
+        """A new tenant through tenant_create; an edit saves the fields, a new password through its service."""
+        data = self.cleaned_data
+        if self.instance.pk is None:
+            self.instance = services.tenant_create(
+                slug=data["slug"], name=data["name"], qbwc_username=data["qbwc_username"],
+                qbwc_password=data["new_qbwc_password"], procore_environment=data["procore_environment"],
+                procore_company_id=data["procore_company_id"], procore_project_id=data["procore_project_id"],
+                poll_interval_minutes=data["poll_interval_minutes"], active=data["active"],
+                sync_paused=data["sync_paused"], bill_target=data["bill_target"],
+            )
+            self.save_m2m = self._save_m2m  # type: ignore[method-assign,attr-defined]  # the admin calls it next
+            return self.instance
+        tenant: Tenant = super().save(commit=commit)
+        if data.get("new_qbwc_password"):
+            services.tenant_qbwc_password_set(tenant=tenant, password=data["new_qbwc_password"])
         return tenant
 
 
@@ -77,6 +104,10 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["active", "procore_environment"]
     search_fields = ["name", "slug", "qbwc_username"]
     readonly_fields = ["qbwc_owner_id", "qbwc_file_id", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        if change:  # a new tenant was created by tenant_create in TenantForm.save
+            super().save_model(request, obj, form, change)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         return access.tenants_for(request.user)

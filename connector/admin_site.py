@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString
 
 from audit.selectors import DayCount, dashboards_for
 from connector.dashboard_panels import panels_for
+from connector.setup_page import setup_status_view, setup_view
 
 CHART_WIDTH = 600
 CHART_HEIGHT = 120
@@ -80,5 +81,8 @@ def admin_urls() -> tuple[list[Any], str, str]:
         # Ahead of the admin's own patterns, so "" resolves to the dashboard.
         path("", admin.site.admin_view(dashboard_index), name="index"),
         path("procore/", include("procore_sync.urls")),
+        # The customer setup page (issue 12).
+        path("setup/<int:tenant_id>/", admin.site.admin_view(setup_view), name="tenant_setup"),
+        path("setup/<int:tenant_id>/status/", admin.site.admin_view(setup_status_view), name="tenant_setup_status"),
     ]
     return extra + list(patterns), app_name, namespace

@@ -2,11 +2,13 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY pyproject.toml ./
+# The product apps only: peers/ (simulator, emulator) and devtools/ (demo) stay out of the image.
 COPY connector ./connector
 COPY tenants ./tenants
 COPY qbwc ./qbwc
 COPY procore_sync ./procore_sync
 COPY audit ./audit
+COPY alerts ./alerts
 COPY templates ./templates
 COPY manage.py ./
 RUN pip install --no-cache-dir . && useradd --create-home connector && mkdir -p /app/var && chown connector /app/var

@@ -16,8 +16,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Min
 
 from alerts.models import AlertKind
-from audit.models import RecordKind, RecordState, SyncRecord
-from procore_sync.models import JobReason, JobState, PushJob
+from audit.models import JobReason, JobState, PushJob, RecordKind, RecordState, SyncRecord
 from qbwc.models import QbwcSession
 from tenants.models import ConnectionStatus, ProcoreConnection, Tenant
 

@@ -14,10 +14,9 @@ from django.core import mail
 from django.utils import timezone
 
 from alerts.models import Alert, AlertKind
-from audit.models import RecordState, SyncRecord
+from audit.models import JobReason, JobState, PushJob, RecordState, SyncRecord
 from audit.services import record_receive
 from connector.celery import app
-from procore_sync.models import JobReason, JobState, PushJob
 from tenants.models import ConnectionStatus
 from tests.alerts.conftest import bcc, beat_task, cast_for, run_periodic
 from tests.harness_procore import Tenants, connect_with_code, qb_bill, qb_vendor, wait_for, wait_settled

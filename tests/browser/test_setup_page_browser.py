@@ -45,9 +45,9 @@ def _save_form(page: Any, url: str, fields: dict[str, str]) -> None:
 def test_an_empty_tenant_turns_all_green(
     cast: Cast, procore: Any, open_as: Any, live_server: Any, settings: Any
 ) -> None:
-    from qbwc.simulator.client import WebConnector
-    from qbwc.simulator.company import FakeCompany
-    from qbwc.simulator.dataset import build
+    from peers.qbwc_simulator.client import WebConnector
+    from peers.qbwc_simulator.company import FakeCompany
+    from peers.qbwc_simulator.dataset import build
 
     settings.QBWC_MIN_SECONDS_BETWEEN_RUNS = 0
     acme = cast.acme

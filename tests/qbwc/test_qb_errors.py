@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from peers.qbwc_simulator.company import Faults
 from qbwc import qb_errors
 from qbwc.models import QbwcSession
-from qbwc.simulator.company import Faults
 from tests.harness_qbwc import QbwcHarness
 
 

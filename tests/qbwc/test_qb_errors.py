@@ -90,3 +90,19 @@ def test_a_qbxml_status_error_reads_plainly_in_the_sessions_admin(qbwc: QbwcHarn
     assert "reports a name that is already in use" in page and "3100" in page
     detail = client.get(f"/admin/qbwc/qbwcsession/{session.pk}/change/").content.decode()
     assert "rename one" in detail
+
+
+def test_the_dashboard_shows_the_last_run_error_in_plain_words(qbwc: QbwcHarness, client) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import PASSWORD, make_member, make_tenant
+
+    qbwc.run(qbwc.company(faults=Faults(connection_error=("0x80040408", "Could not start QuickBooks."))))
+    make_member("alice", qbwc.tenant)
+    globex = make_tenant(slug="globex", name="Globex Construction")
+    make_member("charlie", globex)
+    assert client.login(username="alice", password=PASSWORD)
+    page = client.get("/admin/").content.decode()
+    assert 'data-code="0x80040408"' in page and "QuickBooks could not be started on the office PC." in page
+    assert "Could not start QuickBooks." in page  # the raw text beside it
+    client.logout()
+    assert client.login(username="charlie", password=PASSWORD)
+    assert "0x80040408" not in client.get("/admin/").content.decode()

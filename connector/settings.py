@@ -242,3 +242,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Health, metrics and structured logs (issue 12b) --------------------------
+# `connector` holds the worker/beat heartbeats /readyz reads (connector.heartbeat).
+INSTALLED_APPS += ["connector"]
+# Beat's own loop writes its heartbeat (connector.beat); an embedded `worker -B` uses it too.
+CELERY_BEAT_SCHEDULER = "connector.beat:HeartbeatScheduler"
+# /readyz fails when the worker's or beat's last heartbeat is older (both report every 30 s).
+READINESS_HEARTBEAT_MAX_AGE_SECONDS = env_int("READINESS_HEARTBEAT_MAX_AGE_SECONDS", 120, minimum=35)

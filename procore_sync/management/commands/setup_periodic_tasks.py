@@ -20,6 +20,8 @@ SCHEDULES: dict[str, tuple[str, int]] = {
     "in-flight reaper": ("procore_sync.in_flight_reap", 120),
     # Closes Web Connector sessions that stopped talking.
     "qbwc stale sessions": ("qbwc.sessions_expire", 300),
+    # issue 12b: the worker that runs it records a heartbeat /readyz reads (connector.heartbeat).
+    "worker heartbeat": ("connector.heartbeat", 30),
 }
 
 

@@ -250,3 +250,7 @@ INSTALLED_APPS += ["connector"]
 CELERY_BEAT_SCHEDULER = "connector.beat:HeartbeatScheduler"
 # /readyz fails when the worker's or beat's last heartbeat is older (both report every 30 s).
 READINESS_HEARTBEAT_MAX_AGE_SECONDS = env_int("READINESS_HEARTBEAT_MAX_AGE_SECONDS", 120, minimum=35)
+# GET /metrics (Prometheus) is off unless this is set; scrapers send `Authorization: Bearer <token>`.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters (or empty: /metrics off)")

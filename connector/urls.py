@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from connector.admin_site import admin_urls
+from connector.metrics_view import metrics
 from connector.views import healthz, readyz
 
 admin.site.site_header = "ml-connector"
@@ -16,4 +17,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # issue 12b: readiness and metrics
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
 ]

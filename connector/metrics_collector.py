@@ -15,8 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from audit.metrics import PREFIX
-from audit.models import RecordState, SyncRecord
-from procore_sync.models import JobState, PushJob
+from audit.models import JobState, PushJob, RecordState, SyncRecord
 from qbwc.models import QbwcSession
 
 

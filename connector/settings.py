@@ -260,3 +260,15 @@ READINESS_HEARTBEAT_MAX_AGE_SECONDS = env_int("READINESS_HEARTBEAT_MAX_AGE_SECON
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters (or empty: /metrics off)")
+# Log lines: "plain" (escaped text, key=value fields) or "json" (one object per line). Both redact secrets.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use plain or json")
+LOGGING["formatters"] = {
+    "plain": {"()": "connector.logformat.PlainFormatter"},
+    "json": {"()": "connector.logformat.JsonFormatter"},
+}
+LOGGING["filters"] = {"context": {"()": "connector.logformat.ContextFilter"}}
+LOGGING["handlers"]["console"].update({"formatter": LOG_FORMAT, "filters": ["context"]})  # type: ignore[index]
+# Celery keeps Django's logging instead of installing its own format on the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -176,7 +176,8 @@ def soap_observed(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[Http
         started = time.perf_counter()
         try:
             response = view(request)
-            method = str(log_context().get("method") or ("invalid" if request.method == "POST" else request.method))
+            # Only parsed operation names become label values: a client's HTTP verb could be anything.
+            method = str(log_context().get("method") or ("GET" if request.method == "GET" else "invalid"))
             soap_call_observed(
                 method=method,
                 outcome="ok" if response.status_code < 400 else "fault",

@@ -175,6 +175,10 @@ def main() -> int:
                                      progress=progress, unmapped_at_first=UNMAPPED_AT_FIRST)
             logins = story.setup()
             ok = story.run()
+            from devtools.demo_observe import observed_summary  # issue 12b
+
+            for line in observed_summary(base, env["METRICS_TOKEN"]):
+                say(line)
 
             print()
             print(f"  Admin:           {base}/admin/")

@@ -107,8 +107,8 @@ def qbwc_login_observed(result: list[str]) -> list[str]:
 
 
 def qbwc_session_ended(*, outcome: str, count: int = 1) -> None:
-    """done, failed or expired; counted when the caller's transaction commits."""
-    if count > 0:
+    """done, failed, closed_early or expired ("" counts nothing); counted when the caller's transaction commits."""
+    if count > 0 and outcome:
         _after_commit(lambda: QBWC_SESSIONS.labels(outcome).inc(count))
 
 
@@ -125,6 +125,8 @@ def record_state_counted(*, kind: str, state: str) -> None:
 
 def procore_call_observed(*, method: str, path: str, status: int | None, error: str = "") -> None:
     route = route_of(path)
+    if route == "/oauth/token":
+        return  # the client's refresh record may be a reuse without HTTP; token_request_observed counts real ones
     PROCORE_REQUESTS.labels(method, route, str(status) if status is not None else error or "error").inc()
     if status == 429:
         PROCORE_RATE_LIMITED.labels(route).inc()

@@ -318,6 +318,7 @@ def session_close(*, ticket: str) -> str:
             return UNKNOWN_TICKET
         if session.state in (SessionState.OPEN, SessionState.DONE):
             # An OPEN session closed early keeps its marks where they were.
+            qbwc_session_ended(outcome="closed_early" if session.state == SessionState.OPEN else "")
             session.state = SessionState.CLOSED
             session.finished_at = session.finished_at or now
             session.last_seen_at = now

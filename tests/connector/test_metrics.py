@@ -9,12 +9,18 @@ depth and oldest due job, and each tenant's last contact age.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from audit.metrics import route_of
+from audit.models import PushJob, PushOp, RecordKind, RecordState, SyncRecord
+from connector.metrics_collector import DatabaseCollector
+from qbwc.models import QbwcSession
 from tests.drills.harness import Drill, dataset
 from tests.harness_procore import Tenants
 from tests.harness_qbwc import qbwc_settings
@@ -105,3 +111,26 @@ def test_metrics_are_off_without_a_token_and_refuse_a_wrong_one(client: Any, set
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200
     assert b"mlconnector_outbox_jobs" in response.content
+
+
+def test_routes_are_bounded_labels() -> None:
+    assert route_of("/rest/v1.0/vendors/123?company_id=1&filters[origin_id]=V1") == "/rest/v1.0/vendors/{id}"
+    assert route_of("/rest/v1.1/projects/42/direct_costs/7") == "/rest/v1.1/projects/{id}/direct_costs/{id}"
+
+
+def test_database_gauges_are_read_at_scrape_time(cast: Any) -> None:
+    now = timezone.now()
+    record = SyncRecord.objects.create(tenant=cast.acme, kind=RecordKind.BILL, qb_id="T-1", state=RecordState.WAITING)
+    PushJob.objects.create(
+        tenant=cast.acme, record=record, op=PushOp.BILL_UPSERT, not_before=now - timedelta(minutes=5)
+    )
+    QbwcSession.objects.create(
+        tenant=cast.globex, ticket_digest="d" * 64, started_at=now, last_seen_at=now - timedelta(hours=2)
+    )
+    gauges = {(s.name, tuple(s.labels.values())): s.value for f in DatabaseCollector().collect() for s in f.samples}
+    assert gauges[("mlconnector_outbox_jobs", ("pending",))] == 1
+    assert gauges[("mlconnector_outbox_jobs", ("done",))] == 0
+    assert 299 <= gauges[("mlconnector_outbox_oldest_due_seconds", ())] < 330
+    assert gauges[("mlconnector_records_waiting", ("bill",))] == 1
+    assert 7199 <= gauges[("mlconnector_qbwc_last_contact_age_seconds", ("globex",))] < 7230
+    assert ("mlconnector_qbwc_last_contact_age_seconds", ("acme",)) not in gauges  # never called

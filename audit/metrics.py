@@ -22,6 +22,7 @@ import socket
 import time
 from collections.abc import Callable
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import Counter, Histogram, values
@@ -36,6 +37,8 @@ if not MULTIPROC_DIR:
     values.ValueClass = values.MutexValue
 else:
     os.makedirs(MULTIPROC_DIR, exist_ok=True)
+    if not os.access(MULTIPROC_DIR, os.W_OK | os.X_OK):
+        raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR={MULTIPROC_DIR!r} is not writable by this process")
     _host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
     # The default identifier is the pid alone, which repeats across containers.
     values.ValueClass = values.MultiProcessValue(lambda: f"{_host}-{os.getpid()}")

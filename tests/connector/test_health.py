@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+import yaml
+from django.core.management import call_command, get_commands
 from django.core.management.base import CommandError
 from django.test import Client
+from django.urls import resolve
 from django.utils import timezone
 
 import connector.tasks  # noqa: F401 - registers connector.heartbeat with the worker
 from connector.beat import HeartbeatScheduler
 from connector.celery import app
+from connector.health import CHECKS
 from connector.models import Heartbeat
+from connector.views import healthz
 from tests.harness_procore import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_healthz_answers_without_touching_anything(db: None, client: Client, django_assert_num_queries: Any) -> None:
@@ -71,3 +78,17 @@ def test_health_command_exits_non_zero_when_a_check_fails(capsys: Any) -> None:
     with pytest.raises(CommandError) as raised:
         call_command("health", "worker")
     assert raised.value.returncode == 1
+
+
+def test_compose_health_checks_use_our_endpoints_and_commands() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert resolve("/healthz").func is healthz
+    known = set(get_commands())
+    for name, checks in (("worker", {"worker", "broker"}), ("beat", {"beat"})):
+        test = services[name]["healthcheck"]["test"]
+        assert test[:4] == ["CMD", "python", "manage.py", "health"] and "health" in known
+        assert checks <= set(test[4:]) <= set(CHECKS)
+    assert services["beat"]["command"][services["beat"]["command"].index("--scheduler") + 1] == (
+        "connector.beat:HeartbeatScheduler"
+    )

@@ -48,8 +48,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--split", type=float, default=0.1, help="share of bills split across two projects")
     p.add_argument("--commitments", type=float, default=0.7, help="share of vendors with a subcontract")
-    p.add_argument("--replay", type=int, default=500, help="records replayed to measure the hash skip")
-    p.add_argument("--profile", action="store_true", help="push on one thread under cProfile and print the top")
+    p.add_argument("--policy", default="both", choices=["both", "direct_cost_only", "requisition_only"])
     return p.parse_args()
 
 
@@ -140,6 +139,7 @@ def emulator_counts(url: str) -> dict[str, int]:
         "requisitions": len(snap["requisitions"]),
         "direct_costs": len(snap["direct_costs"]),
         "vendors": len(snap["vendors"]),
+        **{"path " + k: v for k, v in snap.get("by_endpoint", {}).items()},
     }
 
 
@@ -221,36 +221,36 @@ def receive_all(tenant: Any, objs: list[Any]) -> None:
                 record_receive(tenant=tenant, obj=obj, session_id=None)
 
 
-def main() -> None:
-    args = parse()
-    var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var" / "bench"))
-    setup_django(var_dir)
+def run_policy(args: argparse.Namespace, var_dir: Path, policy: str) -> dict[str, Any]:
+    """One tenant with `policy` against a fresh emulator: first load, unchanged re-poll, edit round."""
     from django.conf import settings
 
     from audit.models import JobState, PushJob, SyncRecord
     from audit.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
-    from audit.services import record_replay
     from procore_sync.models import CostCodeMapping, JobProjectMapping
+    from procore_sync.payloads import bill_split
     from procore_sync.tokens import connection_connect
     from tenants.models import Tenant
 
     seed_path = var_dir / "bench-seed.json"
-    make_seed(args, seed_path)
+    seed = make_seed(args, seed_path)
     proc, url, projects = start_emulator(args, seed_path)
     try:
         for env in ("SANDBOX", "PRODUCTION"):
             setattr(settings, f"PROCORE_{env}_API_URL", url)
             setattr(settings, f"PROCORE_{env}_LOGIN_URL", url)
-        settings.PROCORE_RATE_WAIT_MAX_SECONDS = args.window * 3
         default_project, second_project = projects["Default Project"], projects["Second Project"]
-        tenant = Tenant(slug="bench", name="Bench", qbwc_username="bench", procore_company_id=4264807,
-                        procore_project_id=default_project)  # fmt: skip
+        tenant = Tenant(slug=f"bench-{policy.replace('_', '-')}", name="Bench", qbwc_username=f"bench-{policy}",
+                        procore_company_id=4264807, procore_project_id=default_project, bill_target=policy)  # fmt: skip
         tenant.set_qbwc_password("bench-password")
         tenant.save()
         connection_connect(tenant=tenant, environment=tenant.procore_environment,
                            client_id="bench-client", client_secret="bench-secret")  # fmt: skip
         JobProjectMapping.objects.create(tenant=tenant, customer_full_name="Client:Second", project_id=second_project)
         rnd = random.Random(7)
+        with_commitment = len(seed["vendors"])
+        # Requisitions need a commitment: that policy bills only the vendors that have one.
+        billed = args.vendors if policy != "requisition_only" else with_commitment
         vendors = [
             QbVendor(list_id=f"BV-{i:05d}", edit_sequence="1", name=f"Bench Vendor {i}", company_name=f"Bench Vendor {i} LLC",
                      address=QbAddress(addr1="1 Main St", city="Denver", state="CO", postal_code="80202", country="US"),
@@ -260,43 +260,33 @@ def main() -> None:
         CostCodeMapping.objects.bulk_create(
             [CostCodeMapping(tenant=tenant, vendor_list_id=v.list_id, cost_code="03-300") for v in vendors]
         )
-        bills: list[QbBill] = []
-        expected = Decimal("0")
-        for n in range(args.bills):
-            v = vendors[n % len(vendors)]
-            a = Decimal(rnd.randint(100, 5_000_000)) / 100
+
+        def make_bill(n: int, seq: str, extra: Decimal) -> QbBill:
+            r = random.Random(n)
+            v = vendors[n % billed]
+            a = Decimal(r.randint(100, 5_000_000)) / 100 + extra
             lines = [QbBillLine(txn_line_id=f"{n}-1", kind="expense", amount=a, account_name="Subcontractors")]
-            if rnd.random() < args.split:
-                b_amt = Decimal(rnd.randint(100, 500_000)) / 100
+            if r.random() < args.split:
+                b_amt = Decimal(r.randint(100, 500_000)) / 100
                 lines.append(QbBillLine(txn_line_id=f"{n}-2", kind="expense", amount=b_amt, customer_full_name="Client:Second"))
             total = sum((li.amount for li in lines), Decimal("0"))
-            expected += total
-            bills.append(QbBill(txn_id=f"BT-{n:06d}", edit_sequence="1", vendor_list_id=v.list_id, vendor_name=v.name,
-                                txn_date=date(2026, 11, 1), amount_due=total, ref_number=f"INV-{n}", lines=tuple(lines)))  # fmt: skip
+            return QbBill(txn_id=f"BT-{n:06d}", edit_sequence=seq, vendor_list_id=v.list_id, vendor_name=v.name,
+                          txn_date=date(2026, 11, 1), amount_due=total, ref_number=f"INV-{n}", lines=tuple(lines))  # fmt: skip
 
-        t0 = time.monotonic()
+        bills = [make_bill(n, "1", Decimal("0")) for n in range(args.bills)]
+        jobs_map = {"Client:Second": second_project}
+        parts = sum(len(bill_split(b, job_projects=jobs_map, default_project_id=default_project)) for b in bills)
+        del rnd
         receive_all(tenant, [*vendors, *bills])
-        ingest = time.monotonic() - t0
         records = len(vendors) + len(bills)
-        print(f"ingested {len(vendors)} vendors + {len(bills)} bills in {ingest:.1f}s (not measured below)", flush=True)
 
         c0 = emulator_counts(url)
-        if args.profile:
-            import cProfile
-            import pstats
-
-            profiler = cProfile.Profile()
-            profiler.enable()
-            wall = drain(0)
-            profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-        else:
-            wall = drain(args.workers)
+        wall = drain(args.workers)
         c1 = emulator_counts(url)
         first_calls = api_calls(c0, c1)
-        failed = PushJob.objects.filter(state=JobState.FAILED).count()
-        waiting = PushJob.objects.filter(state=JobState.WAITING).count()
-        synced = SyncRecord.objects.filter(state="synced").count()
+        failed = PushJob.objects.filter(tenant=tenant, state=JobState.FAILED).count()
+        waiting = PushJob.objects.filter(tenant=tenant, state=JobState.WAITING).count()
+        synced = SyncRecord.objects.filter(tenant=tenant, state="synced").count()
 
         # Unchanged re-poll: QuickBooks sends every record again with the same EditSequence.
         receive_all(tenant, [*vendors, *bills])
@@ -304,32 +294,90 @@ def main() -> None:
         c2 = emulator_counts(url)
         repoll_calls = api_calls(c1, c2)
 
-        # A forced replay of unchanged records: the payload hash skips every write.
-        for record in SyncRecord.objects.order_by("?")[: args.replay]:
-            record_replay(record=record, acting_user_id=None)
+        # Edit round: real edits (new EditSequence, amount + 1.00). Subcontractor invoices: Procore
+        # lets a non-admin change only the latest invoice of a commitment, so there each vendor's
+        # latest bill is edited; direct costs: every bill.
+        if policy == "requisition_only":
+            latest = {n % billed: n for n in range(args.bills)}
+            edited_ns = sorted(latest.values())
+        else:
+            edited_ns = list(range(args.bills))
+        edited = [make_bill(n, "2", Decimal("1.00")) for n in edited_ns]
+        edited_parts = sum(len(bill_split(b, job_projects=jobs_map, default_project_id=default_project)) for b in edited)
+        receive_all(tenant, edited)
         drain(args.workers)
         c3 = emulator_counts(url)
-        replay_calls = api_calls(c2, c3)
-
-        floor = first_calls * args.window / args.limit
-        print()
-        print(f"rate limit          : {args.limit} requests / {args.window:g} s  ({args.limit / args.window:.0f}/s)")
-        print(f"records             : {records} ({len(vendors)} vendors, {len(bills)} bills), {args.workers} workers")
-        print(f"first load          : {first_calls} API calls = {first_calls / records:.2f} per record "
-              f"(+{c1['oauth'] - c0['oauth']} OAuth, {c1['429'] - c0['429']} answered 429)")  # fmt: skip
-        print(f"  in Procore        : {c1['vendors']} vendors, {c1['requisitions']} requisitions, {c1['direct_costs']} direct costs")
-        print(f"  records synced    : {synced} / {records}; jobs failed {failed}, waiting {waiting}")
-        print(f"unchanged re-poll   : {repoll_calls} API calls = {repoll_calls / records:.2f} per record")
-        print(f"forced replay       : {replay_calls} API calls for {args.replay} records")
-        print(f"wall time           : {wall:.1f} s")
-        print(f"rate-limit floor    : {floor:.1f} s  (calls x window / limit)")
-        print(f"ratio wall / floor  : {wall / floor:.2f}" if floor else "ratio wall / floor  : n/a (under one window)")
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        print(f"CPU seconds         : pusher {usage.ru_utime + usage.ru_stime:.0f}, emulator {process_cpu(proc.pid):.0f} "
-              f"(whole run, {os.cpu_count()} cores)")  # fmt: skip
+        edit_calls = api_calls(c2, c3)
+        edit_waiting = PushJob.objects.filter(tenant=tenant, state=JobState.WAITING).count() - waiting
+        return {
+            "policy": policy, "records": records, "vendors": len(vendors), "bills": len(bills), "parts": parts,
+            "first_calls": first_calls, "wall": wall, "synced": synced, "failed": failed, "waiting": waiting,
+            "repoll_calls": repoll_calls, "edited": len(edited), "edited_parts": edited_parts,
+            "edit_calls": edit_calls, "edit_waiting": edit_waiting, "c1": c1, "c0": c0,
+            "with_commitment": with_commitment,
+        }  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def floor_calls(r: dict[str, Any], adds: int, projects: int = 2) -> dict[str, float]:
+    """The fewest calls the documented endpoints allow for this load (see docs/procore-contract.md).
+
+    Vendors: one vendors/sync per 1 000, and one project-directory add per vendor and project
+    not yet there (`adds`: Procore has no batch add). Direct costs: per project, one
+    direct_costs/sync and one line_items/sync per 1 000 bill parts. Requisitions: one POST per bill part (there is no sync
+    action for invoices), and one schedule-of-values read per commitment (no project-wide list).
+    Edits: one line_items/sync per project per 1 000 edited parts; one PATCH per edited invoice.
+    """
+    vendor_calls = -(-r["vendors"] // 1000) + adds
+    if r["policy"] == "direct_cost_only":
+        first = vendor_calls + projects * 2 * -(-r["parts"] // (1000 * projects))
+        # An edit changes the header (its EditSequence is in origin_data) and the line.
+        edit = projects * 2 * -(-r["edited_parts"] // (1000 * projects))
+    else:
+        first = vendor_calls + r["parts"] + 2 * r["with_commitment"]
+        edit = r["edited_parts"]
+    return {"first": first, "edit": edit}
+
+
+def main() -> None:
+    args = parse()
+    var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var" / "bench"))
+    setup_django(var_dir)
+    policies = ["direct_cost_only", "requisition_only"] if args.policy == "both" else [args.policy]
+    results = [run_policy(args, var_dir, p) for p in policies]
+    print()
+    print(f"rate limit : {args.limit} requests / {args.window:g} s; {args.vendors} vendors, {args.bills} bills, "
+          f"{args.split:.0%} split over two projects, {args.workers} workers")  # fmt: skip
+    for r in results:
+        adds = r["c1"].get("path POST /rest/v1.0/projects/{id}/vendors/{id}/actions/add", 0) - r["c0"].get(
+            "path POST /rest/v1.0/projects/{id}/vendors/{id}/actions/add", 0
+        )
+        floor = floor_calls(r, adds)
+        per = r["parts"]
+        hours = r["first_calls"] / 3600 * (10_000 / r["bills"])
+        print()
+        print(f"== {r['policy']} ==")
+        print(f"records              : {r['records']} ({r['vendors']} vendors, {r['bills']} bills = {per} bill parts)")
+        print(f"  synced {r['synced']}, failed {r['failed']}, waiting {r['waiting']}")
+        print(f"first load           : {r['first_calls']} calls = {r['first_calls'] / r['bills']:.4f} per bill, "
+              f"{r['first_calls'] / per:.4f} per bill part (floor {floor['first']:.0f} = {floor['first'] / per:.4f}); "
+              f"{r['first_calls'] / r['records']:.4f} per record")  # fmt: skip
+        paths = {k.removeprefix("path "): r["c1"].get(k, 0) - r["c0"].get(k, 0) for k in r["c1"] if k.startswith("path ")}
+        once = sum(n for k, n in paths.items() if "/actions/add" in k or k.endswith("/vendors") or "vendors/sync" in k
+                   or "cost_codes" in k or "_contracts" in k or k.endswith("/projects"))  # fmt: skip
+        print("  by endpoint        : " + ", ".join(f"{k} {n}" for k, n in sorted(paths.items()) if n and "oauth" not in k))
+        print(f"  per bill, without the once-per-vendor/project/commitment calls ({once}): "
+              f"{(r['first_calls'] - once) / r['bills']:.4f}")
+        print(f"unchanged re-poll    : {r['repoll_calls']} calls")
+        print(f"edit round           : {r['edited']} bills edited ({r['edited_parts']} parts): {r['edit_calls']} calls = "
+              f"{r['edit_calls'] / max(r['edited'], 1):.4f} per bill, {r['edit_calls'] / max(r['edited_parts'], 1):.4f} "
+              f"per part (floor {floor['edit']:.0f}); {r['edit_waiting']} waiting")  # fmt: skip
+        print(f"10 000-bill load     : {hours:.3f} h = {hours * 60:.1f} min at 3 600 requests/hour")
+        print(f"wall time            : {r['wall']:.1f} s (emulator window {args.limit}/{args.window:g}s)")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"\nCPU seconds pusher {usage.ru_utime + usage.ru_stime:.0f} ({os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

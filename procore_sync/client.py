@@ -442,6 +442,10 @@ class ProcoreClient:
         body = {**self._company(), "updates": updates}
         return self.request("PATCH", "/rest/v1.0/vendors/sync", json=body).data  # type: ignore[no-any-return]
 
+    # Reference: https://developers.procore.com/reference/rest/project-vendors (List project vendors)
+    def project_vendors(self, project_id: int) -> list[dict[str, Any]]:
+        return list(self.paginate(f"/rest/v1.0/projects/{project_id}/vendors"))
+
     # Reference: https://developers.procore.com/reference/rest/project-vendors
     def project_vendor_add(self, project_id: int, vendor_id: int) -> None:
         self.request(

@@ -30,6 +30,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=Path, default=DEFAULT_SEED)
     parser.add_argument("--token-ttl", type=int, default=5400, help="access-token lifetime in seconds")
     parser.add_argument(
+        "--admin-client",
+        action="append",
+        default=[],
+        help="OAuth client id acting as a Procore admin (may change any invoice); repeatable",
+    )
+    parser.add_argument(
         "--rate-limit",
         default="3600/3600,1000/10",
         help="rate windows as LIMIT/SECONDS, comma separated (hourly and spike by default)",
@@ -39,6 +45,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def serve(options: dict[str, object], out: object = sys.stdout) -> None:
     state = EmulatorState(token_ttl=int(options["token_ttl"]))  # type: ignore[call-overload]
     state.set_rate_limits(parse_windows(str(options["rate_limit"])))
+    state.admin_clients.update(str(c) for c in options.get("admin_client") or [])  # type: ignore[attr-defined]
     ids = state.load_seed_file(Path(str(options["seed"])))
     emulator = ProcoreEmulator(state, host=str(options["host"]), port=int(options["port"])).start()  # type: ignore[call-overload]
     company = next(iter(state.companies.values()))

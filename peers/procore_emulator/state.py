@@ -338,11 +338,21 @@ class EmulatorState:
                         "requests": len(self.requests),
                         "statuses": _status_counts(self.requests),
                         "oauth_requests": sum(1 for r in self.requests if r.path.startswith("/oauth/")),
+                        "by_endpoint": _endpoint_counts(self.requests),
                         "faults": [f.__dict__ for f in self.faults if f.count > 0],
                     },
                     default=str,
                 )
             )
+
+
+def _endpoint_counts(requests: list[Logged]) -> dict[str, int]:
+    """Requests per "METHOD /path" with ids folded to {id} (for the bench's breakdown)."""
+    counts: dict[str, int] = {}
+    for r in requests:
+        key = f"{r.method} {re.sub(r'/[0-9]+', '/{id}', r.path)}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _of_txn(origin: Any, txn_id: str) -> bool:

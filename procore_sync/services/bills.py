@@ -468,8 +468,32 @@ def bills_upsert_batch(*, client: ProcoreClient, jobs: list[PushJob]) -> dict[in
     return results
 
 
+# With more vendors than this missing from one project's directory in a batch, one read of the
+# directory (paginated) is cheaper than adding each: those already there need no call.
+DIRECTORY_READ_FROM = 3
+
+
+def _directory_known(*, client: ProcoreClient, todo: list[tuple[BillWork, Plan]]) -> None:
+    """Remember (in the id map) which of the batch's vendors already are in each project's directory."""
+    missing: dict[int, dict[int, tuple[PushJob, str]]] = {}
+    for work, plan in todo:
+        pid = plan.part.project_id
+        if work.error is None and not external_get(
+            job=work.job, qb_id=work.bill.vendor_list_id, kind=ProcoreKind.PROJECT_VENDOR, project_id=pid
+        ):
+            missing.setdefault(pid, {})[work.vendor_id] = (work.job, work.bill.vendor_list_id)
+    for pid, vendors in missing.items():
+        if len(vendors) < DIRECTORY_READ_FROM:
+            continue
+        present = {int(v["id"]) for v in client.project_vendors(pid) if v.get("id")}
+        for vendor_id in present & set(vendors):
+            job, list_id = vendors[vendor_id]
+            external_save(job=job, qb_id=list_id, kind=ProcoreKind.PROJECT_VENDOR, procore_id=vendor_id, project_id=pid)
+
+
 def _write(*, client: ProcoreClient, todo: list[tuple[BillWork, Plan]]) -> None:
     # The vendor joins each project's directory first (a direct cost's vendor must be there).
+    _directory_known(client=client, todo=todo)
     seen: set[tuple[str, int]] = set()
     for work, plan in todo:
         key = (work.bill.vendor_list_id, plan.part.project_id)

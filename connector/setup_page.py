@@ -18,8 +18,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from audit.models import RecordKind, SyncRecord
-from procore_sync.mappings import jobs_seen
 from procore_sync.models import CostCodeMapping, JobProjectMapping
+from procore_sync.services.mappings import jobs_seen
 from qbwc.models import QbwcSession
 from tenants import access
 from tenants.models import ConnectionStatus, ProcoreConnection, Tenant

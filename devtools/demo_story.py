@@ -23,10 +23,10 @@ from peers.procore_emulator.state import DEFAULT_SEED
 from peers.qbwc_simulator.client import WebConnector
 from peers.qbwc_simulator.company import FakeCompany
 from peers.qbwc_simulator.dataset import load
-from procore_sync.mappings import costcode_map, job_map
-from procore_sync.reconcile import render
-from procore_sync.reconcile_service import tenant_reconcile
+from procore_sync.reconcile.compare import render
+from procore_sync.reconcile.gather import tenant_reconcile
 from procore_sync.services.catalog import catalog_refresh
+from procore_sync.services.mappings import costcode_map, job_map
 from procore_sync.tokens import client_for, connection_connect
 from tenants.models import Tenant
 from tenants.services import membership_add, tenant_create

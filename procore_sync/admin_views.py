@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from procore_sync.errors import ProcoreError
-from procore_sync.reconcile_service import tenant_reconcile
+from procore_sync.reconcile.gather import tenant_reconcile
 from procore_sync.tokens import connection_ping
 from tenants import access
 from tenants.models import ProcoreConnection, Tenant

@@ -234,8 +234,9 @@ def _invoice_refused(exc: ProcoreError, *, what: str, bill: QbBill, requisition_
         f"Procore would not {what} subcontractor invoice {requisition_id} (bill {bill.ref_number or bill.txn_id}, "
         f"project {project_id}): {exc}. Procore lets an integration change only the latest invoice of a "
         "commitment while it is draft or revise-and-resubmit, and delete only the latest open one. In Procore, "
-        "set the invoice back to 'Revise and Resubmit' (or delete the newer invoices of that commitment); "
-        "the change is tried again by itself.",
+        "set the invoice back to 'Revise and Resubmit' if it is the latest; if newer invoices exist, have an "
+        "admin make the change, or delete the newer invoices of that commitment. It is tried again by itself "
+        "(see docs/invoices.md).",
     )
 
 

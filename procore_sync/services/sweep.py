@@ -14,7 +14,7 @@ from audit.outbox import outbox_rearm, outbox_trigger
 from audit.services import event_record
 from procore_sync.conf import conf
 from procore_sync.models import CostCodeMapping, ExternalId, JobProjectMapping, ProcoreKind
-from procore_sync.services.jobs import _newer_job_queued
+from procore_sync.services.outbox_runner import _newer_job_queued
 
 log = logging.getLogger(__name__)
 

@@ -118,7 +118,7 @@ def drain(rounds: int = 20) -> int:
     from django.utils import timezone
 
     from audit.models import JobState, PushJob
-    from procore_sync.services.jobs import push_job_run
+    from procore_sync.services.outbox_runner import push_job_run
 
     ran = 0
     for _ in range(rounds):

@@ -96,7 +96,7 @@ def test_accountant_maps_a_vendor_and_the_waiting_bills_reach_procore(
 def test_support_replays_a_failed_record_and_the_new_attempt_succeeds(cast: Cast, procore: Any, open_as: Any) -> None:
     _acme_on_the_emulator(cast, procore)
     vendor = builders.vendor(cast.acme, "Summit Drywall Co", list_id="80000099-1700000099")
-    from procore_sync.mappings import costcode_map
+    from procore_sync.services.mappings import costcode_map
 
     costcode_map(tenant=cast.acme, vendor_list_id=vendor.qb_id, vendor_name=vendor.label, cost_code="09-250")
     bill = builders.bill(cast.acme, vendor, "SD-2001", "1999.99")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from procore_sync.mappings import jobs_seen
+from procore_sync.services.mappings import jobs_seen
 from tenants.models import BillTarget
 from tests.browser.conftest import shot
 from tests.conftest import Cast

@@ -11,7 +11,7 @@ from decimal import Decimal
 from audit.models import EventCode, JobReason, JobState, PushJob, RecordKind, RecordState, SyncRecord
 from peers.qbwc_simulator.company import FakeCompany
 from peers.qbwc_simulator.dataset import Dataset
-from procore_sync.mappings import costcode_map
+from procore_sync.services.mappings import costcode_map
 from tests.drills.harness import Drill, background, bill_total, change, dataset, edit_amount, wait_settled, when
 
 

@@ -35,6 +35,9 @@ def reconcile(slug: str) -> tuple[int, str]:
 
 
 def stage(tenants: Tenants) -> None:
+    # As a Procore admin: deleting T-3 must not depend on which invoice of Apex's commitment is the
+    # latest (the rules for non-admins are tested in tests/procore_sync/test_invoice_rules.py).
+    tenants.emu.state.admin_clients.add("acme-client")
     apex = qb_vendor("V-APEX", "Apex Concrete")
     record_receive(tenant=tenants.acme, obj=apex, session_id=None)
     record_receive(tenant=tenants.acme, obj=qb_bill("T-1", apex, [("1200.10", "")]), session_id=None)

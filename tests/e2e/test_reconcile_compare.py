@@ -1,10 +1,10 @@
-"""procore_sync.reconcile: the pure comparison behind `manage.py reconcile`."""
+"""procore_sync.reconcile.compare: the pure comparison behind `manage.py reconcile`."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from procore_sync.reconcile import ExpectedPart, FoundCost, compare, render
+from procore_sync.reconcile.compare import ExpectedPart, FoundCost, compare, render
 
 D = Decimal
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 from audit.models import EventCode, JobReason, JobState, PushJob, RecordState, SyncEvent, SyncRecord
 from audit.qbtypes import QbBill, QbDeletion, QbVendor, bill_from_json, vendor_from_json
 from audit.services import record_mark_deleted, record_receive, record_replay
-from procore_sync.mappings import costcode_map
 from procore_sync.models import ExternalId, ProcoreKind
+from procore_sync.services.mappings import costcode_map
 from tenants.models import BillTarget
 from tests.harness_procore import Tenants, connect_with_code, qb_bill, qb_vendor, wait_for, wait_settled
 

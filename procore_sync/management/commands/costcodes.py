@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from procore_sync.mappings import costcode_map, vendor_resolve
+from procore_sync.services.mappings import costcode_map, vendor_resolve
 from tenants.cli import tenant_by_slug
 
 

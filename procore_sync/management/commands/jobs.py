@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from procore_sync.management.commands.costcodes import project_id_arg, tenant_by_slug
-from procore_sync.mappings import job_map
+from procore_sync.services.mappings import job_map
 
 
 class Command(BaseCommand):

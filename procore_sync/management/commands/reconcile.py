@@ -11,8 +11,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from procore_sync.errors import ProcoreError
-from procore_sync.reconcile import render
-from procore_sync.reconcile_service import tenant_reconcile
+from procore_sync.reconcile.compare import render
+from procore_sync.reconcile.gather import tenant_reconcile
 from tenants.cli import tenant_by_slug
 
 

@@ -1,6 +1,6 @@
 """PURE: compare what QuickBooks holds with what Procore holds, to the cent.
 
-Input is plain dataclasses (gathered by procore_sync.reconcile_service); output is
+Input is plain dataclasses (gathered by procore_sync.reconcile.gather); output is
 a Report that the command and the admin both render. No ORM, no HTTP here.
 """
 

@@ -10,7 +10,7 @@ from audit.qbtypes import bill_from_json
 from procore_sync.client import ProcoreClient
 from procore_sync.models import JobProjectMapping
 from procore_sync.payloads import bill_split, txn_of_origin
-from procore_sync.reconcile import ExpectedPart, FoundCost, Report, compare
+from procore_sync.reconcile.compare import ExpectedPart, FoundCost, Report, compare
 from procore_sync.tokens import client_for
 from tenants.models import Tenant
 

@@ -1,0 +1,1 @@
+"""Reconciliation: `gather` reads both sides (QuickBooks records, Procore documents), `compare` is pure."""

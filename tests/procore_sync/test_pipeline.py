@@ -245,3 +245,40 @@ def test_sandbox_and_production_keep_separate_id_maps(acme_globex: Tenants, cele
     envs = dict(ExternalId.objects.filter(qb_id="V-BRE").values_list("environment", "procore_id"))
     assert set(envs) == {"sandbox", "production"}
     assert len(state.vendors_by_origin("V-BRE")) == 1  # both point at this one emulator
+
+
+def test_after_a_sandbox_to_production_switch_a_bill_waiting_for_its_vendor_goes_out_once(
+    acme_globex: Tenants, celery_worker: Any
+) -> None:
+    """Regression (issue 9): the id map read without its environment made this bill loop silently."""
+    from procore_sync.services.sweep import outbox_sweep
+
+    t, state = acme_globex, acme_globex.emu.state
+    bre = qb_vendor("V-BRE", "Blue Ridge Electric")
+    record_receive(tenant=t.acme, obj=bre, session_id=None)
+    wait_settled()
+    t.acme.procore_environment = "production"
+    t.acme.save()
+    connect_with_code(t.acme, t.emu, "acme-client", "acme-secret")
+    wait_settled()
+    # The vendor has only a sandbox id: in production the bill must wait for it, and stay put.
+    record_receive(tenant=t.acme, obj=qb_bill("ENV-1", bre, [("12.34", "")]), session_id=None)
+    wait_settled()
+    job = PushJob.objects.get(record__qb_id="ENV-1")
+    assert (job.state, job.reason) == (JobState.WAITING, JobReason.NEEDS_VENDOR)
+    events = SyncEvent.objects.filter(record__qb_id="ENV-1").count()
+    for _ in range(3):  # the periodic sweep must not re-arm it on the strength of the sandbox id
+        outbox_sweep()
+        wait_settled()
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (JobState.WAITING, 0)
+    assert SyncEvent.objects.filter(record__qb_id="ENV-1").count() == events  # no hot loop, nothing hidden
+
+    # QuickBooks sends the vendor again: it reaches production, and the bill goes out exactly once.
+    record_receive(tenant=t.acme, obj=qb_vendor("V-BRE", "Blue Ridge Electric", seq="2"), session_id=None)
+    wait_settled()
+    [dc] = state.direct_costs_by_origin("ENV-1")
+    assert [li["amount"] for li in dc["line_items"]] == [Decimal("12.34")]
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (JobState.DONE, 1)
+    assert ExternalId.objects.filter(qb_id="ENV-1", environment="production").exists()

@@ -62,14 +62,19 @@ def _claim(job_id: int) -> list[PushJob]:
     create in flight.
     """
     now = timezone.now()
+    tenant_id = PushJob.objects.filter(pk=job_id).values_list("tenant_id", flat=True).first()
+    if tenant_id is None:
+        return []
     with transaction.atomic():
+        # The tenant row first, then job rows: the same order as the QuickBooks side (which
+        # holds the tenant while it queues jobs), so the two never deadlock on PostgreSQL.
+        list(Tenant.objects.select_for_update().filter(pk=tenant_id).values_list("pk", flat=True))
         # Takes the write lock on SQLite (select_for_update is a no-op there) so claims serialise.
         if not PushJob.objects.filter(pk=job_id, state=JobState.PENDING, not_before__lte=now).update(updated_at=now):
             return []
         job = PushJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.state != JobState.PENDING or job.not_before > now:
             return []
-        list(Tenant.objects.select_for_update().filter(pk=job.tenant_id).values_list("pk", flat=True))
         if PushJob.objects.filter(tenant_id=job.tenant_id, state=JobState.IN_FLIGHT).exists():
             return []  # the tenant's lane is busy; the job in flight triggers the next one when it ends
         ids = [job.pk]

@@ -56,7 +56,7 @@ def test_drill_08_postgresql_connection_dropped_mid_push(drill: Drill, settings:
         pytest.skip("needs PostgreSQL (pg_terminate_backend); SQLite has no server connection to drop")
     company = drill.company(dataset(vendors=4, bills=8))
     settings.PROCORE_TIMEOUT_SECONDS = 5
-    hang = drill.state.inject("latency", delay=1.5, method="POST", path="/direct_costs$")
+    hang = drill.state.inject("latency", delay=1.5, method="PATCH", path="/direct_costs/line_items/sync$")
     drill.run(company)
     wait_for(lambda: hang.count == 0, message="a bill push waiting on Procore")
     assert _terminate_other_backends() >= 1

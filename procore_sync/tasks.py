@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from audit.logcontext import log_scope
 from procore_sync import services
 
 
@@ -11,7 +12,8 @@ from procore_sync import services
 # the job row's state makes the redelivery harmless.
 @shared_task(name="procore_sync.push_job_run", acks_late=True)
 def push_job_run_task(job_id: int) -> str:
-    return services.push_job_run(job_id=int(job_id))
+    with log_scope(job_id=job_id):  # every log line of this push names its job
+        return services.push_job_run(job_id=int(job_id))
 
 
 @shared_task(name="audit.outbox_sweep", acks_late=True)

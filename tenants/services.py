@@ -64,7 +64,7 @@ def tenant_qbwc_password_set(*, tenant: Tenant, password: str) -> None:
     if len(password) < 8:
         raise ValidationError("QBWC password must be at least 8 characters")
     tenant.set_qbwc_password(password)
-    tenant.save(update_fields=["qbwc_password"])
+    tenant.save(update_fields=["qbwc_password", "qbwc_password_changed_at"])
 
 
 def membership_add(*, tenant: Tenant, username: str, password: str, role: str) -> Membership:

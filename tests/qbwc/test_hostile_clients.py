@@ -12,7 +12,6 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,56 +10,20 @@ from django.db import transaction
 from audit.models import (
     RECORD_TRANSITIONS,
     EventCode,
+    PushOp,
     RecordKind,
     RecordState,
     SyncEvent,
     SyncRecord,
 )
-from qbwc.qbtypes import QbBill, QbDeletion, QbVendor, to_json
+from audit.outbox import outbox_enqueue
+from audit.qbtypes import QbBill, QbDeletion, QbVendor, to_json
+from audit.redact import redact
 from tenants.models import Tenant
 
 
 class IllegalTransition(ValueError):
     pass
-
-
-# Keys whose values never reach the audit trail, whatever the caller passes.
-_SECRET_KEY = re.compile(
-    r"(token|secret|password|passwd|authorization|api[_-]?key|client[_-]?id|cookie)", re.I
-)
-# The same secrets inside free text: request/response excerpts, error messages.
-_SECRET_TEXT = (
-    re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"),
-    re.compile(
-        r"(?i)(\b(?:access_token|refresh_token|id_token|client_secret|client_id|password)\"?"
-        r"\s*[:=]\s*\"?)([^\"&\s,}]+)"
-    ),
-    # An OAuth authorization code in a query string or form body.
-    re.compile(r"(?i)(\bcode=)([^&\s\"]+)"),
-)
-REDACTED = "[redacted]"
-
-
-def redact(value: Any) -> Any:
-    """A copy of `value` with secrets replaced by "[redacted]".
-
-    Dict values under secret-looking keys are dropped whole; strings have bearer
-    tokens and `key=value` / `"key": "value"` secrets masked. event_record applies
-    this to every message and data it stores, so a careless caller cannot leak.
-    """
-    if isinstance(value, dict):
-        return {
-            k: (REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) and v else redact(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    if isinstance(value, str):
-        text = _SECRET_TEXT[0].sub(lambda m: f"{m.group(1)} {REDACTED}", value)
-        for pattern in _SECRET_TEXT[1:]:
-            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-        return text
-    return value
 
 
 def event_record(
@@ -117,9 +80,6 @@ def record_receive(
     Idempotent on (id, EditSequence): a repeat of a version already stored writes
     nothing and queues nothing. Returns (record, changed).
     """
-    from procore_sync.models import PushOp
-    from procore_sync.outbox import outbox_enqueue
-
     if isinstance(obj, QbVendor):
         kind, qb_id, label, vendor_id, amount = RecordKind.VENDOR, obj.list_id, obj.name, obj.list_id, None
         op = PushOp.VENDOR_UPSERT
@@ -164,9 +124,6 @@ def record_mark_deleted(
     Unknown ids (deleted before we ever read them) are ignored: there is nothing
     in Procore to remove. Repeats are ignored. Returns (record, changed).
     """
-    from procore_sync.models import PushOp
-    from procore_sync.outbox import outbox_enqueue
-
     kind = RecordKind.BILL if deletion.kind == "bill" else RecordKind.VENDOR
     with transaction.atomic():
         record = (
@@ -192,9 +149,6 @@ def record_mark_deleted(
 
 def record_replay(*, record: SyncRecord, acting_user_id: int | None) -> SyncEvent:
     """A new attempt with today's mapping and credentials; the id map prevents duplicates."""
-    from procore_sync.models import PushOp
-    from procore_sync.outbox import outbox_enqueue
-
     if record.kind == RecordKind.BILL:
         op = PushOp.BILL_DELETE if record.deleted_in_qb else PushOp.BILL_UPSERT
     else:

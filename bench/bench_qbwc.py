@@ -101,9 +101,9 @@ def _serve() -> str:
 def bench_sessions(n: int) -> dict[str, float]:
     import requests
 
-    from qbwc.simulator.client import WebConnector
-    from qbwc.simulator.company import FakeCompany
-    from qbwc.simulator.dataset import load
+    from peers.qbwc_simulator.client import WebConnector
+    from peers.qbwc_simulator.company import FakeCompany
+    from peers.qbwc_simulator.dataset import load
 
     tenant = _tenant()
     base = _serve()
@@ -128,9 +128,9 @@ def bench_sessions(n: int) -> dict[str, float]:
 
 def write_bill_response(bills: int, path: Path) -> None:
     """The response QuickBooks gives to our first BillQueryRq (requestID 2, after vendors)."""
+    from peers.qbwc_simulator.company import FakeCompany
+    from peers.qbwc_simulator.dataset import build
     from qbwc import qbxml
-    from qbwc.simulator.company import FakeCompany
-    from qbwc.simulator.dataset import build
 
     request = qbxml.build_query("bills", request_id="2", version="16.0", since=None, max_returned=bills)
     path.write_text(FakeCompany(build(bills=bills, vendors=30, changes=False)).process(request).response, "utf-8")

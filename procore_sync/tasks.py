@@ -14,7 +14,7 @@ def push_job_run_task(job_id: int) -> str:
     return services.push_job_run(job_id=int(job_id))
 
 
-@shared_task(name="procore_sync.outbox_sweep", acks_late=True)
+@shared_task(name="audit.outbox_sweep", acks_late=True)
 def outbox_sweep_task() -> dict[str, int]:
     return services.outbox_sweep()
 

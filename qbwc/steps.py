@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from audit.qbtypes import QbDeletion, QbVendor
 from audit.services import record_mark_deleted, record_receive
 from qbwc import qbxml
 from qbwc.models import PLAN, QbwcSession, Step, Watermark
-from qbwc.qbtypes import QbDeletion, QbVendor
 
 
 def since_for(session: QbwcSession, step: str) -> tuple[datetime | None, int | None]:

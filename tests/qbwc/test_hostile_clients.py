@@ -20,7 +20,7 @@ from lxml import etree
 from audit.models import SyncRecord
 from qbwc.models import LoginThrottle, QbwcSession, SessionState
 from qbwc.session import UNKNOWN_TICKET
-from qbwc.simulator.client import envelope
+from peers.qbwc_simulator.client import envelope
 from tenants import services
 from tenants.models import Tenant
 from tests.factories import PASSWORD

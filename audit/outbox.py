@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from audit.models import SyncRecord
-from procore_sync.models import JobReason, JobState, PushJob, PushOp
+from audit.models import JobReason, JobState, PushJob, PushOp, SyncRecord
 
 log = logging.getLogger(__name__)
 
-# The Celery task that runs one job; sent by name so the QBWC side never imports the pusher.
+# The Celery task that runs one job (procore_sync.tasks); sent by name through the current
+# Celery app, so neither the QBWC side nor this contract imports the pusher or connector.
 PUSH_JOB_TASK = "procore_sync.push_job_run"
 
 # A deletion makes any queued create/update of the same record pointless.
@@ -60,10 +61,8 @@ def outbox_enqueue(*, record: SyncRecord, op: str) -> PushJob:
 
 def outbox_trigger(*, job_id: int, countdown: float = 0) -> None:
     """Ask a worker to run the job (after `countdown` s). Never raises: the sweep is the safety net."""
-    from connector.celery import app
-
     try:
-        app.send_task(PUSH_JOB_TASK, args=[job_id], countdown=countdown or None)
+        current_app.send_task(PUSH_JOB_TASK, args=[job_id], countdown=countdown or None)
     except Exception:  # broker down: the job stays due in the database
         log.warning("could not send push job %s to the broker; the sweep will pick it up", job_id)
 

@@ -154,6 +154,10 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz?/?$", r"^readyz/?$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Joining browsers' preload lists is the domain owner's deliberate, hard-to-undo
+    # choice (SECURE_HSTS_PRELOAD=1), not a deployment mistake to warn about.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # QBWC posts multi-megabyte qbXML responses; the QBWC view enforces its own cap.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
+from tenants import credentials
 from tenants.models import Membership, ProcoreEnvironment, Role, Tenant
 
 
@@ -20,8 +22,14 @@ def tenant_create(
     procore_company_id: int,
     procore_project_id: int,
     poll_interval_minutes: int = 15,
+    qbwc_password_generated: bool = False,
 ) -> Tenant:
-    """Validate every argument, then create the tenant. Raises ValidationError with one message."""
+    """Validate every argument, then create the tenant. Raises ValidationError with one message.
+
+    `qbwc_password_generated`: the password came from credentials.generate_password()
+    (stored as a keyed fast hash); otherwise it is an operator's choice (slow hasher,
+    checked by AUTH_PASSWORD_VALIDATORS).
+    """
     if slugify(slug) != slug or not slug:
         raise ValidationError(f"slug {slug!r} must be lower-case letters, digits and hyphens")
     if Tenant.objects.filter(slug=slug).exists():
@@ -32,8 +40,7 @@ def tenant_create(
         raise ValidationError("QBWC username must not be empty")
     if Tenant.objects.filter(qbwc_username=qbwc_username).exists():
         raise ValidationError(f"QBWC username {qbwc_username!r} is already used by another tenant")
-    if len(qbwc_password) < 8:
-        raise ValidationError("QBWC password must be at least 8 characters")
+    _check_qbwc_password(qbwc_password, generated=qbwc_password_generated)
     if procore_environment not in ProcoreEnvironment.values:
         raise ValidationError(
             f"Procore environment {procore_environment!r} is not one of: "
@@ -54,17 +61,35 @@ def tenant_create(
         procore_project_id=procore_project_id,
         poll_interval_minutes=poll_interval_minutes,
     )
-    tenant.set_qbwc_password(qbwc_password)
+    tenant.set_qbwc_password(qbwc_password, generated=qbwc_password_generated)
     with transaction.atomic():
         tenant.save()
     return tenant
 
 
-def tenant_qbwc_password_set(*, tenant: Tenant, password: str) -> None:
-    if len(password) < 8:
-        raise ValidationError("QBWC password must be at least 8 characters")
-    tenant.set_qbwc_password(password)
+def _check_qbwc_password(password: str, *, generated: bool) -> None:
+    if generated:
+        if len(password) < 22:  # 16 random bytes, url-safe base64: the 128-bit floor
+            raise ValidationError("a generated QBWC password must carry at least 128 bits")
+        return
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise ValidationError("QBWC password: " + " ".join(exc.messages)) from None
+
+
+def tenant_qbwc_password_set(*, tenant: Tenant, password: str, generated: bool = False) -> None:
+    """Validate and set a new QBWC password; the tenant's open sessions end with it (qbwc.tickets)."""
+    _check_qbwc_password(password, generated=generated)
+    tenant.set_qbwc_password(password, generated=generated)
     tenant.save(update_fields=["qbwc_password", "qbwc_password_changed_at"])
+
+
+def tenant_qbwc_password_reset(*, tenant: Tenant) -> str:
+    """Generate a new QBWC password (144 bits), store its keyed hash, return it to show once."""
+    password = credentials.generate_password()
+    tenant_qbwc_password_set(tenant=tenant, password=password, generated=True)
+    return password
 
 
 def membership_add(*, tenant: Tenant, username: str, password: str, role: str) -> Membership:
@@ -77,8 +102,7 @@ def membership_add(*, tenant: Tenant, username: str, password: str, role: str) -
     with transaction.atomic():
         user, created = user_model.objects.get_or_create(username=username)
         if password:
-            if len(password) < 8:
-                raise ValidationError("password must be at least 8 characters")
+            validate_password(password, user)  # AUTH_PASSWORD_VALIDATORS, as the admin does
             user.set_password(password)
         elif created:
             raise ValidationError("a new user needs a password")

@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from qbwc.models import LoginThrottle, QbwcSession, RawResponse, SessionState
@@ -88,6 +90,16 @@ def session_end(*, session: QbwcSession, reason: str, now: datetime | None = Non
     session.pending_request = ""
     session.save(update_fields=["state", "last_error", "finished_at", "pending_request"])
     log.info("qbwc session %s ended: %s", session.pk, reason)
+
+
+def sessions_end_by_support(*, sessions: QuerySet[QbwcSession], user: Any) -> list[QbwcSession]:
+    """Support ends live sessions from the admin; returns those it ended (for the audit log)."""
+    ended: list[QbwcSession] = []
+    with transaction.atomic():
+        for session in sessions.select_for_update().filter(state__in=LIVE_STATES):
+            session_end(session=session, reason=f"Ended by support ({user.get_username()}).")
+            ended.append(session)
+    return ended
 
 
 def sessions_expire(*, now: datetime | None = None) -> int:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from connector.admin_site import admin_urls
+from connector.admin_urls import admin_urls
 from connector.views import healthz
 
 admin.site.site_header = "ml-connector"

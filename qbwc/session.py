@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from qbwc import qbxml
+from qbwc import qb_errors, qbxml
 from qbwc.answer_limits import answer_refusal
 from qbwc.login import session_authenticate
 from qbwc.models import QbwcSession, RawResponse, SessionState, Step
@@ -302,7 +302,8 @@ def session_last_error(*, ticket: str) -> str:
         session = session_for(ticket, now=now)
         if session is None or session.state in (SessionState.EXPIRED, SessionState.CLOSED):
             return UNKNOWN_TICKET
-        return session.last_error
+        # QBWC shows this text to the bookkeeper: the plain cause and fix first, the raw code beside it.
+        return qb_errors.for_bookkeeper(hresult=session.hresult, message=session.last_error)
 
 
 def session_refuse_response(*, ticket: str, reason: str) -> int:
@@ -339,7 +340,7 @@ def summary(session: QbwcSession) -> str:
     if errors:
         text += "; " + "; ".join(f"{e['step']} stopped: {e['text']}" for e in errors)
     if session.state == SessionState.FAILED:
-        text += f"; failed: {session.last_error}"
+        text += f"; failed: {qb_errors.for_bookkeeper(hresult=session.hresult, message=session.last_error)}"
     return text
 
 

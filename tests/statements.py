@@ -14,6 +14,7 @@ each call causes can be captured on this thread's connection.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,15 +89,18 @@ class InProcessHttp:
     """A `requests.Session` stand-in for the simulator: each POST runs through Django's WSGI
     handler in this thread, its statements counted per SOAP method."""
 
-    client: Client = field(default_factory=Client)
+    client: Client = field(default_factory=lambda: Client(HTTP_HOST="127.0.0.1"))
     per_method: dict[str, list[Count]] = field(default_factory=lambda: defaultdict(list))
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def post(self, url: str, *, data: bytes, headers: dict[str, str], timeout: float) -> _Response:
         method = headers["SOAPAction"].strip('"').rsplit("/", 1)[-1]
+        start = time.perf_counter()
         with count_statements() as count:
             response = self.client.post(
                 url, data=data, content_type=headers["Content-Type"], HTTP_SOAPACTION=headers["SOAPAction"]
             )
+        self.seconds[method] += time.perf_counter() - start
         self.per_method[method].append(count)
         return _Response(response.status_code, response.content)
 
@@ -112,6 +116,7 @@ class InProcessHttp:
 
     def reset(self) -> None:
         self.per_method.clear()
+        self.seconds.clear()
 
 
 def summary(http: InProcessHttp) -> dict[str, Any]:

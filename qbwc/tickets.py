@@ -52,11 +52,18 @@ def sessions_expire(*, now: datetime | None = None) -> int:
     return expire_stale(now=now)
 
 
-def session_for(ticket: str, *, now: datetime) -> QbwcSession | None:
-    """The session a ticket names, locked; expired on the spot if stale. Call in a transaction."""
+def session_for(ticket: str, *, now: datetime, lock: bool = True) -> QbwcSession | None:
+    """The session a ticket names, with its tenant (one query); expired on the spot if stale.
+
+    lock=True takes the row lock (call in a transaction); the SOAP calls that write with a
+    guarded UPDATE instead read without it.
+    """
     if not ticket:
         return None
-    session = QbwcSession.objects.select_for_update().filter(ticket_digest=digest(ticket)).first()
+    sessions = QbwcSession.objects.select_related("tenant")
+    if lock:
+        sessions = sessions.select_for_update(of=("self",))
+    session = sessions.filter(ticket_digest=digest(ticket)).first()
     if session is None:
         return None
     ttl = timedelta(seconds=settings.QBWC_SESSION_TTL_SECONDS)

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from audit.models import EventCode, RecordKind, SyncEvent, SyncRecord
 from procore_sync.models import JobState, PushJob, PushOp
-from qbwc.models import QbwcSession, RawResponse
+from qbwc.models import PLAN, QbwcSession, RawResponse, Watermark
 from qbwc.qbtypes import bill_from_json, vendor_from_json
 from qbwc.simulator.dataset import load
 from tenants.models import Tenant
@@ -80,7 +80,9 @@ def test_a_run_with_nothing_changed_stores_and_queues_nothing(qbwc: QbwcHarness)
     assert len(result.requests) == 4  # the short plan: one query per step
     session = QbwcSession.objects.filter(tenant=qbwc.tenant).order_by("-started_at").first()
     assert session is not None
-    assert {r.status_code for r in RawResponse.objects.filter(session=session)} == {"1"}
+    # Four empty status-1 answers: nothing to keep, not even the raw response; every mark moved.
+    assert not RawResponse.objects.filter(session=session).exists()
+    assert set(Watermark.objects.filter(tenant=qbwc.tenant, session=session).values_list("query", flat=True)) == set(PLAN)
     assert session.records_changed == 0
     assert result.close_message == "0 vendors, 0 bills, 0 deletions received"
     assert _snapshot(qbwc.tenant) == before

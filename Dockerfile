@@ -2,6 +2,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY pyproject.toml ./
+# The product apps only: peers/ (simulator, emulator) and devtools/ (demo) stay out of the image.
 COPY connector ./connector
 COPY tenants ./tenants
 COPY qbwc ./qbwc

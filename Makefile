@@ -21,7 +21,7 @@ install: $(STAMP)
 
 ## The product's main job on embedded defaults (SQLite, filesystem broker, local emulators).
 demo: $(STAMP)
-	DEBUG=1 $(PY) -m connector.demo
+	DEBUG=1 $(PY) -m devtools.demo
 
 ## Every test. Uses PostgreSQL/Redis when DATABASE_URL/CELERY_BROKER_URL are set, SQLite otherwise.
 test: $(STAMP) browser-deps

@@ -67,7 +67,7 @@ def _last_contacts(tenant_ids: list[int]) -> dict[int, dt.datetime]:
 
 
 def _waiting_for_mapping(tenant_ids: list[int]) -> dict[int, int]:
-    from procore_sync.models import JobReason, JobState, PushJob
+    from audit.models import JobReason, JobState, PushJob
 
     rows = (
         PushJob.objects.filter(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,56 +11,20 @@ from django.utils import timezone
 from audit.models import (
     RECORD_TRANSITIONS,
     EventCode,
+    PushOp,
     RecordKind,
     RecordState,
     SyncEvent,
     SyncRecord,
 )
-from qbwc.qbtypes import QbBill, QbDeletion, QbVendor, to_json
+from audit.outbox import outbox_enqueue, outbox_enqueue_many
+from audit.qbtypes import QbBill, QbDeletion, QbVendor, to_json
+from audit.redact import redact
 from tenants.models import Tenant
 
 
 class IllegalTransition(ValueError):
     pass
-
-
-# Keys whose values never reach the audit trail, whatever the caller passes.
-_SECRET_KEY = re.compile(
-    r"(token|secret|password|passwd|authorization|api[_-]?key|client[_-]?id|cookie)", re.I
-)
-# The same secrets inside free text: request/response excerpts, error messages.
-_SECRET_TEXT = (
-    re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"),
-    re.compile(
-        r"(?i)(\b(?:access_token|refresh_token|id_token|client_secret|client_id|password)\"?"
-        r"\s*[:=]\s*\"?)([^\"&\s,}]+)"
-    ),
-    # An OAuth authorization code in a query string or form body.
-    re.compile(r"(?i)(\bcode=)([^&\s\"]+)"),
-)
-REDACTED = "[redacted]"
-
-
-def redact(value: Any) -> Any:
-    """A copy of `value` with secrets replaced by "[redacted]".
-
-    Dict values under secret-looking keys are dropped whole; strings have bearer
-    tokens and `key=value` / `"key": "value"` secrets masked. event_record applies
-    this to every message and data it stores, so a careless caller cannot leak.
-    """
-    if isinstance(value, dict):
-        return {
-            k: (REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) and v else redact(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    if isinstance(value, str):
-        text = _SECRET_TEXT[0].sub(lambda m: f"{m.group(1)} {REDACTED}", value)
-        for pattern in _SECRET_TEXT[1:]:
-            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-        return text
-    return value
 
 
 def event_record(
@@ -138,9 +101,6 @@ def records_receive(
     Within a page the last version of an id wins (QuickBooks sends each object once).
     Returns (record, changed) per distinct id, in page order.
     """
-    from procore_sync.models import PushOp
-    from procore_sync.outbox import outbox_enqueue_many
-
     latest: dict[tuple[str, str], QbVendor | QbBill] = {}
     for obj in objs:
         latest[_identity(obj)] = obj
@@ -234,9 +194,6 @@ def records_mark_deleted(
     Procore to remove. Repeats (within the page or of an earlier page) are ignored.
     Returns (record or None, changed) per deletion, in order.
     """
-    from procore_sync.models import PushOp
-    from procore_sync.outbox import outbox_enqueue_many
-
     items = list(deletions)
     if not items:
         return []
@@ -291,9 +248,6 @@ def record_mark_deleted(
 
 def record_replay(*, record: SyncRecord, acting_user_id: int | None) -> SyncEvent:
     """A new attempt with today's mapping and credentials; the id map prevents duplicates."""
-    from procore_sync.models import PushOp
-    from procore_sync.outbox import outbox_enqueue
-
     if record.kind == RecordKind.BILL:
         op = PushOp.BILL_DELETE if record.deleted_in_qb else PushOp.BILL_UPSERT
     else:

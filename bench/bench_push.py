@@ -3,7 +3,7 @@
     VAR_DIR=var/bench .venv/bin/python bench/bench_push.py [--vendors 2000] [--bills 10000]
         [--limit 1500] [--window 10] [--workers 8] [--split 0.1] [--commitments 0.7]
 
-The emulator runs in its own process (python -m procore_sync.emulator) with one
+The emulator runs in its own process (python -m peers.procore_emulator) with one
 rate window of LIMIT requests per WINDOW seconds; the pusher runs the real
 services (push_job_run: claim, batch vendor sync, id map, payload hash, HTTP
 client with rate-limit pacing) on WORKERS threads over a fresh SQLite database.
@@ -111,7 +111,7 @@ def make_seed(args: argparse.Namespace, path: Path) -> dict[str, Any]:
 def start_emulator(args: argparse.Namespace, seed_path: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, int]]:
     port = free_port()
     cmd = [
-        sys.executable, "-m", "procore_sync.emulator", "--port", str(port), "--seed", str(seed_path),
+        sys.executable, "-m", "peers.procore_emulator", "--port", str(port), "--seed", str(seed_path),
         "--rate-limit", f"{args.limit}/{args.window}",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -153,7 +153,7 @@ def drain(workers: int) -> float:
     from django.db import connection
     from django.utils import timezone
 
-    from procore_sync.models import JobState, PushJob
+    from audit.models import JobState, PushJob
     from procore_sync.services import push_job_run
 
     work: queue.Queue[int | None] = queue.Queue()
@@ -227,11 +227,11 @@ def main() -> None:
     setup_django(var_dir)
     from django.conf import settings
 
-    from audit.models import SyncRecord
+    from audit.models import JobState, PushJob, SyncRecord
+    from audit.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
     from audit.services import record_replay
-    from procore_sync.models import CostCodeMapping, JobProjectMapping, JobState, PushJob
+    from procore_sync.models import CostCodeMapping, JobProjectMapping
     from procore_sync.tokens import connection_connect
-    from qbwc.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
     from tenants.models import Tenant
 
     seed_path = var_dir / "bench-seed.json"

@@ -106,9 +106,9 @@ def _serve() -> str:
 def bench_sessions(n: int) -> dict[str, float]:
     import requests
 
-    from qbwc.simulator.client import WebConnector
-    from qbwc.simulator.company import FakeCompany
-    from qbwc.simulator.dataset import load
+    from peers.qbwc_simulator.client import WebConnector
+    from peers.qbwc_simulator.company import FakeCompany
+    from peers.qbwc_simulator.dataset import load
 
     tenant = _tenant()
     base = _serve()
@@ -133,7 +133,7 @@ def bench_sessions(n: int) -> dict[str, float]:
 
 def _in_process_connector(username: str, company: Any) -> tuple[Any, Any]:
     """The simulator, its POSTs carried through Django's WSGI stack in this thread (statements counted)."""
-    from qbwc.simulator.client import WebConnector
+    from peers.qbwc_simulator.client import WebConnector
     from tests.statements import InProcessHttp
 
     connector = WebConnector("/qbwc/", username, PASSWORD, company)
@@ -144,8 +144,8 @@ def _in_process_connector(username: str, company: Any) -> tuple[Any, Any]:
 
 def bench_statements() -> dict[str, Any]:
     """Statements per SOAP call: a first sync of a small company, then a no-change session."""
-    from qbwc.simulator.company import FakeCompany
-    from qbwc.simulator.dataset import build
+    from peers.qbwc_simulator.company import FakeCompany
+    from peers.qbwc_simulator.dataset import build
 
     tenant = _tenant()
     company = FakeCompany(build(bills=40, vendors=8, changes=False))
@@ -164,9 +164,9 @@ def bench_statements() -> dict[str, Any]:
 
 def write_bill_response(bills: int, path: Path) -> None:
     """The response QuickBooks gives to our first BillQueryRq (requestID 2, after vendors)."""
+    from peers.qbwc_simulator.company import FakeCompany
+    from peers.qbwc_simulator.dataset import build
     from qbwc import qbxml
-    from qbwc.simulator.company import FakeCompany
-    from qbwc.simulator.dataset import build
 
     request = qbxml.build_query("bills", request_id="2", version="16.0", since=None, max_returned=bills)
     path.write_text(FakeCompany(build(bills=bills, vendors=30, changes=False)).process(request).response, "utf-8")
@@ -178,8 +178,7 @@ def _copy_floor(tenant_id: int) -> dict[str, float]:
 
     from django.db import connection
 
-    from audit.models import SyncEvent, SyncRecord
-    from procore_sync.models import PushJob
+    from audit.models import PushJob, SyncEvent, SyncRecord
 
     seconds, rows = 0.0, 0
     with connection.cursor() as cur:
@@ -226,8 +225,8 @@ def child(case: str, bills: int, response_file: Path, page: int) -> dict[str, An
         from django.conf import settings
         from django.db import connection
 
-        from qbwc.simulator.company import FakeCompany
-        from qbwc.simulator.dataset import build
+        from peers.qbwc_simulator.company import FakeCompany
+        from peers.qbwc_simulator.dataset import build
 
         settings.QBWC_MAX_RETURNED = page
         # Warm up (modules, templates, connection) on another tenant so the peak is the ingest's own.

@@ -294,8 +294,8 @@ class Phase:
 
 
 def session_runner(base: str, dataset: Any) -> Callable[[str], int]:
-    from qbwc.simulator.client import WebConnector
-    from qbwc.simulator.company import FakeCompany
+    from peers.qbwc_simulator.client import WebConnector
+    from peers.qbwc_simulator.company import FakeCompany
 
     def one(username: str) -> int:
         connector = WebConnector(base + "/qbwc/", username, PASSWORD, FakeCompany(dataset), timeout=120)
@@ -356,8 +356,8 @@ def main() -> int:
         try:
             django_setup(env)
             from audit.models import SyncRecord
+            from peers.qbwc_simulator.dataset import Dataset, build
             from qbwc.models import QbwcSession
-            from qbwc.simulator.dataset import Dataset, build
 
             redis_flush(broker)
             t0 = time.perf_counter()

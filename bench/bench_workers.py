@@ -5,12 +5,12 @@
 
 Per worker count, from scratch (PostgreSQL tables flushed, a fresh emulator):
 - the Procore emulator runs in its own process (the same EmulatorState and server as
-  `python -m procore_sync.emulator`, plus a log of every rate-limit decision with its
+  `python -m peers.procore_emulator`, plus a log of every rate-limit decision with its
   time and OAuth client) with ONE rate window of LIMIT requests per WINDOW seconds
   per OAuth client;
 - TENANTS tenants, each connected with its own OAuth client (so each has its own
   Procore rate limit), each stage VENDORS vendors and BILLS bills through
-  audit.services.record_receive (qbwc.qbtypes dataclasses), as the QBWC side does;
+  audit.services.record_receive (audit.qbtypes dataclasses), as the QBWC side does;
 - one real `celery -A connector worker --concurrency N` (prefork: N worker processes,
   Redis broker on 127.0.0.1, PostgreSQL) is started and waits until ready;
 - the clock starts when every due job's trigger is sent (the real outbox_trigger) and stops
@@ -72,9 +72,9 @@ def parse() -> argparse.Namespace:
 
 def emulator_child(seed: str, windows: str) -> None:
     """The emulator, logging each rate-limit decision. stdin "dump" -> JSON log; EOF -> exit."""
-    from procore_sync.emulator.__main__ import parse_windows
-    from procore_sync.emulator.server import ProcoreEmulator
-    from procore_sync.emulator.state import EmulatorState
+    from peers.procore_emulator.__main__ import parse_windows
+    from peers.procore_emulator.server import ProcoreEmulator
+    from peers.procore_emulator.state import EmulatorState
 
     state = EmulatorState()
     state.set_rate_limits(parse_windows(windows))
@@ -154,10 +154,10 @@ def stage(args: argparse.Namespace, project_id: int) -> int:
     """Tenants, OAuth connections, mappings and records. Vendors first, then bills round-robin over tenants."""
     from django.db import transaction
 
+    from audit.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
     from audit.services import record_receive
     from procore_sync.models import CostCodeMapping
     from procore_sync.tokens import connection_connect
-    from qbwc.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
     from tenants.models import Tenant
 
     tenants = []
@@ -233,7 +233,7 @@ def worker_start(env: dict[str, str], n: int, log: Path) -> subprocess.Popen[byt
 
 
 def wait_done(timeout: float) -> tuple[float, bool]:
-    from procore_sync.models import JobState, PushJob
+    from audit.models import JobState, PushJob
 
     start = time.monotonic()
     while time.monotonic() - start < timeout:
@@ -264,9 +264,8 @@ def run_one(args: argparse.Namespace, n: int, env: dict[str, str], var_dir: Path
     from django.core.management import call_command
     from django.db import connections
 
-    from audit.models import SyncRecord
-    from procore_sync.models import JobState, PushJob
-    from procore_sync.outbox import outbox_trigger
+    from audit.models import JobState, PushJob, SyncRecord
+    from audit.outbox import outbox_trigger
 
     call_command("flush", interactive=False, verbosity=0)
     seed = var_dir / "seed.json"

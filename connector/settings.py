@@ -5,6 +5,7 @@ Every variable is documented in .env.example. Per-tenant data never lives here.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -60,6 +61,11 @@ INSTALLED_APPS = [
     "procore_sync",
     "audit",
 ]
+
+# --- Dev tools (issue 9): the demo runner and the peer commands live in devtools/, which the
+# production image does not contain; install the app only where it is importable (a checkout).
+if importlib.util.find_spec("devtools") is not None:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

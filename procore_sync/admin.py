@@ -17,17 +17,10 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from audit.models import RecordKind, SyncRecord
+from audit.models import PushJob, RecordKind, SyncRecord
 from procore_sync import mappings
 from procore_sync.errors import ProcoreError
-from procore_sync.models import (
-    CachedCostCode,
-    CachedProject,
-    CostCodeMapping,
-    ExternalId,
-    JobProjectMapping,
-    PushJob,
-)
+from procore_sync.models import CachedCostCode, CachedProject, CostCodeMapping, ExternalId, JobProjectMapping
 from procore_sync.services.catalog import catalog_refresh
 from tenants import access
 from tenants.admin import TenantFilter

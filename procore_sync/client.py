@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import requests
 from django.utils import timezone
 
+from audit.redact import redact, redact_text, redact_url
 from procore_sync.conf import conf, conf_int
 from procore_sync.errors import (
     AuthError,
@@ -46,7 +47,6 @@ from procore_sync.errors import (
     TransientError,
     ValidationFailed,
 )
-from procore_sync.redact import redact_text, redact_url, redact_value
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def oauth_token(
         raise ReconnectNeeded(
             "Procore refused the credentials: " + _error_message(data, "invalid grant"),
             status=resp.status_code,
-            body=redact_value(data),
+            body=redact(data),
         )
     if resp.status_code != 200 or not isinstance(data, dict) or "access_token" not in data:
         raise AuthError(f"unexpected token response {resp.status_code}", status=resp.status_code)
@@ -379,7 +379,7 @@ class ProcoreClient:
                 else:
                     self._backoff(attempt)
                 continue
-            body = redact_value(data)
+            body = redact(data)
             if status == 404:
                 raise NotFound(message, status=status, body=body)
             if status == 403:

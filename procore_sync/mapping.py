@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from qbwc.qbtypes import QbAddress, QbBill, QbVendor
+from audit.qbtypes import QbAddress, QbBill, QbVendor
 
 CENT = Decimal("0.01")
 

@@ -14,10 +14,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 
-from audit.models import EventCode, RecordKind, RecordState, SyncRecord
+from audit.models import EventCode, JobReason, JobState, PushJob, RecordKind, RecordState, SyncRecord
+from audit.outbox import outbox_rearm
 from audit.services import event_record
-from procore_sync.models import CostCodeMapping, JobProjectMapping, JobReason, JobState, PushJob
-from procore_sync.outbox import outbox_rearm
+from procore_sync.models import CostCodeMapping, JobProjectMapping
 from tenants.models import Tenant
 
 MAPPING_SAVED = EventCode.MAPPING_SAVED

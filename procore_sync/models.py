@@ -1,84 +1,14 @@
-"""The outbox of Procore writes, the QuickBooks↔Procore id map, and the mappings accountants edit."""
+"""The QuickBooks↔Procore id map, the mappings accountants edit, and the cached Procore catalog.
+
+The outbox (PushJob) is the shared contract and lives in audit.models.
+"""
 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
-from audit.models import SyncRecord
 from tenants.models import ProcoreEnvironment, TenantOwned
-
-
-class PushOp(models.TextChoices):
-    VENDOR_UPSERT = "vendor_upsert", "Vendor create/update"
-    VENDOR_DEACTIVATE = "vendor_deactivate", "Vendor deactivate"
-    BILL_UPSERT = "bill_upsert", "Bill create/update"
-    BILL_DELETE = "bill_delete", "Bill delete"
-
-
-class JobState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    IN_FLIGHT = "in_flight", "In flight"
-    WAITING = "waiting", "Waiting"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-class JobReason(models.TextChoices):
-    NONE = "", "—"
-    TRANSIENT = "transient", "Transient error (will retry)"
-    PERMANENT = "permanent", "Permanent error"
-    NEEDS_MAPPING = "needs_mapping", "Needs a cost-code or project mapping"
-    NEEDS_VENDOR = "needs_vendor", "Waiting for the vendor to reach Procore"
-    NEEDS_RECONNECT = "needs_reconnect", "Procore connection must be reconnected"
-    SUPERSEDED = "superseded", "Superseded by a newer job"
-
-
-OPEN_JOB_STATES = (JobState.PENDING, JobState.WAITING, JobState.IN_FLIGHT)
-
-JOB_TRANSITIONS: dict[str, set[str]] = {
-    JobState.PENDING: {JobState.IN_FLIGHT, JobState.CANCELLED, JobState.WAITING, JobState.PENDING},
-    JobState.IN_FLIGHT: {JobState.DONE, JobState.PENDING, JobState.WAITING, JobState.FAILED, JobState.CANCELLED},
-    JobState.WAITING: {JobState.PENDING, JobState.CANCELLED, JobState.WAITING},
-    JobState.FAILED: {JobState.PENDING, JobState.CANCELLED},
-    JobState.DONE: set(),
-    JobState.CANCELLED: set(),
-}
-
-
-class PushJob(TenantOwned):
-    """One pending Procore operation for one record. The database is the queue of record."""
-
-    record = models.ForeignKey(SyncRecord, on_delete=models.CASCADE, related_name="push_jobs")
-    op = models.CharField(max_length=30, choices=PushOp.choices)
-    state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.PENDING)
-    reason = models.CharField(max_length=30, choices=JobReason.choices, blank=True, default="")
-    attempts = models.PositiveIntegerField(default=0)
-    not_before = models.DateTimeField(default=timezone.now)
-    in_flight_since = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["state", "not_before"]),
-            models.Index(fields=["tenant", "state"]),
-        ]
-        constraints = [
-            # At most one queued job per record and operation: a newer QuickBooks
-            # version re-arms the queued job instead of adding another.
-            models.UniqueConstraint(
-                fields=["record", "op"],
-                condition=Q(state__in=["pending", "waiting"]),
-                name="pushjob_one_queued_per_record_op",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_op_display()} #{self.pk} ({self.state})"
 
 
 class ProcoreKind(models.TextChoices):

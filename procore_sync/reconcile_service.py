@@ -6,12 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 from audit.models import RecordKind, RecordState, SyncRecord
+from audit.qbtypes import bill_from_json
 from procore_sync.client import ProcoreClient
 from procore_sync.mapping import bill_split
 from procore_sync.models import JobProjectMapping
 from procore_sync.reconcile import ExpectedPart, FoundCost, Report, compare
 from procore_sync.tokens import client_for
-from qbwc.qbtypes import bill_from_json
 from tenants.models import Tenant
 
 

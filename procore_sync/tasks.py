@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from audit.outbox import outbox_dispatch
 from procore_sync import services
-from procore_sync.outbox import outbox_dispatch
 
 
 # acks_late (set globally) so a worker killed mid-push leaves the message for another;
@@ -20,7 +20,7 @@ def push_jobs_dispatch_task(job_ids: list[int]) -> int:
     return outbox_dispatch(job_ids=[int(j) for j in job_ids])
 
 
-@shared_task(name="procore_sync.outbox_sweep", acks_late=True)
+@shared_task(name="audit.outbox_sweep", acks_late=True)
 def outbox_sweep_task() -> dict[str, int]:
     return services.outbox_sweep()
 

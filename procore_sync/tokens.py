@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.models import JobReason, PushJob
 from procore_sync.client import (
     ProcoreClient,
     ProcoreCredentials,
@@ -26,7 +27,6 @@ from procore_sync.client import (
 )
 from procore_sync.conf import conf
 from procore_sync.errors import AuthError, ProcoreError, ReconnectNeeded
-from procore_sync.models import JobReason, PushJob
 from tenants.models import ConnectionStatus, ProcoreConnection, ProcoreEnvironment, Tenant
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ def connection_connect(
 
 def jobs_rearm(*, tenant_id: int, reason: str, record_ids: list[int] | None = None) -> int:
     """Move waiting jobs with `reason` back to pending and trigger them after commit."""
-    from procore_sync.outbox import outbox_rearm
+    from audit.outbox import outbox_rearm
 
     jobs = PushJob.objects.filter(tenant_id=tenant_id, reason=reason)
     if record_ids is not None:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from lxml import etree
 
-from qbwc.qbtypes import QbAddress, QbBill, QbBillLine, QbDeletion, QbVendor
+from audit.qbtypes import QbAddress, QbBill, QbBillLine, QbDeletion, QbVendor
 from qbwc.xmlsafe import UnsafeXml, parse_text
 
 QueryKind = Literal["vendors", "bills", "bill_deletions", "vendor_deletions"]

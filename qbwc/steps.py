@@ -8,10 +8,10 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from audit.qbtypes import QbDeletion, QbVendor
 from audit.services import records_mark_deleted, records_receive
 from qbwc import qbxml
 from qbwc.models import PLAN, QbwcSession, Step, Watermark
-from qbwc.qbtypes import QbDeletion, QbVendor
 
 
 def marks_snapshot(tenant_id: int) -> dict[str, object]:

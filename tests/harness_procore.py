@@ -28,11 +28,12 @@ from celery.signals import task_postrun
 from django.conf import settings
 from django.db import connections
 
+from audit.models import JobState, PushJob
+from audit.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
+from peers.procore_emulator import EmulatorState, ProcoreEmulator
 from procore_sync import client as client_module
-from procore_sync.emulator import EmulatorState, ProcoreEmulator
-from procore_sync.models import CostCodeMapping, JobProjectMapping, JobState, PushJob
+from procore_sync.models import CostCodeMapping, JobProjectMapping
 from procore_sync.tokens import connection_connect
-from qbwc.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
 from tenants.models import ProcoreConnection, Tenant
 from tests.factories import make_tenant
 

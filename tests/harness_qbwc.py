@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from peers.qbwc_simulator.client import RunResult, WebConnector
+from peers.qbwc_simulator.company import FakeCompany, Faults
+from peers.qbwc_simulator.dataset import Dataset, build
 from qbwc.models import QbwcSession
-from qbwc.simulator.client import RunResult, WebConnector
-from qbwc.simulator.company import FakeCompany, Faults
-from qbwc.simulator.dataset import Dataset, build
 from tenants.models import Tenant
 from tests.factories import PASSWORD, make_tenant
 

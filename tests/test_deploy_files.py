@@ -7,6 +7,7 @@ verify that every command they run exists in the project.
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -52,6 +53,14 @@ def test_dockerfile_copies_every_app() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     for app in ("connector", "tenants", "qbwc", "procore_sync", "audit", "templates", "manage.py"):
         assert f"COPY {app}" in dockerfile
+
+
+def test_production_image_and_package_leave_the_peers_out() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for dev_only in ("peers", "devtools", "tests", "bench"):
+        assert not re.search(rf"^COPY\s+(\.\s|{dev_only}\b)", dockerfile, re.M), dev_only
+    shipped = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert not [name for name in shipped if name.startswith(("peers", "devtools"))]
 
 
 def test_env_example_documents_every_variable_settings_read() -> None:

@@ -10,10 +10,8 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
-from audit.models import AppendOnlyError, EventCode, SyncEvent, SyncRecord
-from audit.services import record_mark_deleted, record_receive, record_replay
-from procore_sync.models import JobState, PushJob, PushOp
-from qbwc.qbtypes import (
+from audit.models import AppendOnlyError, EventCode, JobState, PushJob, PushOp, SyncEvent, SyncRecord
+from audit.qbtypes import (
     QbBill,
     QbBillLine,
     QbDeletion,
@@ -22,6 +20,7 @@ from qbwc.qbtypes import (
     to_json,
     vendor_from_json,
 )
+from audit.services import record_mark_deleted, record_receive, record_replay
 from tests.conftest import Cast
 
 EST = timezone(timedelta(hours=-5))
@@ -102,5 +101,5 @@ def test_periodic_schedules_are_created_once(db: None) -> None:
     call_command("setup_periodic_tasks", stdout=io.StringIO())
     call_command("setup_periodic_tasks", stdout=io.StringIO())
     tasks = set(PeriodicTask.objects.values_list("task", flat=True))
-    assert {"procore_sync.outbox_sweep", "procore_sync.in_flight_reap", "qbwc.sessions_expire"} <= tasks
+    assert {"audit.outbox_sweep", "procore_sync.in_flight_reap", "qbwc.sessions_expire"} <= tasks
     assert PeriodicTask.objects.filter(name="outbox sweep").count() == 1

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from audit.models import EventCode, RecordState
+from audit.models import EventCode, JobReason, PushJob, PushOp, RecordState
+from audit.qbtypes import QbBill, bill_from_json
 from procore_sync.client import ProcoreClient
 from procore_sync.errors import NotFound, TransientError
 from procore_sync.mapping import (
@@ -23,20 +24,10 @@ from procore_sync.mapping import (
     requisition_items,
     requisition_payload,
 )
-from procore_sync.models import (
-    CachedCostCode,
-    CostCodeMapping,
-    ExternalId,
-    JobProjectMapping,
-    JobReason,
-    ProcoreKind,
-    PushJob,
-    PushOp,
-)
+from procore_sync.models import CachedCostCode, CostCodeMapping, ExternalId, JobProjectMapping, ProcoreKind
 from procore_sync.services.catalog import commitment_lines_find, cost_code_find
 from procore_sync.services.ids import external_get, external_save
 from procore_sync.services.outcomes import Done, Waiting
-from qbwc.qbtypes import QbBill, bill_from_json
 from tenants.models import BillTarget
 
 BILL_KINDS = (ProcoreKind.REQUISITION, ProcoreKind.DIRECT_COST)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from procore_sync.models import ExternalId, PushJob
+from audit.models import PushJob
+from procore_sync.models import ExternalId
 
 
 def external_get(*, job: PushJob, qb_id: str, kind: str, project_id: int = 0) -> ExternalId | None:

@@ -16,22 +16,13 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.models import EventCode, RecordKind, RecordState, SyncRecord
+from audit.models import EventCode, JobReason, JobState, PushJob, PushOp, RecordKind, RecordState, SyncRecord
+from audit.outbox import outbox_rearm, outbox_trigger
 from audit.services import IllegalTransition, event_record, record_set_state
 from procore_sync.client import CallRecord, ProcoreClient
 from procore_sync.conf import conf, conf_int
 from procore_sync.errors import ProcoreError, RateLimited, ReconnectNeeded, TransientError
-from procore_sync.models import (
-    CostCodeMapping,
-    ExternalId,
-    JobProjectMapping,
-    JobReason,
-    JobState,
-    ProcoreKind,
-    PushJob,
-    PushOp,
-)
-from procore_sync.outbox import outbox_rearm, outbox_trigger
+from procore_sync.models import CostCodeMapping, ExternalId, JobProjectMapping, ProcoreKind
 from procore_sync.services.bills import bill_delete, bill_upsert
 from procore_sync.services.outcomes import Deferred, Done, Waiting
 from procore_sync.services.vendors import vendor_deactivate, vendor_upsert_batch

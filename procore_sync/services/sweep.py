@@ -9,19 +9,11 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from audit.models import EventCode, SyncRecord
+from audit.models import EventCode, JobReason, JobState, PushJob, SyncRecord
+from audit.outbox import outbox_rearm, outbox_trigger
 from audit.services import event_record
 from procore_sync.conf import conf
-from procore_sync.models import (
-    CostCodeMapping,
-    ExternalId,
-    JobProjectMapping,
-    JobReason,
-    JobState,
-    ProcoreKind,
-    PushJob,
-)
-from procore_sync.outbox import outbox_rearm, outbox_trigger
+from procore_sync.models import CostCodeMapping, ExternalId, JobProjectMapping, ProcoreKind
 from procore_sync.services.jobs import _newer_job_queued
 
 log = logging.getLogger(__name__)

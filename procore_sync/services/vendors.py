@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.models import EventCode, RecordState
+from audit.models import EventCode, PushJob, RecordState
+from audit.qbtypes import vendor_from_json
 from procore_sync.client import ProcoreClient
 from procore_sync.errors import NotFound, ProcoreError, TransientError, ValidationFailed
 from procore_sync.mapping import payload_hash, vendor_payload
-from procore_sync.models import ExternalId, ProcoreKind, PushJob
+from procore_sync.models import ExternalId, ProcoreKind
 from procore_sync.services.ids import external_get, external_save
 from procore_sync.services.outcomes import Done
-from qbwc.qbtypes import vendor_from_json
 
 Result = Done | ProcoreError
 

@@ -6,10 +6,9 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
-from audit.models import EventCode, RecordState, SyncRecord
+from audit.models import EventCode, JobReason, JobState, PushJob, RecordState, SyncRecord
+from audit.qbtypes import QbBill, QbBillLine, QbVendor
 from audit.services import record_receive, record_set_state
-from procore_sync.models import JobReason, JobState, PushJob
-from qbwc.qbtypes import QbBill, QbBillLine, QbVendor
 from tenants.models import Tenant
 
 _seq = itertools.count(1)

@@ -22,7 +22,7 @@ def login(cast: Cast):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def emulator(settings):  # type: ignore[no-untyped-def]
     """The Procore emulator on an ephemeral local port; both environments point at it."""
-    from procore_sync.emulator.server import ProcoreEmulator
+    from peers.procore_emulator.server import ProcoreEmulator
 
     with ProcoreEmulator() as emu:
         for env in ("SANDBOX", "PRODUCTION"):

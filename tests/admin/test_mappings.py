@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from audit.models import JobReason, JobState, PushJob
 from procore_sync.mappings import costcode_map, job_map, vendor_resolve, vendors_unmapped
-from procore_sync.models import CachedCostCode, CostCodeMapping, JobProjectMapping, JobReason, JobState, PushJob
+from procore_sync.models import CachedCostCode, CostCodeMapping, JobProjectMapping
 from tests.admin import builders
 from tests.conftest import Cast
 
@@ -141,13 +142,13 @@ def test_job_mapping_screen_lists_jobs_seen_on_bills(cast: Cast, login) -> None:
 
 def test_push_queue_is_for_support_only(cast: Cast, login) -> None:  # type: ignore[no-untyped-def]
     _waiting_bills(cast)
-    assert login("sam").get(reverse("admin:procore_sync_pushjob_changelist")).status_code == 200
-    assert login("alice").get(reverse("admin:procore_sync_pushjob_changelist")).status_code == 403
-    assert login("charlie").get(reverse("admin:procore_sync_pushjob_changelist")).status_code == 403
+    assert login("sam").get(reverse("admin:audit_pushjob_changelist")).status_code == 200
+    assert login("alice").get(reverse("admin:audit_pushjob_changelist")).status_code == 403
+    assert login("charlie").get(reverse("admin:audit_pushjob_changelist")).status_code == 403
     job = PushJob.objects.filter(record__tenant=cast.acme).first()
     assert job is not None
-    assert login("sam").get(reverse("admin:procore_sync_pushjob_change", args=[job.pk])).status_code == 200
-    assert login("charlie").get(reverse("admin:procore_sync_pushjob_change", args=[job.pk])).status_code == 404
+    assert login("sam").get(reverse("admin:audit_pushjob_change", args=[job.pk])).status_code == 200
+    assert login("charlie").get(reverse("admin:audit_pushjob_change", args=[job.pk])).status_code == 404
     assert login("sam").get(reverse("admin:procore_sync_externalid_changelist"), {"q": "123"}).status_code == 200
     assert login("alice").get(reverse("admin:procore_sync_externalid_changelist")).status_code == 403
 

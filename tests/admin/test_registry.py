@@ -22,6 +22,6 @@ def test_the_screens_this_issue_needs_are_registered() -> None:
     labels = {m._meta.label for m in admin.site._registry}
     for label in (
         "audit.SyncRecord", "procore_sync.CostCodeMapping", "procore_sync.JobProjectMapping",
-        "procore_sync.PushJob", "tenants.ProcoreConnection", "tenants.Tenant", "qbwc.QbwcSession",
+        "audit.PushJob", "tenants.ProcoreConnection", "tenants.Tenant", "qbwc.QbwcSession",
     ):
         assert label in labels, label

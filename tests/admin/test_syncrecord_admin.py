@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from audit.models import EventCode, RecordState, SyncEvent
-from procore_sync.models import JobState, PushJob
+from audit.models import EventCode, JobState, PushJob, RecordState, SyncEvent
 from tests.admin import builders
 from tests.conftest import Cast
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
-from audit.models import EventCode, SyncEvent
+from audit.models import EventCode, JobState, PushJob, PushOp, SyncEvent
 from audit.services import records_replay, records_replay_failed
-from procore_sync.models import JobState, PushJob, PushOp
 from tests.admin import builders
 from tests.conftest import Cast
 

@@ -98,8 +98,8 @@ class Procore:
 @pytest.fixture
 def procore(settings: Any) -> Iterator[Procore]:
     """The Procore emulator seeded with the demo company; both environments point at it."""
-    from procore_sync.emulator.server import ProcoreEmulator
-    from procore_sync.emulator.state import DEFAULT_SEED
+    from peers.procore_emulator.server import ProcoreEmulator
+    from peers.procore_emulator.state import DEFAULT_SEED
 
     with ProcoreEmulator() as emu:
         seed = json.loads(DEFAULT_SEED.read_text())
@@ -117,7 +117,7 @@ def drain(rounds: int = 20) -> int:
     """Run due outbox jobs until none is left, as a Celery worker would. Returns jobs run."""
     from django.utils import timezone
 
-    from procore_sync.models import JobState, PushJob
+    from audit.models import JobState, PushJob
     from procore_sync.services.jobs import push_job_run
 
     ran = 0

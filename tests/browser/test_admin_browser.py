@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from audit.models import EventCode, RecordState, SyncEvent, SyncRecord
-from procore_sync.models import JobReason, JobState, PushJob
+from audit.models import EventCode, JobReason, JobState, PushJob, RecordState, SyncEvent, SyncRecord
 from tenants.models import BillTarget
 from tests.admin import builders
 from tests.browser.conftest import drain, shot
@@ -42,9 +41,9 @@ def _figure(page: Any, slug: str, name: str) -> int:
 def test_accountant_maps_a_vendor_and_the_waiting_bills_reach_procore(
     cast: Cast, procore: Any, open_as: Any, live_server: Any, settings: Any
 ) -> None:
-    from qbwc.simulator.client import WebConnector
-    from qbwc.simulator.company import FakeCompany
-    from qbwc.simulator.dataset import build
+    from peers.qbwc_simulator.client import WebConnector
+    from peers.qbwc_simulator.company import FakeCompany
+    from peers.qbwc_simulator.dataset import build
     from tests.factories import PASSWORD
 
     _acme_on_the_emulator(cast, procore)

@@ -22,11 +22,11 @@ from typing import Any
 
 from django.db import connection
 
-from audit.models import EventCode, RecordKind, RecordState, SyncEvent, SyncRecord
-from procore_sync.models import CostCodeMapping, JobProjectMapping, PushJob
-from qbwc.simulator.client import RunResult, WebConnector
-from qbwc.simulator.company import FakeCompany, Faults
-from qbwc.simulator.dataset import Dataset, Record, build
+from audit.models import EventCode, PushJob, RecordKind, RecordState, SyncEvent, SyncRecord
+from peers.qbwc_simulator.client import RunResult, WebConnector
+from peers.qbwc_simulator.company import FakeCompany, Faults
+from peers.qbwc_simulator.dataset import Dataset, Record, build
+from procore_sync.models import CostCodeMapping, JobProjectMapping
 from tenants.models import Tenant
 from tests.factories import PASSWORD
 from tests.harness_procore import Emu, Tenants, wait_for, wait_settled
@@ -310,7 +310,7 @@ def settle_with_safety_nets(settings: Any, *, stuck_after: float = 3.0, timeout:
 
     from django.utils import timezone
 
-    from procore_sync.models import JobState
+    from audit.models import JobState
     from procore_sync.services import in_flight_reap, outbox_sweep
     from tests.harness_procore import SETTLED
 

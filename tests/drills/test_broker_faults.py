@@ -16,11 +16,10 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 
-from audit.models import EventCode
-from procore_sync.models import JobState, PushJob
+from audit.models import EventCode, JobState, PushJob
 from tests.drills.harness import Drill, change, dataset, wait_for, wait_settled
 
-SWEEP_TASK = "procore_sync.outbox_sweep"
+SWEEP_TASK = "audit.outbox_sweep"
 
 
 def broker_lose_everything() -> None:
@@ -63,7 +62,7 @@ def test_drill_07_redis_broker_restarted_the_sweep_picks_up_what_was_queued(dril
 # --- drill 6: a worker process SIGKILLed mid-push --------------------------------------
 
 DRILL_QUEUE = "drills-subprocess"
-ROUTED = ("procore_sync.push_job_run", "procore_sync.in_flight_reap", "procore_sync.outbox_sweep")
+ROUTED = ("procore_sync.push_job_run", "procore_sync.in_flight_reap", "audit.outbox_sweep")
 
 
 def _database_url() -> str:

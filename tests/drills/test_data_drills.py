@@ -8,11 +8,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
-from audit.models import EventCode, RecordKind, RecordState, SyncRecord
+from audit.models import EventCode, JobReason, JobState, PushJob, RecordKind, RecordState, SyncRecord
+from peers.qbwc_simulator.company import FakeCompany
+from peers.qbwc_simulator.dataset import Dataset
 from procore_sync.mappings import MAPPING_SAVED, costcode_map
-from procore_sync.models import JobReason, JobState, PushJob
-from qbwc.simulator.company import FakeCompany
-from qbwc.simulator.dataset import Dataset
 from tests.drills.harness import Drill, background, bill_total, change, dataset, edit_amount, wait_settled, when
 
 

@@ -9,8 +9,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from audit.models import EventCode, RecordState, SyncRecord
-from procore_sync.models import JobReason, JobState, PushJob, PushOp
+from audit.models import EventCode, JobReason, JobState, PushJob, PushOp, RecordState, SyncRecord
 from procore_sync.services import push_job_run
 from tenants.models import ConnectionStatus, ProcoreConnection
 from tests.drills.harness import Drill, background, change, dataset, wait_settled, when

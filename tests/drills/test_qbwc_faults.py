@@ -9,10 +9,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from audit.models import EventCode, RecordKind, SyncEvent, SyncRecord
-from procore_sync.models import PushOp
+from audit.models import EventCode, PushOp, RecordKind, SyncEvent, SyncRecord
+from peers.qbwc_simulator.company import Faults
 from qbwc.models import QbwcSession, SessionState
-from qbwc.simulator.company import Faults
 from tests.drills.harness import Drill, dataset, one_job_per_record, settle_with_safety_nets, wait_for
 
 

@@ -20,8 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from audit.models import SyncEvent, SyncRecord
-from procore_sync.models import PushJob
+from audit.models import PushJob, SyncEvent, SyncRecord
 from qbwc import qbxml, soap
 from qbwc.models import QbwcSession, RawResponse
 from tests.factories import PASSWORD, make_tenant

@@ -16,8 +16,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from audit.qbtypes import QbDeletion
 from audit.services import record_mark_deleted, record_receive
-from qbwc.qbtypes import QbDeletion
 from tenants.models import Membership, Role
 from tests.factories import PASSWORD, make_user
 from tests.harness_procore import Tenants, qb_bill, qb_vendor, wait_settled

@@ -82,7 +82,7 @@ def test_a_422_is_permanent_and_keeps_procores_message(procore_emulator: Emu) ->
 def test_pagination_follows_the_link_header(procore_emulator: Emu) -> None:
     state = procore_emulator.state
     for i in range(230):
-        from procore_sync.emulator.api import Api
+        from peers.procore_emulator.api import Api
 
         Api(state).vendor_create(ACME_COMPANY, {"name": f"Vendor {i}", "origin_id": f"P-{i}"})
     client, _ = make_client(procore_emulator)

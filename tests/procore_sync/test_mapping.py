@@ -9,6 +9,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from audit.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
 from procore_sync.mapping import (
     bill_split,
     country_code,
@@ -19,7 +20,6 @@ from procore_sync.mapping import (
     state_code,
     vendor_payload,
 )
-from qbwc.qbtypes import QbAddress, QbBill, QbBillLine, QbVendor
 
 
 def vendor(**kw: object) -> QbVendor:

@@ -7,11 +7,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from audit.models import EventCode, RecordState, SyncEvent, SyncRecord
+from audit.models import EventCode, JobReason, JobState, PushJob, RecordState, SyncEvent, SyncRecord
+from audit.qbtypes import QbBill, QbDeletion, QbVendor, bill_from_json, vendor_from_json
 from audit.services import record_mark_deleted, record_receive, record_replay
 from procore_sync.mappings import costcode_map
-from procore_sync.models import ExternalId, JobReason, JobState, ProcoreKind, PushJob
-from qbwc.qbtypes import QbBill, QbDeletion, QbVendor, bill_from_json, vendor_from_json
+from procore_sync.models import ExternalId, ProcoreKind
 from tenants.models import BillTarget
 from tests.harness_procore import Tenants, connect_with_code, qb_bill, qb_vendor, wait_for, wait_settled
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from audit.models import EventCode, RecordState, SyncEvent, SyncRecord
+from audit.models import EventCode, JobReason, JobState, PushJob, RecordState, SyncEvent, SyncRecord
 from audit.services import record_receive
-from procore_sync.models import CostCodeMapping, JobReason, JobState, PushJob
+from procore_sync.models import CostCodeMapping
 from procore_sync.services import in_flight_reap, outbox_sweep
 from procore_sync.tokens import token_refresh
 from tenants.models import ConnectionStatus, ProcoreConnection, Tenant
@@ -224,7 +224,7 @@ def test_the_sweep_resends_lost_messages_and_the_reaper_frees_stuck_jobs(
 
     original = jobs_module.outbox_trigger
     # The broker "loses" the first triggers: nothing runs until the sweep.
-    import procore_sync.outbox as outbox
+    import audit.outbox as outbox
 
     sent = outbox.outbox_trigger
     outbox.outbox_trigger = lambda *, job_id, countdown=0: None  # type: ignore[assignment,misc]

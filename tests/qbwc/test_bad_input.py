@@ -6,11 +6,10 @@ import pytest
 import requests
 from lxml import etree
 
-from audit.models import RecordKind, SyncEvent, SyncRecord
-from procore_sync.models import PushJob
+from audit.models import PushJob, RecordKind, SyncEvent, SyncRecord
+from peers.qbwc_simulator.client import WebConnector, envelope
+from peers.qbwc_simulator.company import Faults
 from qbwc.models import LoginThrottle, QbwcSession, RawResponse, SessionState, Watermark
-from qbwc.simulator.client import WebConnector, envelope
-from qbwc.simulator.company import Faults
 from tests.factories import PASSWORD
 from tests.harness_qbwc import QbwcHarness
 

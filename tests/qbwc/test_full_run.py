@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from audit.models import EventCode, RecordKind, SyncEvent, SyncRecord
-from procore_sync.models import PushJob, PushOp
+from audit.models import EventCode, PushJob, PushOp, RecordKind, SyncEvent, SyncRecord
+from audit.qbtypes import bill_from_json, vendor_from_json
+from peers.qbwc_simulator.dataset import load
 from qbwc.models import QbwcSession, RawResponse, SessionState, Watermark
-from qbwc.qbtypes import bill_from_json, vendor_from_json
-from qbwc.simulator.dataset import load
 from tests.harness_qbwc import QbwcHarness
 
 

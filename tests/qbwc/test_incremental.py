@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from audit.models import EventCode, RecordKind, SyncEvent, SyncRecord
-from procore_sync.models import JobState, PushJob, PushOp
+from audit.models import EventCode, JobState, PushJob, PushOp, RecordKind, SyncEvent, SyncRecord
+from audit.qbtypes import bill_from_json, vendor_from_json
+from peers.qbwc_simulator.dataset import load
 from qbwc.models import PLAN, QbwcSession, RawResponse, Watermark
-from qbwc.qbtypes import bill_from_json, vendor_from_json
-from qbwc.simulator.dataset import load
 from tenants.models import Tenant
 from tests.harness_qbwc import QbwcHarness
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from audit.models import EventCode, RecordKind, SyncEvent, SyncRecord
-from procore_sync.models import PushJob, PushOp
+from audit.models import EventCode, PushJob, PushOp, RecordKind, SyncEvent, SyncRecord
+from peers.qbwc_simulator.company import Faults
+from peers.qbwc_simulator.dataset import Dataset, build
 from qbwc.models import QbwcSession, SessionState, Watermark
-from qbwc.simulator.company import Faults
-from qbwc.simulator.dataset import Dataset, build
 from tests.harness_qbwc import QbwcHarness
 
 pytestmark = pytest.mark.slow

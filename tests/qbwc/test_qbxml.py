@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from audit.qbtypes import QbBill, QbDeletion, QbVendor
+from peers.qbwc_simulator.company import REQUEST_ORDER
 from qbwc import qbxml
-from qbwc.qbtypes import QbBill, QbDeletion, QbVendor
-from qbwc.simulator.company import REQUEST_ORDER
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "qbxml"
 MAX = 10_000_000

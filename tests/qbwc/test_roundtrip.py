@@ -7,10 +7,10 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from audit.qbtypes import QbBill, QbVendor, bill_from_json, to_json, vendor_from_json
+from peers.qbwc_simulator.company import FakeCompany
+from peers.qbwc_simulator.dataset import build
 from qbwc import qbxml
-from qbwc.qbtypes import QbBill, QbVendor, bill_from_json, to_json, vendor_from_json
-from qbwc.simulator.company import FakeCompany
-from qbwc.simulator.dataset import build
 
 # XML 1.0 text: no surrogates, no control characters except tab, CR and LF (Windows memos).
 TEXT = st.text(

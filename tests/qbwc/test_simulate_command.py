@@ -7,8 +7,8 @@ import requests
 from django.core.management import CommandError, call_command
 
 from audit.models import SyncRecord
+from peers.qbwc_simulator.dataset import build, save
 from qbwc.models import QbwcSession, SessionState
-from qbwc.simulator.dataset import build, save
 from tests.factories import PASSWORD
 from tests.harness_qbwc import QbwcHarness
 

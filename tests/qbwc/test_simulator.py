@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 from lxml import etree
 
+from peers.qbwc_simulator.company import PARSE_ERROR, FakeCompany
+from peers.qbwc_simulator.dataset import build
 from qbwc import qbxml
-from qbwc.simulator.company import PARSE_ERROR, FakeCompany
-from qbwc.simulator.dataset import build
 
 
 def _rs(answer_text: str) -> etree._Element:

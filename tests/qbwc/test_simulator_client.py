@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from lxml import etree
 
-from qbwc.simulator.client import SOAP_ENV, WebConnector
-from qbwc.simulator.company import FakeCompany
-from qbwc.simulator.dataset import build
+from peers.qbwc_simulator.client import SOAP_ENV, WebConnector
+from peers.qbwc_simulator.company import FakeCompany
+from peers.qbwc_simulator.dataset import build
 from qbwc.soap import render_result
 
 

@@ -15,7 +15,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 # heartbeat-style jobs where "every N seconds" is the natural unit.
 SCHEDULES: dict[str, tuple[str, int]] = {
     # Re-sends due outbox rows whose Celery message was lost (broker restart, crash).
-    "outbox sweep": ("procore_sync.outbox_sweep", 30),
+    "outbox sweep": ("audit.outbox_sweep", 30),
     # Returns rows stuck "in flight" (worker killed mid-push) to the queue.
     "in-flight reaper": ("procore_sync.in_flight_reap", 120),
     # Closes Web Connector sessions that stopped talking.

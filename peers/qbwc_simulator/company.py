@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from qbwc.simulator.dataset import Dataset, Record
+from peers.qbwc_simulator.dataset import Dataset, Record
 
 PARSE_ERROR = ("0x80040400", "QuickBooks found an error when parsing the provided XML text stream.")
 # What QuickBooks answers when a Continue names an iterator it no longer has. The exact

@@ -1,6 +1,6 @@
 """Build the emulator's seed from the QBWC simulator's sample company, so a demo lines up end to end.
 
-    python -m procore_sync.emulator.seedgen [DATASET_JSON] [OUT_JSON]
+    python -m peers.procore_emulator.seedgen [DATASET_JSON] [OUT_JSON]
 
 Vendors keep their QuickBooks ListIDs as origin_id; two in three already have a
 subcontract in every project (the rest fall back to direct costs). Each
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DATASET = Path(__file__).resolve().parents[2] / "qbwc" / "simulator" / "data" / "construction.json"
+DATASET = Path(__file__).resolve().parents[1] / "qbwc_simulator" / "data" / "construction.json"
 OUT = Path(__file__).with_name("seed.json")
 
 COST_CODES = {

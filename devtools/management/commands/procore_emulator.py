@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from procore_sync.emulator.__main__ import arguments, serve
+from peers.procore_emulator.__main__ import arguments, serve
 
 
 class Command(BaseCommand):

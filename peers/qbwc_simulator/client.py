@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from lxml import etree
 
-from qbwc.simulator.company import RESPONSE_FOR, Answer, FakeCompany
+from peers.qbwc_simulator.company import RESPONSE_FOR, Answer, FakeCompany
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 QBWC_NS = "http://developer.intuit.com/"

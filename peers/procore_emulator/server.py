@@ -22,8 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from procore_sync.emulator.api import Api, ApiError, direct_cost_view, requisition_view
-from procore_sync.emulator.state import EmulatorState, Logged
+from peers.procore_emulator.api import Api, ApiError, direct_cost_view, requisition_view
+from peers.procore_emulator.state import EmulatorState, Logged
 
 Route = tuple[str, re.Pattern[str], Callable[..., Any], bool]  # method, path, handler, needs company
 

@@ -202,5 +202,5 @@ def build(*, bills: int = 200, vendors: int = 30, seed: int = 7, changes: bool =
     return data
 
 
-if __name__ == "__main__":  # regenerate the shipped sample: python -m qbwc.simulator.dataset
+if __name__ == "__main__":  # regenerate the shipped sample: python -m peers.qbwc_simulator.dataset
     save(build(), SAMPLE_PATH)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from procore_sync.emulator.state import EmulatorState, vendor_defaults
+from peers.procore_emulator.state import EmulatorState, vendor_defaults
 
 
 class ApiError(Exception):

@@ -1,4 +1,4 @@
-"""The demo's story, run inside the demo process with Django set up (see connector/demo.py).
+"""The demo's story, run inside the demo process with Django set up (see devtools/demo.py).
 
 Everything goes through the product's own services and real HTTP: the simulator talks
 SOAP to the web server, the worker talks REST to the Procore emulator.
@@ -18,17 +18,16 @@ from urllib.request import urlopen
 from django.contrib.auth import get_user_model
 from django.db.models import Count
 
-from audit.models import RecordKind, RecordState, SyncRecord
-from procore_sync.emulator.state import DEFAULT_SEED
+from audit.models import JobReason, JobState, PushJob, RecordKind, RecordState, SyncRecord
+from peers.procore_emulator.state import DEFAULT_SEED
+from peers.qbwc_simulator.client import WebConnector
+from peers.qbwc_simulator.company import FakeCompany
+from peers.qbwc_simulator.dataset import load
 from procore_sync.mappings import costcode_map, job_map
-from procore_sync.models import JobReason, JobState, PushJob
 from procore_sync.reconcile import render
 from procore_sync.reconcile_service import tenant_reconcile
 from procore_sync.services.catalog import catalog_refresh
 from procore_sync.tokens import client_for, connection_connect
-from qbwc.simulator.client import WebConnector
-from qbwc.simulator.company import FakeCompany
-from qbwc.simulator.dataset import load
 from tenants.models import Tenant
 from tenants.services import membership_add, tenant_create
 

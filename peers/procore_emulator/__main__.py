@@ -1,4 +1,4 @@
-"""`python -m procore_sync.emulator --port 8765 [--seed FILE]`: the emulator without Django.
+"""`python -m peers.procore_emulator --port 8765 [--seed FILE]`: the emulator without Django.
 
 The bench runs it this way in its own process, so the emulator does not share
 a GIL with the pusher it measures. `manage.py procore_emulator` is the same.
@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from procore_sync.emulator.server import ProcoreEmulator
-from procore_sync.emulator.state import DEFAULT_SEED, EmulatorState
+from peers.procore_emulator.server import ProcoreEmulator
+from peers.procore_emulator.state import DEFAULT_SEED, EmulatorState
 
 
 def parse_windows(text: str) -> list[tuple[int, float]]:
@@ -55,6 +55,6 @@ def serve(options: dict[str, object], out: object = sys.stdout) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m procore_sync.emulator")
+    parser = argparse.ArgumentParser(prog="python -m peers.procore_emulator")
     arguments(parser)
     serve(vars(parser.parse_args()))

@@ -14,9 +14,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from qbwc.simulator.client import WebConnector
-from qbwc.simulator.company import FakeCompany
-from qbwc.simulator.dataset import SAMPLE_PATH, load
+from peers.qbwc_simulator.client import WebConnector
+from peers.qbwc_simulator.company import FakeCompany
+from peers.qbwc_simulator.dataset import SAMPLE_PATH, load
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from procore_sync.emulator.server import ProcoreEmulator
-from procore_sync.emulator.state import EmulatorState, Fault
+from peers.procore_emulator.server import ProcoreEmulator
+from peers.procore_emulator.state import EmulatorState, Fault
 
 __all__ = ["EmulatorState", "Fault", "ProcoreEmulator"]

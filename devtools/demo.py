@@ -152,7 +152,7 @@ def main() -> int:
         with children() as procs:
             say(f"starting the Procore emulator on 127.0.0.1:{emu_port}")
             # Procore's default windows (3 600/hour, spike 1 000/10 s) unless DEMO_PROCORE_RATE_LIMIT says otherwise.
-            spawn(procs, [PY, "-m", "procore_sync.emulator", "--port", str(emu_port),
+            spawn(procs, [PY, "-m", "peers.procore_emulator", "--port", str(emu_port),
                           "--rate-limit", os.environ.get("DEMO_PROCORE_RATE_LIMIT", "3600/3600,1000/10")], env=env,
                   log=var_dir / "logs" / "procore-emulator.log")
             wait_http(f"http://127.0.0.1:{emu_port}/_emulator/state")
@@ -165,7 +165,7 @@ def main() -> int:
                   env=env, log=var_dir / "logs" / "worker.log")
             wait_http(f"{base}/healthz")
 
-            from connector import demo_story
+            from devtools import demo_story
 
             story = demo_story.Story(base_url=base, emulator_url=f"http://127.0.0.1:{emu_port}", say=say,
                                      progress=progress, unmapped_at_first=UNMAPPED_AT_FIRST)

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from audit.models import SyncRecord
-from procore_sync.models import JobReason, JobState, PushJob, PushOp
+from audit.models import JobReason, JobState, PushJob, PushOp, SyncRecord
 
 log = logging.getLogger(__name__)
 
-# The Celery task that runs one job; sent by name so the QBWC side never imports the pusher.
+# The Celery task that runs one job (procore_sync.tasks); sent by name through the current
+# Celery app, so neither the QBWC side nor this contract imports the pusher or connector.
 PUSH_JOB_TASK = "procore_sync.push_job_run"
 # One message per stored page of jobs; a worker turns it into one PUSH_JOB_TASK per job.
 PUSH_JOBS_DISPATCH_TASK = "procore_sync.push_jobs_dispatch"
@@ -83,13 +84,11 @@ def outbox_trigger_many(*, job_ids: list[int]) -> None:
     Publishing is the web request's cost (kombu connects per publish); a page of 500
     jobs sends one message. Never raises: the sweep re-sends due jobs a lost message left.
     """
-    from connector.celery import app
-
     if len(job_ids) == 1:
         outbox_trigger(job_id=job_ids[0])
         return
     try:
-        app.send_task(PUSH_JOBS_DISPATCH_TASK, args=[job_ids])
+        current_app.send_task(PUSH_JOBS_DISPATCH_TASK, args=[job_ids])
     except Exception:  # broker down: the jobs stay due in the database
         log.warning("could not send %d push jobs to the broker; the sweep will pick them up", len(job_ids))
 
@@ -103,10 +102,8 @@ def outbox_dispatch(*, job_ids: list[int]) -> int:
 
 def outbox_trigger(*, job_id: int, countdown: float = 0) -> None:
     """Ask a worker to run the job (after `countdown` s). Never raises: the sweep is the safety net."""
-    from connector.celery import app
-
     try:
-        app.send_task(PUSH_JOB_TASK, args=[job_id], countdown=countdown or None)
+        current_app.send_task(PUSH_JOB_TASK, args=[job_id], countdown=countdown or None)
     except Exception:  # broker down: the job stays due in the database
         log.warning("could not send push job %s to the broker; the sweep will pick it up", job_id)
 

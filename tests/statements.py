@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client
 
 
@@ -47,7 +47,9 @@ def count_statements() -> Iterator[Count]:
     """Count what this thread's default connection sends inside the block (nothing is stored,
     so a 10 000-row page costs no memory here)."""
     count = Count()
-    real_commit, real_rollback = connection.commit, connection.rollback
+    wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's connection object, not the proxy
+    saved = {name: vars(wrapper)[name] for name in ("commit", "rollback") if name in vars(wrapper)}
+    real_commit, real_rollback = wrapper.commit, wrapper.rollback
 
     def commit() -> None:
         count.transactions += 1
@@ -65,12 +67,16 @@ def count_statements() -> Iterator[Count]:
             count.sql += 1
         return execute(sql, params, many, context)
 
-    connection.commit, connection.rollback = commit, rollback  # type: ignore[method-assign]
+    wrapper.commit, wrapper.rollback = commit, rollback  # type: ignore[method-assign]
     try:
-        with connection.execute_wrapper(counted):
+        with wrapper.execute_wrapper(counted):
             yield count
     finally:
-        del connection.commit, connection.rollback  # the class's methods again
+        for name in ("commit", "rollback"):  # an outer counter's hooks, or the class's methods again
+            if name in saved:
+                setattr(wrapper, name, saved[name])
+            else:
+                delattr(wrapper, name)
 
 
 @dataclass

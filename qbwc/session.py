@@ -104,6 +104,7 @@ def _build_next(session: QbwcSession, now: datetime) -> None:
     step = session.step
     if session.step_started_at is None:
         session.step_started_at = now
+    _ensure_marks(session)
     since, offset = since_for(session, step)
     session.request_seq += 1
     session.pending_request = qbxml.build_query(
@@ -115,6 +116,14 @@ def _build_next(session: QbwcSession, now: datetime) -> None:
         iterator_id=session.iterator_id,
         offset_minutes=offset,
     )
+
+
+def _ensure_marks(session: QbwcSession) -> None:
+    """Read the marks into the session once: at its first request, or when a session opened
+    before the snapshot existed (a deploy mid-run) first moves. A real snapshot is never
+    empty: it always holds "_offset"."""
+    if not session.marks:
+        session.marks = marks_snapshot(session.tenant_id)
 
 
 # A session seen this recently is not written just to say so (the TTL is minutes).
@@ -143,12 +152,12 @@ def session_send_request(*, ticket: str, hcp_response: str, company_file: str, m
         _touch(session, now)
         return session.pending_request
     seen = (session.request_seq, session.answered_seq)
-    fields = ["last_seen_at", "step_started_at", "request_seq", "pending_request"]
+    fields = ["last_seen_at", "step_started_at", "request_seq", "pending_request", "marks"]
     session.last_seen_at = now
     if not session.qbxml_version:
         version = _negotiate(session, hcp_response=hcp_response, major=major, minor=minor)
         session.company_file = company_file[:500]
-        fields += ["company_name", "qb_product", "qbxml_versions", "company_file", "qbxml_version", "marks"]
+        fields += ["company_name", "qb_product", "qbxml_versions", "company_file", "qbxml_version"]
         if not version:
             _fail(
                 session,
@@ -160,7 +169,7 @@ def session_send_request(*, ticket: str, hcp_response: str, company_file: str, m
             )
             return ""
         session.qbxml_version = version
-        session.marks = marks_snapshot(session.tenant_id)
+        session.marks = {}  # read afresh by _build_next: one read per session
     _build_next(session, now)
     if not _save_guarded(session, seen, fields):
         return _reread_pending(ticket, now)
@@ -314,6 +323,7 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
 def _advance(session: QbwcSession, parsed: qbxml.QueryResponse, now: datetime, *, sha256: str) -> None:
     """Apply one answer to the session: store its records, move the step/iterator/mark, and
     build the next request (see _build_next)."""
+    _ensure_marks(session)
     session.last_seen_at = now
     session.answered_seq = session.request_seq
     session.answered_sha256 = sha256

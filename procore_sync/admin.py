@@ -17,7 +17,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from audit.models import PushJob, RecordKind, SyncRecord
+from audit.models import PushJob
 from procore_sync import mappings
 from procore_sync.errors import ProcoreError
 from procore_sync.models import CachedCostCode, CachedProject, CostCodeMapping, ExternalId, JobProjectMapping
@@ -53,14 +53,6 @@ def _catalog(tenant_ids: list[int] | None) -> tuple[list[tuple[str, str]], list[
     return sorted(codes.items()), projects
 
 
-def _catalog_codes(tenant: Tenant) -> set[str]:
-    return set(
-        CachedCostCode.objects.filter(tenant=tenant, environment=tenant.procore_environment).values_list(
-            "code", flat=True
-        )
-    )
-
-
 class DatalistInput(forms.TextInput):
     """A text box with a searchable list of suggestions (HTML datalist; works offline, no JavaScript)."""
 
@@ -76,29 +68,32 @@ class DatalistInput(forms.TextInput):
 
 
 class _MappingForm(forms.ModelForm):  # type: ignore[type-arg]
-    """Checks what the mapping services would refuse, so the admin shows it on the field."""
+    """Runs the mapping service's own validator, so the admin refuses exactly what the service refuses."""
 
     def _tenant(self) -> Tenant | None:
         # On the change form the tenant is read-only and comes from the instance.
         tenant = self.cleaned_data.get("tenant") or getattr(self.instance, "tenant", None)
         return tenant if isinstance(tenant, Tenant) else None
 
-    def _check_project(self, project_id: int, *, allow_zero: bool) -> int:
-        if project_id < 0 or (project_id == 0 and not allow_zero):
-            raise ValidationError("Choose a Procore project" + (" (or 0 for every project)." if allow_zero else "."))
+    def _value(self, name: str) -> Any:
+        # Key fields are read-only once saved: their value is the instance's.
+        return self.cleaned_data.get(name) if name in self.fields else getattr(self.instance, name)
+
+    def validate(self, tenant: Tenant) -> None:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         tenant = self._tenant()
-        if tenant is not None and project_id:
-            known = set(
-                CachedProject.objects.filter(tenant=tenant, environment=tenant.procore_environment).values_list(
-                    "procore_id", flat=True
-                )
-            )
-            # An empty cache says nothing (not read yet); a filled one is the truth.
-            if known and project_id not in known:
-                raise ValidationError(
-                    f"{project_id} is not a project in {tenant}'s Procore catalog; refresh the catalog if it is new."
-                )
-        return project_id
+        if tenant is None or self.errors:
+            return data
+        try:
+            self.validate(tenant)
+        except ValidationError as exc:
+            # The service keys its messages by field; a read-only field's message goes on top.
+            for field, messages_ in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages_)
+        return data
 
 
 class CostCodeMappingForm(_MappingForm):
@@ -116,31 +111,13 @@ class CostCodeMappingForm(_MappingForm):
             "project_id": "0 = every project; type to search Procore projects.",
         }
 
-    def clean_project_id(self) -> int:
-        return self._check_project(int(self.cleaned_data.get("project_id") or 0), allow_zero=True)
-
-    def clean_cost_code(self) -> str:
-        code = str(self.cleaned_data.get("cost_code") or "").strip()
-        tenant = self._tenant()
-        if tenant is not None:
-            known = _catalog_codes(tenant)
-            if known and code not in known:
-                raise ValidationError(
-                    f"{code} is not a cost code in {tenant}'s Procore catalog; refresh the catalog if it is new."
-                )
-        return code
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        tenant = self._tenant()
-        list_id = str(data.get("vendor_list_id") or "").strip()
-        if tenant is not None and list_id and not data.get("vendor_name"):
-            # Typed a ListID without a name: take the name QuickBooks sent, for the lists.
-            record = SyncRecord.objects.filter(tenant=tenant, kind=RecordKind.VENDOR, qb_id=list_id).first()
-            if record is not None:
-                data["vendor_name"] = record.label
-                self.instance.vendor_name = record.label
-        return data
+    def validate(self, tenant: Tenant) -> None:
+        mappings.costcode_mapping_validate(
+            tenant=tenant,
+            vendor_list_id=str(self._value("vendor_list_id") or ""),
+            cost_code=str(self._value("cost_code") or ""),
+            project_id=int(self._value("project_id") or 0),
+        )
 
 
 class JobProjectMappingForm(_MappingForm):
@@ -156,8 +133,12 @@ class JobProjectMappingForm(_MappingForm):
             "project_id": "Type to search Procore projects.",
         }
 
-    def clean_project_id(self) -> int:
-        return self._check_project(int(self.cleaned_data.get("project_id") or 0), allow_zero=False)
+    def validate(self, tenant: Tenant) -> None:
+        mappings.job_mapping_validate(
+            tenant=tenant,
+            customer_full_name=str(self._value("customer_full_name") or ""),
+            project_id=int(self._value("project_id") or 0),
+        )
 
 
 class _MappingAdmin(TenantScopedAdmin):
@@ -259,7 +240,7 @@ class CostCodeMappingAdmin(_MappingAdmin):
         return super().datalist(request, name, codes, projects)
 
     def save_model(self, request: HttpRequest, obj: CostCodeMapping, form: Any, change: bool) -> None:
-        # The form has already checked what the service validates.
+        # The form ran the service's validator; the service validates again inside its transaction.
         result = mappings.costcode_map(
             tenant=obj.tenant,
             vendor_list_id=obj.vendor_list_id,
@@ -268,10 +249,7 @@ class CostCodeMappingAdmin(_MappingAdmin):
             cost_code=obj.cost_code,
             acting_user_id=request.user.pk,
         )
-        saved = CostCodeMapping.objects.get(
-            tenant=obj.tenant, vendor_list_id=obj.vendor_list_id.strip(), project_id=obj.project_id
-        )
-        obj.pk = saved.pk
+        obj.pk = result.mapping.pk
         if result.released:
             self.message_user(request, f"{result.released} waiting bill(s) released to Procore.", messages.INFO)
 
@@ -306,9 +284,7 @@ class JobProjectMappingAdmin(_MappingAdmin):
             project_id=obj.project_id,
             acting_user_id=request.user.pk,
         )
-        obj.pk = JobProjectMapping.objects.get(
-            tenant=obj.tenant, customer_full_name=obj.customer_full_name.strip()
-        ).pk
+        obj.pk = result.mapping.pk
         if result.released:
             self.message_user(request, f"{result.released} waiting bill(s) released to Procore.", messages.INFO)
 

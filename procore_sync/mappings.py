@@ -17,10 +17,8 @@ from django.db.models import Count, Q
 from audit.models import EventCode, JobReason, JobState, PushJob, RecordKind, RecordState, SyncRecord
 from audit.outbox import outbox_rearm
 from audit.services import event_record
-from procore_sync.models import CostCodeMapping, JobProjectMapping
+from procore_sync.models import CachedCostCode, CachedProject, CostCodeMapping, JobProjectMapping
 from tenants.models import Tenant
-
-MAPPING_SAVED = EventCode.MAPPING_SAVED
 
 
 def _release_waiting(*, tenant: Tenant, what: str, acting_user_id: int | None) -> int:
@@ -29,7 +27,7 @@ def _release_waiting(*, tenant: Tenant, what: str, acting_user_id: int | None) -
     for job in PushJob.objects.filter(pk__in=ids).select_related("record"):
         event_record(
             record=job.record,
-            code=MAPPING_SAVED,
+            code=EventCode.MAPPING_SAVED,
             message=f"{what} saved: released to the push queue",
             data={"job_id": job.pk},
             acting_user_id=acting_user_id,
@@ -37,15 +35,65 @@ def _release_waiting(*, tenant: Tenant, what: str, acting_user_id: int | None) -
     return len(ids)
 
 
-def _clean_code(cost_code: str) -> str:
+def _catalog_check(*, tenant: Tenant, project_id: int = 0, cost_code: str = "") -> None:
+    """Refuse a project or cost code the tenant's Procore catalog does not have.
+
+    Only rows of the tenant's current environment count. An empty catalog says nothing
+    (not read yet); a filled one is the truth.
+    """
+    env = tenant.procore_environment
+    if project_id:
+        projects = set(
+            CachedProject.objects.filter(tenant=tenant, environment=env).values_list("procore_id", flat=True)
+        )
+        if projects and project_id not in projects:
+            raise ValidationError(
+                {"project_id": f"{project_id} is not a project in {tenant}'s Procore catalog; "
+                               "refresh the catalog if it is new."}
+            )
+    if cost_code:
+        codes = set(CachedCostCode.objects.filter(tenant=tenant, environment=env).values_list("code", flat=True))
+        if codes and cost_code not in codes:
+            raise ValidationError(
+                {"cost_code": f"{cost_code} is not a cost code in {tenant}'s Procore catalog; "
+                              "refresh the catalog if it is new."}
+            )
+
+
+def costcode_mapping_validate(*, tenant: Tenant, vendor_list_id: str, cost_code: str, project_id: int) -> tuple[str, str]:
+    """The rules for a cost-code mapping, for costcode_map and the admin form: (ListID, code) cleaned.
+
+    Raises ValidationError keyed by field name.
+    """
     code = cost_code.strip()
     if not code:
-        raise ValidationError("cost code must not be empty")
-    return code
+        raise ValidationError({"cost_code": "cost code must not be empty"})
+    list_id = vendor_list_id.strip()
+    if not list_id:
+        raise ValidationError({"vendor_list_id": "vendor ListID must not be empty"})
+    if project_id < 0:
+        raise ValidationError({"project_id": "project id must be 0 (every project) or a Procore project id"})
+    _catalog_check(tenant=tenant, project_id=project_id, cost_code=code)
+    return list_id, code
+
+
+def job_mapping_validate(*, tenant: Tenant, customer_full_name: str, project_id: int) -> str:
+    """The rules for a job → project mapping, for job_map and the admin form: the job's name, cleaned.
+
+    Raises ValidationError keyed by field name.
+    """
+    name = customer_full_name.strip()
+    if not name:
+        raise ValidationError({"customer_full_name": "the QuickBooks Customer:Job must not be empty"})
+    if project_id <= 0:
+        raise ValidationError({"project_id": "project id must be a positive Procore project id"})
+    _catalog_check(tenant=tenant, project_id=project_id)
+    return name
 
 
 @dataclass(frozen=True)
 class MappingResult:
+    mapping: CostCodeMapping | JobProjectMapping
     created: bool
     released: int
 
@@ -61,44 +109,43 @@ def costcode_map(
 ) -> MappingResult:
     """Validate, then map a QuickBooks vendor to a Procore cost code (project 0 = every project).
 
-    Releases the tenant's bills that were waiting for a mapping. Raises ValidationError.
+    Without a vendor name, the name QuickBooks sent is kept for the lists. Releases the
+    tenant's bills that were waiting for a mapping. Raises ValidationError.
     """
-    code = _clean_code(cost_code)
-    if not vendor_list_id.strip():
-        raise ValidationError("vendor ListID must not be empty")
-    if project_id < 0:
-        raise ValidationError("project id must be 0 (every project) or a Procore project id")
+    list_id, code = costcode_mapping_validate(
+        tenant=tenant, vendor_list_id=vendor_list_id, cost_code=cost_code, project_id=project_id
+    )
+    name = vendor_name.strip()
+    if not name:
+        vendor = SyncRecord.objects.filter(tenant=tenant, kind=RecordKind.VENDOR, qb_id=list_id).first()
+        name = vendor.label if vendor is not None else ""
     with transaction.atomic():
-        _, created = CostCodeMapping.objects.update_or_create(
+        mapping, created = CostCodeMapping.objects.update_or_create(
             tenant=tenant,
-            vendor_list_id=vendor_list_id.strip(),
+            vendor_list_id=list_id,
             project_id=project_id,
-            defaults={"cost_code": code, "vendor_name": vendor_name.strip()[:255]},
+            defaults={"cost_code": code, "vendor_name": name[:255]},
         )
-        label = vendor_name or vendor_list_id
+        label = name or list_id
         released = _release_waiting(
             tenant=tenant, what=f"Cost code {code} for {label}", acting_user_id=acting_user_id
         )
-    return MappingResult(created=created, released=released)
+    return MappingResult(mapping=mapping, created=created, released=released)
 
 
 def job_map(
     *, tenant: Tenant, customer_full_name: str, project_id: int, acting_user_id: int | None = None
 ) -> MappingResult:
     """Validate, then map a QuickBooks Customer:Job to a Procore project; release waiting bills."""
-    name = customer_full_name.strip()
-    if not name:
-        raise ValidationError("the QuickBooks Customer:Job must not be empty")
-    if project_id <= 0:
-        raise ValidationError("project id must be a positive Procore project id")
+    name = job_mapping_validate(tenant=tenant, customer_full_name=customer_full_name, project_id=project_id)
     with transaction.atomic():
-        _, created = JobProjectMapping.objects.update_or_create(
+        mapping, created = JobProjectMapping.objects.update_or_create(
             tenant=tenant, customer_full_name=name, defaults={"project_id": project_id}
         )
         released = _release_waiting(
             tenant=tenant, what=f"Project {project_id} for job {name}", acting_user_id=acting_user_id
         )
-    return MappingResult(created=created, released=released)
+    return MappingResult(mapping=mapping, created=created, released=released)
 
 
 def vendor_resolve(*, tenant: Tenant, text: str) -> tuple[str, str]:

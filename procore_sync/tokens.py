@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import JobReason, PushJob
+from audit.outbox import outbox_rearm
 from procore_sync.client import (
     ProcoreClient,
     ProcoreCredentials,
@@ -174,8 +175,6 @@ def connection_connect(
 
 def jobs_rearm(*, tenant_id: int, reason: str, record_ids: list[int] | None = None) -> int:
     """Move waiting jobs with `reason` back to pending and trigger them after commit."""
-    from audit.outbox import outbox_rearm
-
     jobs = PushJob.objects.filter(tenant_id=tenant_id, reason=reason)
     if record_ids is not None:
         jobs = jobs.filter(record_id__in=record_ids)

@@ -1,4 +1,4 @@
-"""Procore OAuth views, mounted under /admin/procore/ by connector.admin_site (admin login required)."""
+"""Procore OAuth views, mounted under /admin/procore/ by connector.admin_urls (admin login required)."""
 
 from __future__ import annotations
 

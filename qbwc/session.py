@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from qbwc import qbxml
+from audit.metrics import qbwc_login_observed, qbwc_session_ended
+from qbwc import qb_errors, qbxml
 from qbwc.login import session_authenticate
 from qbwc.models import QbwcSession, RawResponse, SessionState, Step
 from qbwc.soap import SoapCall
@@ -46,7 +47,7 @@ def handle(call: SoapCall) -> str | int | list[str]:
         case "clientVersion":
             return client_version_check(version=p("strVersion"))
         case "authenticate":
-            return session_authenticate(username=p("strUserName"), password=p("strPassword"))
+            return qbwc_login_observed(session_authenticate(username=p("strUserName"), password=p("strPassword")))
         case "sendRequestXML":
             return session_send_request(
                 ticket=p("ticket"),
@@ -210,6 +211,7 @@ def _fail(session: QbwcSession, now: datetime, error: str, *, hresult: str = "",
     session.pending_request = ""
     session.last_seen_at = now
     session.save(update_fields=list(dict.fromkeys([*_FAIL_FIELDS, *(extra or [])])))
+    qbwc_session_ended(outcome="failed")
     log.warning("qbwc session %s failed: %s", session.pk, error)
     return -1
 
@@ -295,6 +297,8 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
         if not _save_guarded(session, seen, _RECEIVE_FIELDS):
             again = session_for(ticket, now=now, lock=False)  # a concurrent duplicate won
             return again.progress if again is not None else -1
+        if session.state == SessionState.DONE:
+            qbwc_session_ended(outcome="done")
         return session.progress
 
     with transaction.atomic():
@@ -317,6 +321,8 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
         )
         _advance(session, parsed, now, sha256=sha256)
         session.save(update_fields=_RECEIVE_FIELDS)
+    if session.state == SessionState.DONE:
+        qbwc_session_ended(outcome="done")
     return session.progress
 
 
@@ -387,7 +393,8 @@ def session_last_error(*, ticket: str) -> str:
         return UNKNOWN_TICKET
     if session.state == SessionState.OPEN:
         _touch(session, now)
-    return session.last_error
+    # QBWC shows this text to the bookkeeper: the plain cause and fix first, the raw code beside it.
+    return qb_errors.for_bookkeeper(hresult=session.hresult, message=session.last_error)
 
 
 def summary(session: QbwcSession) -> str:
@@ -404,7 +411,7 @@ def summary(session: QbwcSession) -> str:
     if errors:
         text += "; " + "; ".join(f"{e['step']} stopped: {e['text']}" for e in errors)
     if session.state == SessionState.FAILED:
-        text += f"; failed: {session.last_error}"
+        text += f"; failed: {qb_errors.for_bookkeeper(hresult=session.hresult, message=session.last_error)}"
     return text
 
 
@@ -419,8 +426,10 @@ def session_close(*, ticket: str) -> str:
         # An OPEN session closed early keeps its marks where they were. Guarded on the
         # state read, so a concurrent call that failed or expired it is not overwritten.
         session.finished_at = session.finished_at or now
-        QbwcSession.objects.filter(pk=session.pk, state=session.state).update(
+        closed = QbwcSession.objects.filter(pk=session.pk, state=session.state).update(
             state=SessionState.CLOSED, finished_at=session.finished_at, last_seen_at=now, pending_request=""
         )
+        if closed:
+            qbwc_session_ended(outcome="closed_early" if session.state == SessionState.OPEN else "")
         session.state = SessionState.CLOSED
     return summary(session)

@@ -1,17 +1,21 @@
-"""Admin for tenants, memberships and Procore connections."""
+"""Admin for tenants, memberships and Procore connections.
+
+The pages that need an integration (the .qwc download, reconcile, test connection) live in
+qbwc/admin_views.py and procore_sync/admin_views.py: tenants imports nothing above it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import URLPattern, path, reverse
+from django.http import Http404, HttpRequest
 from django.utils.html import format_html
 
-from tenants import access
+from tenants import access, services
 from tenants.admin_base import TenantScopedAdmin
 from tenants.models import Membership, ProcoreConnection, Tenant
 
@@ -38,6 +42,8 @@ class TenantFilter(admin.SimpleListFilter):
 
 
 class TenantForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Validates with the services' rules and saves through them: the admin accepts only what the CLI does."""
+
     new_qbwc_password = forms.CharField(
         label="New QBWC password",
         required=False,
@@ -54,16 +60,40 @@ class TenantForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if self.instance.pk is None and not data.get("new_qbwc_password"):
-            self.add_error("new_qbwc_password", "A new tenant needs a QBWC password.")
+        if self.errors:  # a field is missing or malformed; the rules below need every value
+            return data
+        password = data.get("new_qbwc_password") or ""
+        try:
+            services.tenant_validate(
+                slug=data["slug"], name=data["name"], qbwc_username=data["qbwc_username"],
+                procore_environment=data["procore_environment"], procore_company_id=data["procore_company_id"],
+                procore_project_id=data["procore_project_id"], poll_interval_minutes=data["poll_interval_minutes"],
+                tenant_id=self.instance.pk,
+            )
+            if self.instance.pk is None and not password:
+                raise ValidationError("A new tenant needs a QBWC password.")
+            if password:
+                services.qbwc_password_validate(password)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
         return data
 
     def save(self, commit: bool = True) -> Tenant:
-        tenant: Tenant = super().save(commit=False)
-        if self.cleaned_data.get("new_qbwc_password"):
-            tenant.set_qbwc_password(self.cleaned_data["new_qbwc_password"])
-        if commit:
-            tenant.save()
+        """A new tenant through tenant_create; an edit saves the fields, a new password through its service."""
+        data = self.cleaned_data
+        if self.instance.pk is None:
+            self.instance = services.tenant_create(
+                slug=data["slug"], name=data["name"], qbwc_username=data["qbwc_username"],
+                qbwc_password=data["new_qbwc_password"], procore_environment=data["procore_environment"],
+                procore_company_id=data["procore_company_id"], procore_project_id=data["procore_project_id"],
+                poll_interval_minutes=data["poll_interval_minutes"], active=data["active"],
+                sync_paused=data["sync_paused"], bill_target=data["bill_target"],
+            )
+            self.save_m2m = self._save_m2m  # type: ignore[method-assign,attr-defined]  # the admin calls it next
+            return self.instance
+        tenant: Tenant = super().save(commit=commit)
+        if data.get("new_qbwc_password"):
+            services.tenant_qbwc_password_set(tenant=tenant, password=data["new_qbwc_password"])
         return tenant
 
 
@@ -74,6 +104,10 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["active", "procore_environment"]
     search_fields = ["name", "slug", "qbwc_username"]
     readonly_fields = ["qbwc_owner_id", "qbwc_file_id", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        if change:  # a new tenant was created by tenant_create in TenantForm.save
+            super().save_model(request, obj, form, change)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         return access.tenants_for(request.user)
@@ -98,63 +132,6 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request.user.is_superuser  # type: ignore[union-attr]
-
-    def get_urls(self) -> list[URLPattern]:
-        return [
-            path("<path:object_id>/qwc/", self.admin_site.admin_view(self.qwc_view), name="tenants_tenant_qwc"),
-            path(
-                "<path:object_id>/reconcile/",
-                self.admin_site.admin_view(self.reconcile_view),
-                name="tenants_tenant_reconcile",
-            ),
-            *super().get_urls(),
-        ]
-
-    def reconcile_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The same report as `manage.py reconcile SLUG`: QuickBooks vs Procore, to the cent."""
-        from django.template.response import TemplateResponse
-
-        from procore_sync.errors import ProcoreError
-        from procore_sync.reconcile_service import tenant_reconcile
-
-        tenant = self.get_object(request, object_id)  # 404 outside the user's tenants
-        report, error = None, ""
-        names: dict[int, str] = {}
-        try:
-            report, names = tenant_reconcile(tenant=tenant)
-        except ProcoreError as exc:
-            error = str(exc)
-        differences = [
-            (d, names.get(d.project_id, str(d.project_id))) for d in (report.differences if report else [])
-        ]
-        totals = [(t, names.get(t.project_id, str(t.project_id))) for t in (report.totals if report else [])]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Reconciliation: {tenant.name}",
-            "tenant": tenant,
-            "opts": self.model._meta,
-            "original": tenant,
-            "report": report,
-            "differences": differences,
-            "totals": totals,
-            "error": error,
-        }
-        return TemplateResponse(request, "admin/tenants/tenant/reconcile.html", context)
-
-    def qwc_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Download the tenant's .qwc, pointing the Web Connector at this server's /qbwc/."""
-        from qbwc.management.commands.qwc import qwc_spec_for
-        from qbwc.qwc import QwcError, render_qwc
-
-        tenant = self.get_object(request, object_id)
-        try:
-            body = render_qwc(qwc_spec_for(tenant, request.build_absolute_uri("/qbwc/")))
-        except QwcError as exc:
-            self.message_user(request, f"Cannot build the .qwc file: {exc}", messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
-        response = HttpResponse(body, content_type="application/xml")
-        response["Content-Disposition"] = f'attachment; filename="ml-connector-{tenant.slug}.qwc"'
-        return response
 
 
 @admin.register(Membership)
@@ -240,39 +217,3 @@ class ProcoreConnectionAdmin(TenantScopedAdmin):
             )
         ]
         return format_html("{}", " · ".join(parts))
-
-    def get_urls(self) -> list[URLPattern]:
-        return [
-            path(
-                "<path:object_id>/test/",
-                self.admin_site.admin_view(self.test_view),
-                name="tenants_procoreconnection_test",
-            ),
-            *super().get_urls(),
-        ]
-
-    def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Call Procore with the stored credentials; show the company name or Procore's exact error."""
-        from procore_sync.errors import ProcoreError
-        from procore_sync.tokens import connection_ping
-
-        conn = self.get_object(request, object_id)  # 404 outside the user's tenants
-        back = HttpResponseRedirect(reverse("admin:tenants_procoreconnection_change", args=[conn.pk]))
-        if request.method != "POST" or not access.can_manage_credentials(request.user):
-            return back
-        tenant = conn.tenant
-        if conn.environment != tenant.procore_environment:
-            self.message_user(
-                request,
-                f"{tenant} syncs with Procore {tenant.procore_environment}; switch the tenant to "
-                f"{conn.environment} to test this connection.",
-                messages.WARNING,
-            )
-            return back
-        try:
-            name = connection_ping(tenant=tenant)
-        except ProcoreError as exc:
-            self.message_user(request, f"Procore answered: {exc}", messages.ERROR)
-        else:
-            self.message_user(request, f"Connected to Procore company “{name}”.", messages.SUCCESS)
-        return back

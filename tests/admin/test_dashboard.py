@@ -8,8 +8,8 @@ import re
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.selectors import DayCount
-from connector.admin_site import chart_svg
+from connector.dashboard import chart_svg
+from connector.dashboard_selectors import DayCount
 from qbwc.models import QbwcSession
 from tests.admin import builders
 from tests.conftest import Cast

@@ -196,12 +196,29 @@ def test_forms_check_projects_against_the_catalog_and_fill_the_vendor_name(cast:
     unknown = alice.post(job_url, {"tenant": cast.acme.pk, "customer_full_name": "Smith:Kitchen", "project_id": "9"})
     assert unknown.status_code == 200 and "9 is not a project in Acme Builders" in unknown.text
     zero = alice.post(job_url, {"tenant": cast.acme.pk, "customer_full_name": "Smith:Kitchen", "project_id": "0"})
-    assert zero.status_code == 200 and "Choose a Procore project." in zero.text
+    assert zero.status_code == 200 and "project id must be a positive Procore project id" in zero.text
     form = alice.get(job_url)
     assert '<option value="5001">Riverside Medical Office (5001)</option>' in form.text
     cc_url = reverse("admin:procore_sync_costcodemapping_add")
     negative = alice.post(cc_url, {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "project_id": "-3", "cost_code": "1"})
-    assert negative.status_code == 200 and "or 0 for every project" in negative.text
+    assert negative.status_code == 200 and "project id must be 0 (every project)" in negative.text
     ok = alice.post(cc_url, {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "project_id": "5001", "cost_code": "03-300"})
     assert ok.status_code == 302
     assert CostCodeMapping.objects.get(tenant=cast.acme).vendor_name == "Acme Concrete Supply"
+
+
+def test_the_command_line_and_the_form_refuse_the_same_cost_code_outside_the_catalog(cast: Cast, login) -> None:  # type: ignore[no-untyped-def]
+    from procore_sync.models import CachedCostCode
+
+    v, _ = _waiting_bills(cast)
+    env = cast.acme.procore_environment
+    CachedCostCode.objects.create(tenant=cast.acme, environment=env, project_id=5001, procore_id=1, code="03-300")
+    with pytest.raises(ValidationError, match="99-999 is not a cost code in Acme Builders"):
+        costcode_map(tenant=cast.acme, vendor_list_id=v.qb_id, cost_code="99-999")
+    response = login("alice").post(
+        reverse("admin:procore_sync_costcodemapping_add"),
+        {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "project_id": "0", "cost_code": "99-999"},
+    )
+    assert response.status_code == 200 and "99-999 is not a cost code in Acme Builders" in response.text
+    assert not CostCodeMapping.objects.filter(tenant=cast.acme).exists()
+    assert costcode_map(tenant=cast.acme, vendor_list_id=v.qb_id, cost_code="03-300").created

@@ -11,7 +11,7 @@ from decimal import Decimal
 from audit.models import EventCode, JobReason, JobState, PushJob, RecordKind, RecordState, SyncRecord
 from peers.qbwc_simulator.company import FakeCompany
 from peers.qbwc_simulator.dataset import Dataset
-from procore_sync.mappings import MAPPING_SAVED, costcode_map
+from procore_sync.mappings import costcode_map
 from tests.drills.harness import Drill, background, bill_total, change, dataset, edit_amount, wait_settled, when
 
 
@@ -168,5 +168,5 @@ def test_drill_16_a_cost_code_mapping_added_later(drill: Drill) -> None:
     drill.check(company)
     for txn in txns:
         codes = drill.codes(acme, txn)
-        assert codes.index(EventCode.MAPPING_MISSING) < codes.index(MAPPING_SAVED) < codes.index(EventCode.PUSH_SUCCEEDED)
+        assert codes.index(EventCode.MAPPING_MISSING) < codes.index(EventCode.MAPPING_SAVED) < codes.index(EventCode.PUSH_SUCCEEDED)
         assert EventCode.REPLAY_REQUESTED not in codes

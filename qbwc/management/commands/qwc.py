@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from qbwc.qwc import QwcError, QwcSpec, render_qwc, support_url_for
+from qbwc.qwc import QwcError
+from qbwc.qwc_tenant import tenant_qwc
 from tenants.cli import tenant_by_slug
-from tenants.models import Tenant
 
 
 class Command(BaseCommand):
@@ -21,19 +21,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = tenant_by_slug(options["slug"])
         try:
-            body = render_qwc(qwc_spec_for(tenant, options["url"]))
+            body = tenant_qwc(tenant=tenant, url=options["url"])
         except QwcError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(body.decode("utf-8"), ending="")
 
-
-def qwc_spec_for(tenant: Tenant, url: str) -> QwcSpec:
-    return QwcSpec(
-        app_name=f"ml-connector ({tenant.name})",
-        app_url=url,
-        support_url=support_url_for(url),
-        username=tenant.qbwc_username,
-        owner_id=tenant.qbwc_owner_id,
-        file_id=tenant.qbwc_file_id,
-        run_every_minutes=tenant.poll_interval_minutes,
-    )

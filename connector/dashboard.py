@@ -1,8 +1,7 @@
-"""The admin's URLs: Django's admin plus the per-tenant dashboard on the index and Procore OAuth.
+"""The admin index's dashboard: the stock admin index with one dashboard per tenant the user may see.
 
-connector/urls.py mounts `urls` at /admin/. The index is the stock admin index with
-one dashboard per tenant the user may see; the chart is inline SVG rendered here,
-so the page works offline (no CDN, no JavaScript).
+The chart is inline SVG rendered here, so the page works offline (no CDN, no JavaScript).
+Mounted as the admin index by connector/admin_urls.py.
 """
 
 from __future__ import annotations
@@ -11,11 +10,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.urls import include, path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from audit.selectors import DayCount, dashboards_for
+from connector.dashboard_panels import panels_for
+from connector.dashboard_selectors import DayCount, dashboards_for
 
 CHART_WIDTH = 600
 CHART_HEIGHT = 120
@@ -61,22 +60,9 @@ def chart_svg(days: list[DayCount]) -> SafeString:
 
 def dashboard_index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
     dashboards = dashboards_for(request.user)
+    panels = panels_for(tenant_ids=[d.tenant.pk for d in dashboards])  # alerts, Web Connector errors
     context = {
         **(extra_context or {}),
-        "dashboards": [(d, chart_svg(d.days)) for d in dashboards],
+        "dashboards": [(d, chart_svg(d.days), panels[d.tenant.pk]) for d in dashboards],
     }
     return admin.site.index(request, extra_context=context)
-
-
-def admin_urls() -> tuple[list[Any], str, str]:
-    """Django's admin URLs with the dashboard index and the Procore OAuth views in front.
-
-    Called from connector/urls.py, which Django imports after every app's admin.py ran.
-    """
-    patterns, app_name, namespace = admin.site.urls
-    extra = [
-        # Ahead of the admin's own patterns, so "" resolves to the dashboard.
-        path("", admin.site.admin_view(dashboard_index), name="index"),
-        path("procore/", include("procore_sync.urls")),
-    ]
-    return extra + list(patterns), app_name, namespace

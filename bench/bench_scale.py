@@ -265,8 +265,8 @@ def gunicorn_start(env: dict[str, str], workers: int, threads: int, log: Path) -
 class Phase:
     """Wall time, latencies and errors of CONCURRENCY clients doing N jobs; server CPU alongside."""
 
-    def __init__(self, name: str, server_pid: int, db_url: str) -> None:
-        self.name, self.server_pid, self.db_url = name, server_pid, db_url
+    def __init__(self, name: str, server_pid: int, db_url: str, server: str = "gunicorn") -> None:
+        self.name, self.server_pid, self.db_url, self.server = name, server_pid, db_url, server
         self.latencies: list[float] = []
         self.errors: list[str] = []
         self.units = 0  # SOAP calls (sessions) or requests (baseline)
@@ -341,7 +341,7 @@ def report(phase: Phase, baseline: Phase | None, cores: int) -> None:
           f"max {max(lat, default=0) * 1000:.0f} ms")  # fmt: skip
     print(f"   errors: {len(phase.errors)}" + (f"  first: {phase.errors[0]}" if phase.errors else ""))
     busy = (phase.server_cpu + phase.client_cpu + phase.pg_cpu) / phase.wall / cores * 100
-    print(f"   CPU per session: gunicorn {phase.server_cpu / max(phase.count, 1) * 1000:.1f} ms, "
+    print(f"   CPU per session: {phase.server} {phase.server_cpu / max(phase.count, 1) * 1000:.1f} ms, "
           f"PostgreSQL {phase.pg_cpu / max(phase.count, 1) * 1000:.1f} ms, "
           f"clients {phase.client_cpu / max(phase.count, 1) * 1000:.1f} ms ({busy:.0f}% of {cores} cores)")  # fmt: skip
     if baseline is not None:
@@ -394,7 +394,7 @@ def peer_rounds(args: argparse.Namespace, usernames: list[str], dataset: Any, db
         Phase("peer first poll", peer.pid, db_url).run(usernames, args.concurrency, run)
         return Phase(
             f"Peer: qbwc-kit (uvicorn, 1 process, marks in PostgreSQL): {args.tenants} tenants, no-change poll",
-            peer.pid, db_url,
+            peer.pid, db_url, server="uvicorn",
         ).run(usernames, args.concurrency, run)  # fmt: skip
     finally:
         stop(peer)

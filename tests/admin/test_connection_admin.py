@@ -42,9 +42,9 @@ def test_accountants_never_reach_credentials_and_charlie_gets_404(cast: Cast, lo
     assert login("alice").get(reverse("admin:procore_oauth_connect", args=[conn.pk])).status_code == 403
 
 
-def test_test_connection_shows_the_company_name(cast: Cast, login, emulator) -> None:  # type: ignore[no-untyped-def]
-    emulator.state.add_company(cast.acme.procore_company_id, "Acme Builders LLC")
-    emulator.state.add_client("client-id-acme", "client-secret-acme", [cast.acme.procore_company_id])
+def test_test_connection_shows_the_company_name(cast: Cast, login, procore_emulator) -> None:  # type: ignore[no-untyped-def]
+    procore_emulator.state.add_company(cast.acme.procore_company_id, "Acme Builders LLC")
+    procore_emulator.state.add_client("client-id-acme", "client-secret-acme", [cast.acme.procore_company_id])
     conn = make_connection(cast.acme)
     response = login("sam").post(reverse("admin:tenants_procoreconnection_test", args=[conn.pk]), follow=True)
     assert "Connected to Procore company “Acme Builders LLC”" in response.text
@@ -52,8 +52,8 @@ def test_test_connection_shows_the_company_name(cast: Cast, login, emulator) -> 
     assert conn.company_name == "Acme Builders LLC"
 
 
-def test_test_connection_shows_procores_exact_error(cast: Cast, login, emulator) -> None:  # type: ignore[no-untyped-def]
-    emulator.state.add_client("client-id-acme", "another-secret", [cast.acme.procore_company_id])
+def test_test_connection_shows_procores_exact_error(cast: Cast, login, procore_emulator) -> None:  # type: ignore[no-untyped-def]
+    procore_emulator.state.add_client("client-id-acme", "another-secret", [cast.acme.procore_company_id])
     conn = make_connection(cast.acme)
     response = login("sam").post(reverse("admin:tenants_procoreconnection_test", args=[conn.pk]), follow=True)
     assert "Procore answered:" in response.text
@@ -61,15 +61,15 @@ def test_test_connection_shows_procores_exact_error(cast: Cast, login, emulator)
     assert "client-secret-acme" not in response.text
 
 
-def test_connect_to_procore_runs_the_authorization_code_flow(cast: Cast, login, emulator) -> None:  # type: ignore[no-untyped-def]
-    emulator.state.add_company(cast.acme.procore_company_id, "Acme Builders LLC")
-    emulator.state.add_client("client-id-acme", "client-secret-acme", [cast.acme.procore_company_id])
+def test_connect_to_procore_runs_the_authorization_code_flow(cast: Cast, login, procore_emulator) -> None:  # type: ignore[no-untyped-def]
+    procore_emulator.state.add_company(cast.acme.procore_company_id, "Acme Builders LLC")
+    procore_emulator.state.add_client("client-id-acme", "client-secret-acme", [cast.acme.procore_company_id])
     conn = make_connection(cast.acme)
     sam = login("sam")
     start = sam.get(reverse("admin:procore_oauth_connect", args=[conn.pk]))
     assert start.status_code == 302
     authorize = urlsplit(start["Location"])
-    assert f"{authorize.scheme}://{authorize.netloc}" == emulator.url and authorize.path == "/oauth/authorize"
+    assert f"{authorize.scheme}://{authorize.netloc}" == procore_emulator.url and authorize.path == "/oauth/authorize"
     query = parse_qs(authorize.query)
     assert query["response_type"] == ["code"] and query["client_id"] == ["client-id-acme"]
     assert query["redirect_uri"] == ["http://testserver/admin/procore/oauth/callback/"]
@@ -89,7 +89,7 @@ def test_connect_to_procore_runs_the_authorization_code_flow(cast: Cast, login, 
         assert cursor.fetchone()[0] != conn.access_token
 
 
-def test_callback_refuses_a_forged_or_foreign_state(cast: Cast, login, emulator) -> None:  # type: ignore[no-untyped-def]
+def test_callback_refuses_a_forged_or_foreign_state(cast: Cast, login, procore_emulator) -> None:  # type: ignore[no-untyped-def]
     conn = make_connection(cast.acme)
     sam = login("sam")
     assert sam.get(reverse("admin:procore_oauth_callback"), {"code": "x", "state": "forged"}).status_code == 403
@@ -126,7 +126,7 @@ def test_tenant_page_has_the_download_button_and_charlie_cannot_see_acme(cast: C
     assert login("charlie").get(reverse("admin:tenants_tenant_change", args=[cast.acme.pk])).status_code == 404
 
 
-def test_callback_reports_a_refusal_at_procore(cast: Cast, login, emulator) -> None:  # type: ignore[no-untyped-def]
+def test_callback_reports_a_refusal_at_procore(cast: Cast, login, procore_emulator) -> None:  # type: ignore[no-untyped-def]
     conn = make_connection(cast.acme)
     sam = login("sam")
     start = sam.get(reverse("admin:procore_oauth_connect", args=[conn.pk]))
@@ -141,8 +141,8 @@ def test_callback_reports_a_refusal_at_procore(cast: Cast, login, emulator) -> N
     assert conn.status == ConnectionStatus.NOT_CONNECTED and not conn.access_token
 
 
-def test_callback_with_a_used_code_shows_procores_error(cast: Cast, login, emulator) -> None:  # type: ignore[no-untyped-def]
-    emulator.state.add_client("client-id-acme", "client-secret-acme", [cast.acme.procore_company_id])
+def test_callback_with_a_used_code_shows_procores_error(cast: Cast, login, procore_emulator) -> None:  # type: ignore[no-untyped-def]
+    procore_emulator.state.add_client("client-id-acme", "client-secret-acme", [cast.acme.procore_company_id])
     conn = make_connection(cast.acme)
     sam = login("sam")
     start = sam.get(reverse("admin:procore_oauth_connect", args=[conn.pk]))

@@ -8,6 +8,7 @@ COPY tenants ./tenants
 COPY qbwc ./qbwc
 COPY procore_sync ./procore_sync
 COPY audit ./audit
+COPY alerts ./alerts
 COPY templates ./templates
 COPY manage.py ./
 RUN pip install --no-cache-dir . && useradd --create-home connector && mkdir -p /app/var && chown connector /app/var

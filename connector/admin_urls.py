@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from connector.dashboard import dashboard_index
+from connector.setup_page import setup_status_view, setup_view
 from procore_sync import admin_views as procore_admin_views
 from qbwc import admin_views as qbwc_admin_views
 
@@ -29,5 +30,8 @@ def admin_urls() -> tuple[list[Any], str, str]:
         path("procore/", include("procore_sync.urls")),
         *qbwc_admin_views.admin_urlpatterns(),
         *procore_admin_views.admin_urlpatterns(),
+        # The customer setup page (issue 12).
+        path("setup/<int:tenant_id>/", admin.site.admin_view(setup_view), name="tenant_setup"),
+        path("setup/<int:tenant_id>/status/", admin.site.admin_view(setup_status_view), name="tenant_setup_status"),
     ]
     return extra + list(patterns), app_name, namespace

@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from connector.dashboard_selectors import DayCount, dashboards_for
+from connector.dashboard_panels import panels_for
 
 CHART_WIDTH = 600
 CHART_HEIGHT = 120
@@ -59,8 +60,9 @@ def chart_svg(days: list[DayCount]) -> SafeString:
 
 def dashboard_index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
     dashboards = dashboards_for(request.user)
+    panels = panels_for(tenant_ids=[d.tenant.pk for d in dashboards])  # alerts, Web Connector errors
     context = {
         **(extra_context or {}),
-        "dashboards": [(d, chart_svg(d.days)) for d in dashboards],
+        "dashboards": [(d, chart_svg(d.days), panels[d.tenant.pk]) for d in dashboards],
     }
     return admin.site.index(request, extra_context=context)

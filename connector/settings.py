@@ -248,3 +248,35 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Alerts and email (issue 12) ----------------------------------------------
+# alerts/ composes both integrations (reads QBWC sessions, Procore connections, audit records).
+INSTALLED_APPS += ["alerts"]
+# SMTP when EMAIL_HOST is set; otherwise the console backend (the demo prints alerts to stdout).
+# Tests use Django's locmem backend (pytest-django sets it).
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", not EMAIL_USE_SSL)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them to 0")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ml-connector <alerts@localhost>")
+# Extra support addresses (comma-separated) that get every tenant's alerts, beside support staff users.
+ALERTS_SUPPORT_EMAILS = env_list("ALERTS_SUPPORT_EMAILS", [])
+# Where links in alert emails point (e.g. https://sync.example.com); empty = relative links.
+ALERTS_BASE_URL = env_str("ALERTS_BASE_URL", "").rstrip("/")
+# The Web Connector is "silent" after this many times the tenant's poll interval without a call.
+ALERTS_QBWC_SILENCE_FACTOR = env_int("ALERTS_QBWC_SILENCE_FACTOR", 3, minimum=1)
+# A still-open alert is re-sent at most this often (hours).
+ALERTS_REMIND_HOURS = env_int("ALERTS_REMIND_HOURS", 24, minimum=1)
+# A bill waiting on a mapping longer than this (hours) is reported in the waiting-bills digest.
+ALERTS_BILL_WAIT_HOURS = env_int("ALERTS_BILL_WAIT_HOURS", 48, minimum=1)
+# How many records a digest lists by name (the rest are counted).
+ALERTS_DIGEST_SAMPLE = env_int("ALERTS_DIGEST_SAMPLE", 5, minimum=1, maximum=100)

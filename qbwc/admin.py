@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from qbwc import qb_errors
 from qbwc.models import QbwcSession, RawResponse
 from tenants import access
 from tenants.admin import TenantFilter
@@ -56,7 +57,7 @@ class QbwcSessionAdmin(TenantScopedAdmin):
                            "duration"]}),
         ("Received", {"fields": ["vendors_received", "bills_received", "deletions_received",
                                  "records_changed", "warnings"]}),
-        ("Errors", {"fields": ["last_error", "hresult", "step_errors"]}),
+        ("Errors", {"fields": ["error_plain", "last_error", "hresult", "step_errors"]}),
         ("QuickBooks", {"fields": ["company_name", "company_file", "qb_product", "qbxml_versions",
                                    "qbxml_version", "ticket_hint"]}),
     ]
@@ -64,7 +65,7 @@ class QbwcSessionAdmin(TenantScopedAdmin):
     readonly_fields = [
         "tenant", "state", "step", "progress", "started_at", "last_seen_at", "finished_at", "duration",
         "vendors_received", "bills_received", "deletions_received", "records_changed", "warnings",
-        "last_error", "hresult", "step_errors", "company_name", "company_file", "qb_product",
+        "error_plain", "last_error", "hresult", "step_errors", "company_name", "company_file", "qb_product",
         "qbxml_versions", "qbxml_version", "ticket_hint",
     ]
 
@@ -85,4 +86,14 @@ class QbwcSessionAdmin(TenantScopedAdmin):
     def error_short(self, obj: QbwcSession) -> str:
         if not obj.last_error:
             return "—"
-        return format_html('<span style="color:#c62828">{}</span>', obj.last_error[:120])
+        plain = qb_errors.explain(hresult=obj.hresult, message=obj.last_error)
+        if plain is None:
+            return format_html('<span style="color:#c62828">{}</span>', obj.last_error[:120])
+        return format_html(
+            '<span class="qb-error" style="color:#c62828">{} {}</span><br><small>{} · {}</small>',
+            plain.cause, plain.fix, plain.code, obj.last_error[:120],
+        )
+
+    @admin.display(description="What to do")
+    def error_plain(self, obj: QbwcSession) -> str:
+        return qb_errors.for_bookkeeper(hresult=obj.hresult, message=obj.last_error) or "—"

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from qbwc import qbxml
+from qbwc import qb_errors, qbxml
 from qbwc.login import session_authenticate
 from qbwc.models import QbwcSession, RawResponse, SessionState, Step
 from qbwc.soap import SoapCall
@@ -284,7 +284,8 @@ def session_last_error(*, ticket: str) -> str:
         if session.state == SessionState.OPEN:
             session.last_seen_at = now
             session.save(update_fields=["last_seen_at"])
-        return session.last_error
+        # QBWC shows this text to the bookkeeper: the plain cause and fix first, the raw code beside it.
+        return qb_errors.for_bookkeeper(hresult=session.hresult, message=session.last_error)
 
 
 def summary(session: QbwcSession) -> str:
@@ -301,7 +302,7 @@ def summary(session: QbwcSession) -> str:
     if errors:
         text += "; " + "; ".join(f"{e['step']} stopped: {e['text']}" for e in errors)
     if session.state == SessionState.FAILED:
-        text += f"; failed: {session.last_error}"
+        text += f"; failed: {qb_errors.for_bookkeeper(hresult=session.hresult, message=session.last_error)}"
     return text
 
 

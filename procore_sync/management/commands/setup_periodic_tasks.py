@@ -20,6 +20,11 @@ SCHEDULES: dict[str, tuple[str, int]] = {
     "in-flight reaper": ("procore_sync.in_flight_reap", 120),
     # Closes Web Connector sessions that stopped talking.
     "qbwc stale sessions": ("qbwc.sessions_expire", 300),
+    # --- alerts (issue 12): each condition has its own check; emails are de-duplicated in the database.
+    "alerts: web connector silent": ("alerts.check_qbwc_silent", 300),
+    "alerts: procore reconnect": ("alerts.check_procore_reconnect", 300),
+    "alerts: records failed": ("alerts.check_records_failed", 900),
+    "alerts: bills waiting on a mapping": ("alerts.check_bills_waiting", 3600),
 }
 
 

@@ -11,6 +11,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from audit.logcontext import log_context_bind
 from qbwc.models import LoginThrottle, QbwcSession, SessionState
 from qbwc.tickets import digest, expire_stale
 from tenants.models import Tenant
@@ -79,9 +80,10 @@ def session_authenticate(*, username: str, password: str) -> list[str]:
             left = wait - int((now - recent.finished_at).total_seconds())
             return ["", "none", str(max(left, 1))]
         ticket = secrets.token_urlsafe(32)  # 256 bits
-        QbwcSession.objects.create(
+        session = QbwcSession.objects.create(
             tenant=tenant, ticket_digest=digest(ticket), ticket_hint=ticket[:6], started_at=now, last_seen_at=now
         )
+        log_context_bind(tenant_id=tenant.pk, session_id=session.pk)
     log.info("qbwc session opened for tenant %s", tenant.slug)
     return [ticket, "", poll_seconds]
 

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from audit.logcontext import log_context_bind
+from audit.metrics import qbwc_session_ended
 from qbwc.models import LoginThrottle, QbwcSession, RawResponse, SessionState
 
 # Raw qbXML is kept for diagnosis, not as the audit trail (SyncEvent is); big companies
@@ -33,6 +35,7 @@ def expire_stale(*, now: datetime, tenant_id: int | None = None) -> int:
         finished_at=now,
         last_error="The Web Connector stopped calling; the next run re-reads from the last stored marks.",
     )
+    qbwc_session_ended(outcome="expired", count=n)
     # A finished plan whose closeConnection never came is still a complete run.
     n += done.update(state=SessionState.CLOSED, finished_at=now)
     return n
@@ -59,6 +62,7 @@ def session_for(ticket: str, *, now: datetime) -> QbwcSession | None:
     session = QbwcSession.objects.select_for_update().filter(ticket_digest=digest(ticket)).first()
     if session is None:
         return None
+    log_context_bind(tenant_id=session.tenant_id, session_id=session.pk)
     ttl = timedelta(seconds=settings.QBWC_SESSION_TTL_SECONDS)
     if session.state in (SessionState.OPEN, SessionState.DONE) and session.last_seen_at < now - ttl:
         expire_stale(now=now, tenant_id=session.tenant_id)

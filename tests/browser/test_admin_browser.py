@@ -15,7 +15,7 @@ import pytest
 
 from audit.models import EventCode, JobReason, JobState, PushJob, RecordState, SyncEvent, SyncRecord
 from tenants.models import BillTarget
-from tests.admin import builders
+from tests import builders
 from tests.browser.conftest import drain, shot
 from tests.conftest import Cast
 from tests.factories import make_connection

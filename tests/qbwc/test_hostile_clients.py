@@ -18,9 +18,9 @@ from django.utils import timezone
 from lxml import etree
 
 from audit.models import SyncRecord
+from peers.qbwc_simulator.client import envelope
 from qbwc.models import LoginThrottle, QbwcSession, SessionState
 from qbwc.session import UNKNOWN_TICKET
-from peers.qbwc_simulator.client import envelope
 from tenants import services
 from tenants.models import Tenant
 from tests.factories import PASSWORD

@@ -20,6 +20,7 @@ from django.utils import timezone
 from qbwc import qb_errors, qbxml
 from qbwc.answer_limits import answer_refusal
 from qbwc.login import session_authenticate
+from qbwc.logtext import printable
 from qbwc.models import QbwcSession, RawResponse, SessionState, Step
 from qbwc.soap import SoapCall
 from qbwc.steps import finish_step, progress_of, qb_offset, since_for, step_error, store_records
@@ -164,7 +165,7 @@ def _fail(session: QbwcSession, now: datetime, error: str, *, hresult: str = "")
     session.finished_at = now
     session.pending_request = ""
     session.save()
-    log.warning("qbwc session %s failed: %s", session.pk, error)
+    log.warning("qbwc session %s failed: %s", session.pk, printable(error, limit=500))
     return -1
 
 

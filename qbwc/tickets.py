@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from qbwc.logtext import printable
 from qbwc.models import LoginThrottle, QbwcSession, RawResponse, SessionState
 from tenants.models import Tenant
 
@@ -89,7 +90,7 @@ def session_end(*, session: QbwcSession, reason: str, now: datetime | None = Non
     session.finished_at = session.finished_at or now
     session.pending_request = ""
     session.save(update_fields=["state", "last_error", "finished_at", "pending_request"])
-    log.info("qbwc session %s ended: %s", session.pk, reason)
+    log.info("qbwc session %s ended: %s", session.pk, printable(reason))
 
 
 def sessions_end_by_support(*, sessions: QuerySet[QbwcSession], user: Any) -> list[QbwcSession]:

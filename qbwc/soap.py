@@ -62,8 +62,19 @@ class SoapCall:
         return self.params.get(name, "")
 
 
+def _split(tag: object) -> tuple[str, str]:
+    """(namespace, local name) without etree.QName, which raises on a tag such as 'ns:x'
+    (an undeclared prefix, which the incremental parser passes through)."""
+    if not isinstance(tag, str):
+        return "", ""
+    if tag.startswith("{"):
+        namespace, _, local = tag[1:].partition("}")
+        return namespace, local
+    return "", tag
+
+
 def _local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    return _split(tag)[1]
 
 
 # The only operation whose body may be large: it carries QuickBooks' answer.
@@ -128,6 +139,8 @@ class CallReader:
             self._consume()
         except etree.XMLSyntaxError as exc:
             raise SoapFault(f"not well-formed XML: {exc}") from None
+        except ValueError as exc:  # lxml's own checks on names and text: still the client's input
+            raise SoapFault(f"not acceptable XML: {exc}") from None
         self._check_size()
 
     def close(self) -> SoapCall:
@@ -136,6 +149,8 @@ class CallReader:
             self._consume()
         except etree.XMLSyntaxError as exc:
             raise SoapFault(f"not well-formed XML: {exc}") from None
+        except ValueError as exc:
+            raise SoapFault(f"not acceptable XML: {exc}") from None
         if not self._seen_envelope:
             raise SoapFault("not well-formed XML: no element found")
         if not self.method:
@@ -174,14 +189,12 @@ class CallReader:
         elif self._depth == 3 and self._in_body:
             if self.method:
                 raise SoapFault("the Body must hold exactly one operation")
-            qname = etree.QName(tag)
-            if qname.namespace != QBWC_NS or qname.localname not in OPERATIONS:
-                raise SoapFault(f"unknown operation {{{qname.namespace}}}{qname.localname}")
-            if self.soap_action and self.soap_action != QBWC_NS + qname.localname:
-                raise SoapFault(
-                    f"SOAPAction {self.soap_action!r} does not match the operation {qname.localname!r}"
-                )
-            self.method = qname.localname
+            namespace, local = _split(tag)
+            if namespace != QBWC_NS or local not in OPERATIONS:
+                raise SoapFault(f"unknown operation {{{namespace}}}{local}")
+            if self.soap_action and self.soap_action != QBWC_NS + local:
+                raise SoapFault(f"SOAPAction {self.soap_action!r} does not match the operation {local!r}")
+            self.method = local
 
     def _end(self, element: etree._Element) -> None:
         if self._depth == 4 and self.method and self._in_body:

@@ -55,3 +55,10 @@ def test_answer_limits_count_records_against_max_returned() -> None:
 def test_printable_escapes_control_characters_and_cuts_long_text() -> None:
     assert printable("a\nb\r\x1b[31m\u2028") == "a\\nb\\r\\x1b[31m\\u2028"
     assert printable("x" * 400).endswith("…(+100 chars)")
+
+
+def test_found_by_fuzzing_an_undeclared_prefix_is_a_client_fault_not_a_crash() -> None:
+    body = (f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><ns:thing xmlns="{QB_NS}"></ns:thing>'
+            "</soap:Body></soap:Envelope>").encode()
+    with pytest.raises(soap.SoapFault):
+        soap.parse_call(body, max_bytes=100_000)

@@ -12,6 +12,8 @@ COPY alerts ./alerts
 COPY templates ./templates
 COPY manage.py ./
 RUN pip install --no-cache-dir . && useradd --create-home connector && mkdir -p /app/var && chown connector /app/var
+# issue 12b: PROMETHEUS_MULTIPROC_DIR; a new named volume mounted here takes this owner.
+RUN mkdir -p /var/lib/ml-connector/metrics && chown connector /var/lib/ml-connector/metrics
 USER connector
 EXPOSE 8000
 CMD ["gunicorn", "connector.wsgi:application", "--bind", "0.0.0.0:8000"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from audit.metrics import record_state_counted
 from audit.models import (
     RECORD_TRANSITIONS,
     EventCode,
@@ -67,6 +68,7 @@ def record_set_state(
             record.procore_id = procore_id
             fields.append("procore_id")
         record.save(update_fields=fields)
+        record_state_counted(kind=record.kind, state=state)
         return event_record(
             record=record, code=code, message=message, data=data, acting_user_id=acting_user_id
         )

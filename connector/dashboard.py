@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from connector.dashboard_selectors import DayCount, dashboards_for
 from connector.dashboard_panels import panels_for
+from connector.dashboard_selectors import DayCount, dashboards_for
 
 CHART_WIDTH = 600
 CHART_HEIGHT = 120

@@ -345,3 +345,26 @@ ALERTS_REMIND_HOURS = env_int("ALERTS_REMIND_HOURS", 24, minimum=1)
 ALERTS_BILL_WAIT_HOURS = env_int("ALERTS_BILL_WAIT_HOURS", 48, minimum=1)
 # How many records a digest lists by name (the rest are counted).
 ALERTS_DIGEST_SAMPLE = env_int("ALERTS_DIGEST_SAMPLE", 5, minimum=1, maximum=100)
+# --- Health, metrics and structured logs (issue 12b) --------------------------
+# `connector` holds the worker/beat heartbeats /readyz reads (connector.heartbeat).
+INSTALLED_APPS += ["connector"]
+# Beat's own loop writes its heartbeat (connector.beat); an embedded `worker -B` uses it too.
+CELERY_BEAT_SCHEDULER = "connector.beat:HeartbeatScheduler"
+# /readyz fails when the worker's or beat's last heartbeat is older (both report every 30 s).
+READINESS_HEARTBEAT_MAX_AGE_SECONDS = env_int("READINESS_HEARTBEAT_MAX_AGE_SECONDS", 120, minimum=35)
+# GET /metrics (Prometheus) is off unless this is set; scrapers send `Authorization: Bearer <token>`.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters (or empty: /metrics off)")
+# Log lines: "plain" (escaped text, key=value fields) or "json" (one object per line). Both redact secrets.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use plain or json")
+LOGGING["formatters"] = {
+    "plain": {"()": "connector.logformat.PlainFormatter"},
+    "json": {"()": "connector.logformat.JsonFormatter"},
+}
+LOGGING["filters"] = {"context": {"()": "connector.logformat.ContextFilter"}}
+LOGGING["handlers"]["console"].update({"formatter": LOG_FORMAT, "filters": ["context"]})  # type: ignore[index]
+# Celery keeps Django's logging instead of installing its own format on the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -123,6 +124,9 @@ def demo_environment() -> tuple[dict[str, str], Path, int, int]:
             "QBWC_MIN_SECONDS_BETWEEN_RUNS": "0",
             # Short retry backoff so an injected or real transient error resolves within the demo.
             "PROCORE_JOB_RETRY_BASE_SECONDS": env.get("PROCORE_JOB_RETRY_BASE_SECONDS", "2"),
+            # issue 12b: /metrics on, pooled across gunicorn and Celery processes (emptied with var_dir).
+            "PROMETHEUS_MULTIPROC_DIR": str(var_dir / "metrics"),
+            "METRICS_TOKEN": env.get("METRICS_TOKEN") or secrets.token_urlsafe(24),
         }
     )
     return env, var_dir, web_port, emu_port
@@ -171,6 +175,10 @@ def main() -> int:
                                      progress=progress, unmapped_at_first=UNMAPPED_AT_FIRST)
             logins = story.setup()
             ok = story.run()
+            from devtools.demo_observe import observed_summary  # issue 12b
+
+            for line in observed_summary(base, env["METRICS_TOKEN"]):
+                say(line)
 
             print()
             print(f"  Admin:           {base}/admin/")
@@ -179,6 +187,8 @@ def main() -> int:
             print(f"  QBWC endpoint:   {base}/qbwc/   (WSDL: {base}/qbwc/?wsdl)")
             print(f"  Procore (emu):   http://127.0.0.1:{emu_port}/_emulator/state")
             print(f"  Logs:            {var_dir / 'logs'}")
+            print(f"  Metrics:         curl -H 'Authorization: Bearer {env['METRICS_TOKEN']}' {base}/metrics")
+            print(f"  Readiness:       {base}/readyz")
             print()
             if once:
                 say("DEMO_ONCE=1: stopping everything" + ("" if ok else " — reconciliation FAILED"))

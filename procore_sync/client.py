@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import requests
 from django.utils import timezone
 
+from audit.metrics import procore_call_observed, token_request_observed
 from audit.redact import redact, redact_text, redact_url
 from procore_sync.conf import conf, conf_int
 from procore_sync.errors import (
@@ -205,10 +206,12 @@ def oauth_token(
             headers={"Accept": "application/json"},
         )
     except requests.RequestException as exc:
+        token_request_observed(grant=form.get("grant_type", ""), outcome="unreachable")
         # The grant may have been used even though we never saw the answer.
         raise TransientError(
             f"token endpoint unreachable: {type(exc).__name__}", maybe_committed=True
         ) from None
+    token_request_observed(grant=form.get("grant_type", ""), outcome=str(resp.status_code))
     data = _json(resp)
     if resp.status_code >= 500:
         raise TransientError(_error_message(data, "token endpoint error"), status=resp.status_code)
@@ -278,6 +281,7 @@ class ProcoreClient:
 
     def _record(self, record: CallRecord) -> None:
         self.calls.append(record)
+        procore_call_observed(method=record.method, path=record.path, status=record.status, error=record.error)
         if self.recorder is not None:
             self.recorder(record)
         log.debug("procore %s %s -> %s (%sms)", record.method, record.path, record.status, record.duration_ms)

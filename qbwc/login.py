@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from audit.logcontext import log_context_bind
 from qbwc.logtext import printable
 from qbwc.models import LoginThrottle, QbwcSession, SessionState
 from qbwc.tickets import LIVE_STATES, _cutoff, _revoked_q, digest, expire_stale
@@ -177,7 +178,7 @@ def session_authenticate(*, username: str, password: str, client_address: str = 
             left = wait - int((now - finished).total_seconds())
             return ["", "none", str(max(left, 1))]
         ticket = secrets.token_urlsafe(32)  # 256 bits
-        QbwcSession.objects.create(  # statement 3
+        session = QbwcSession.objects.create(  # statement 3
             tenant=tenant,
             ticket_digest=digest(ticket),
             ticket_hint=ticket[:6],
@@ -185,5 +186,6 @@ def session_authenticate(*, username: str, password: str, client_address: str = 
             started_at=now,
             last_seen_at=now,
         )
+        log_context_bind(tenant_id=tenant.pk, session_id=session.pk)
     log.info("qbwc session opened for tenant %s", tenant.slug)
     return [ticket, "", poll_seconds]

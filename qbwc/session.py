@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.metrics import qbwc_login_observed, qbwc_session_ended
 from qbwc import qb_errors, qbxml
 from qbwc.answer_limits import answer_refusal
 from qbwc.login import session_authenticate
@@ -50,8 +51,10 @@ def handle(call: SoapCall, *, client_address: str = "") -> str | int | list[str]
         case "clientVersion":
             return client_version_check(version=p("strVersion"))
         case "authenticate":
-            return session_authenticate(
-                username=p("strUserName"), password=p("strPassword"), client_address=client_address
+            return qbwc_login_observed(
+                session_authenticate(
+                    username=p("strUserName"), password=p("strPassword"), client_address=client_address
+                )
             )
         case "sendRequestXML":
             return session_send_request(
@@ -165,6 +168,7 @@ def _fail(session: QbwcSession, now: datetime, error: str, *, hresult: str = "")
     session.finished_at = now
     session.pending_request = ""
     session.save()
+    qbwc_session_ended(outcome="failed")
     log.warning("qbwc session %s failed: %s", session.pk, printable(error, limit=500))
     return -1
 
@@ -274,6 +278,7 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
         if session.step == Step.DONE:
             session.state = SessionState.DONE
             session.finished_at = now
+            qbwc_session_ended(outcome="done")
         session.save()
         return session.progress
 
@@ -355,6 +360,7 @@ def session_close(*, ticket: str) -> str:
             return UNKNOWN_TICKET
         if session.state in (SessionState.OPEN, SessionState.DONE):
             # An OPEN session closed early keeps its marks where they were.
+            qbwc_session_ended(outcome="closed_early" if session.state == SessionState.OPEN else "")
             session.state = SessionState.CLOSED
             session.finished_at = session.finished_at or now
             session.last_seen_at = now

@@ -20,6 +20,8 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from audit.logcontext import log_context_bind
+from audit.metrics import qbwc_session_ended
 from qbwc.logtext import printable
 from qbwc.models import LoginThrottle, QbwcSession, RawResponse, SessionState
 from tenants.models import Tenant
@@ -70,6 +72,7 @@ def expire_stale(*, now: datetime, tenant_id: int | None = None) -> int:
     n = live.filter(state=SessionState.OPEN, started_at__lt=cutoff).update(
         state=SessionState.EXPIRED, finished_at=now, pending_request="", last_error=EXPIRED_TEXT
     )
+    qbwc_session_ended(outcome="expired", count=n)
     # A finished plan whose closeConnection never came is still a complete run.
     n += live.filter(state=SessionState.DONE, started_at__lt=cutoff).update(
         state=SessionState.CLOSED, finished_at=now
@@ -86,6 +89,7 @@ def session_end(*, session: QbwcSession, reason: str, now: datetime | None = Non
     # EXPIRED is the state whose ticket is "unknown" to every later call (documented answers).
     if session.state == SessionState.OPEN:
         session.last_error = reason
+        qbwc_session_ended(outcome="expired")
     session.state = SessionState.EXPIRED
     session.finished_at = session.finished_at or now
     session.pending_request = ""
@@ -145,6 +149,7 @@ def session_for(ticket: str, *, now: datetime) -> QbwcSession | None:
     )
     if session is None:
         return None
+    log_context_bind(tenant_id=session.tenant_id, session_id=session.pk)
     if session.state in LIVE_STATES:
         if session.started_at < _cutoff(now):
             if session.state == SessionState.OPEN:

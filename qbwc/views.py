@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
+from audit.logcontext import log_context_bind
+from audit.metrics import soap_observed
 from qbwc import soap
 from qbwc.logtext import printable
 from qbwc.session import handle, session_fail_after_error
@@ -82,6 +84,7 @@ def read_call(request: HttpRequest, lim: soap.Limits) -> soap.SoapCall:
 
 
 @csrf_exempt  # a SOAP client has no CSRF token; the ticket is its credential
+@soap_observed
 def endpoint(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         if "wsdl" in {k.lower() for k in request.GET}:
@@ -100,6 +103,7 @@ def endpoint(request: HttpRequest) -> HttpResponse:
     except soap.SoapFault as fault:
         log.info("qbwc: refused a SOAP request: %s", printable(fault.message))
         return _fault(fault.message)
+    log_context_bind(method=call.method)
     try:
         result = handle(call, client_address=client_ip(request))
     except Exception:

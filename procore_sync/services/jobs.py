@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.metrics import push_attempt_observed
 from audit.models import EventCode, JobReason, JobState, PushJob, PushOp, RecordKind, RecordState, SyncRecord
 from audit.outbox import outbox_rearm, outbox_trigger
 from audit.services import IllegalTransition, event_record, record_set_state
@@ -105,6 +107,7 @@ def push_job_run(*, job_id: int) -> str:
         jobs += _claim_vendor_batch(job, conf_int("PROCORE_VENDOR_BATCH_SIZE") - 1)
     calls: list[CallRecord] = []
     results: dict[int, Result]
+    started = time.perf_counter()
     try:
         client = client_for(job.tenant, recorder=calls.append)
         results = _handle(client, jobs)
@@ -125,6 +128,8 @@ def push_job_run(*, job_id: int) -> str:
             log.warning("push job %s: database connection lost while finishing; reconnecting once", j.pk)
             connection.close()
             _finish(j, result, call_data)
+        push_attempt_observed(op=j.op, outcome=type(result).__name__, seconds=time.perf_counter() - started,
+                              tenant=j.tenant.slug, job_id=j.pk, record_id=j.record_id, attempt=j.attempts)
     return type(results.get(job.pk)).__name__
 
 

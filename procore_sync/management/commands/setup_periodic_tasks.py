@@ -25,6 +25,8 @@ SCHEDULES: dict[str, tuple[str, int]] = {
     "alerts: procore reconnect": ("alerts.check_procore_reconnect", 300),
     "alerts: records failed": ("alerts.check_records_failed", 900),
     "alerts: bills waiting on a mapping": ("alerts.check_bills_waiting", 3600),
+    # issue 12b: the worker that runs it records a heartbeat /readyz reads (connector.heartbeat).
+    "worker heartbeat": ("connector.heartbeat", 30),
 }
 
 

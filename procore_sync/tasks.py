@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from audit.outbox import outbox_dispatch
 from procore_sync import services
 
 
@@ -12,6 +13,11 @@ from procore_sync import services
 @shared_task(name="procore_sync.push_job_run", acks_late=True)
 def push_job_run_task(job_id: int) -> str:
     return services.push_job_run(job_id=int(job_id))
+
+
+@shared_task(name="procore_sync.push_jobs_dispatch", acks_late=True)
+def push_jobs_dispatch_task(job_ids: list[int]) -> int:
+    return outbox_dispatch(job_ids=[int(j) for j in job_ids])
 
 
 @shared_task(name="audit.outbox_sweep", acks_late=True)

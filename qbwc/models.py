@@ -65,6 +65,12 @@ class QbwcSession(TenantOwned):
     deletions_received = models.PositiveIntegerField(default=0)
     records_changed = models.PositiveIntegerField(default=0)
     warnings = models.PositiveIntegerField(default=0)
+    answered_sha256 = models.CharField(
+        max_length=64, blank=True, default="", help_text="SHA-256 of the last response stored, to spot QBWC's retries"
+    )
+    marks = models.JSONField(
+        default=dict, blank=True, help_text="The queries' watermarks as read at the first request (one read per session)"
+    )
     started_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -62,15 +62,15 @@ class SoapCall:
         return self.params.get(name, "")
 
 
-def _split(tag: object) -> tuple[str, str]:
-    """(namespace, local name) without etree.QName, which raises on a tag such as 'ns:x'
-    (an undeclared prefix, which the incremental parser passes through)."""
+def _split(tag: object) -> tuple[str | None, str]:
+    """(namespace, local name) of a parsed tag, by string: etree.QName raises on tags such as
+    "ns:thing" that an undeclared prefix leaves behind (found by the fuzzer)."""
     if not isinstance(tag, str):
-        return "", ""
-    if tag.startswith("{"):
-        namespace, _, local = tag[1:].partition("}")
+        return None, ""
+    if tag.startswith("{") and "}" in tag:
+        namespace, local = tag[1:].split("}", 1)
         return namespace, local
-    return "", tag
+    return None, tag
 
 
 def _local(tag: object) -> str:
@@ -189,12 +189,12 @@ class CallReader:
         elif self._depth == 3 and self._in_body:
             if self.method:
                 raise SoapFault("the Body must hold exactly one operation")
-            namespace, local = _split(tag)
-            if namespace != QBWC_NS or local not in OPERATIONS:
-                raise SoapFault(f"unknown operation {{{namespace}}}{local}")
-            if self.soap_action and self.soap_action != QBWC_NS + local:
-                raise SoapFault(f"SOAPAction {self.soap_action!r} does not match the operation {local!r}")
-            self.method = local
+            namespace, localname = _split(tag)
+            if namespace != QBWC_NS or localname not in OPERATIONS:
+                raise SoapFault(f"unknown operation {{{namespace}}}{localname}")
+            if self.soap_action and self.soap_action != QBWC_NS + localname:
+                raise SoapFault(f"SOAPAction {self.soap_action!r} does not match the operation {localname!r}")
+            self.method = localname
 
     def _end(self, element: etree._Element) -> None:
         if self._depth == 4 and self.method and self._in_body:

@@ -134,19 +134,18 @@ def ticket_is_live(ticket: str) -> bool:
     )
 
 
-def session_for(ticket: str, *, now: datetime) -> QbwcSession | None:
-    """The session a ticket names (tenant loaded), locked; ended on the spot if stale or revoked.
+def session_for(ticket: str, *, now: datetime, lock: bool = True) -> QbwcSession | None:
+    """The session a ticket names, with its tenant (one query); ended on the spot if stale or revoked.
 
-    Call in a transaction.
+    lock=True takes the row lock (call in a transaction); the SOAP calls that write with a
+    guarded UPDATE instead read without it.
     """
     if not ticket or len(ticket) > 200:
         return None
-    session = (
-        QbwcSession.objects.select_for_update(of=("self",))
-        .select_related("tenant")
-        .filter(ticket_digest=digest(ticket))
-        .first()
-    )
+    sessions = QbwcSession.objects.select_related("tenant")
+    if lock:
+        sessions = sessions.select_for_update(of=("self",))
+    session = sessions.filter(ticket_digest=digest(ticket)).first()
     if session is None:
         return None
     log_context_bind(tenant_id=session.tenant_id, session_id=session.pk)

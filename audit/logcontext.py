@@ -9,6 +9,8 @@ This is log metadata only: business code always takes the tenant explicitly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 
 _context: ContextVar[dict[str, object] | None] = ContextVar("ml_connector_log_context", default=None)
@@ -32,3 +34,14 @@ def log_context_bind(**values: object) -> None:
 
 def log_context() -> dict[str, object]:
     return dict(_context.get() or {})
+
+
+@contextmanager
+def log_scope(**values: object) -> Iterator[None]:
+    """A fresh context holding `values` for the duration of the block (a task, a call)."""
+    token = log_context_start()
+    log_context_bind(**values)
+    try:
+        yield
+    finally:
+        log_context_end(token)

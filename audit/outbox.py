@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # The Celery task that runs one job (procore_sync.tasks); sent by name through the current
 # Celery app, so neither the QBWC side nor this contract imports the pusher or connector.
 PUSH_JOB_TASK = "procore_sync.push_job_run"
+# One message per stored page of jobs; a worker turns it into one PUSH_JOB_TASK per job.
+PUSH_JOBS_DISPATCH_TASK = "procore_sync.push_jobs_dispatch"
 
 # A deletion makes any queued create/update of the same record pointless.
 _SUPERSEDED_BY = {
@@ -31,32 +33,71 @@ _SUPERSEDED_BY = {
 
 def outbox_enqueue(*, record: SyncRecord, op: str) -> PushJob:
     """Queue `op` for `record` (coalescing with an already queued job) and trigger it on commit."""
+    return outbox_enqueue_many(records=[record], op=op)[0]
+
+
+def outbox_enqueue_many(*, records: list[SyncRecord], op: str) -> list[PushJob]:
+    """Queue `op` for each record, in bulk; one trigger for all of them once the caller commits.
+
+    A record with a job for `op` already queued re-arms that job (the newest QuickBooks
+    version is read when it runs) instead of adding one; a deletion cancels any queued
+    create/update of the same record. Runs in the caller's transaction (no savepoint: a
+    failure here rolls the whole page back). Returns the job per record, in order.
+    """
     if op not in PushOp.values:
         raise ValueError(f"unknown push operation {op!r}")
+    if not records:
+        return []
     now = timezone.now()
-    with transaction.atomic():
+    ids = [r.pk for r in records]
+    queued_states = [JobState.PENDING, JobState.WAITING]
+    with transaction.atomic(savepoint=False):
         superseded = _SUPERSEDED_BY.get(PushOp(op))
         if superseded is not None:
-            PushJob.objects.filter(
-                record=record, op=superseded, state__in=[JobState.PENDING, JobState.WAITING]
-            ).update(state=JobState.CANCELLED, reason=JobReason.SUPERSEDED, updated_at=now)
-        job = (
-            PushJob.objects.select_for_update()
-            .filter(record=record, op=op, state__in=[JobState.PENDING, JobState.WAITING])
-            .first()
-        )
-        if job is None:
-            job = PushJob.objects.create(tenant_id=record.tenant_id, record=record, op=op)
-        else:
-            # Re-arm: the newest QuickBooks version is read when the job runs.
-            job.state = JobState.PENDING
-            job.reason = JobReason.NONE
-            job.not_before = now
-            job.attempts = 0
-            job.save(update_fields=["state", "reason", "not_before", "attempts", "updated_at"])
-        job_id = job.pk
-        transaction.on_commit(lambda: outbox_trigger(job_id=job_id))
-    return job
+            PushJob.objects.filter(record_id__in=ids, op=superseded, state__in=queued_states).update(
+                state=JobState.CANCELLED, reason=JobReason.SUPERSEDED, updated_at=now
+            )
+        queued = {
+            job.record_id: job
+            for job in PushJob.objects.select_for_update().filter(record_id__in=ids, op=op, state__in=queued_states)
+        }
+        if queued:
+            PushJob.objects.filter(pk__in=[j.pk for j in queued.values()]).update(
+                state=JobState.PENDING, reason=JobReason.NONE, not_before=now, attempts=0, updated_at=now
+            )
+            for job in queued.values():
+                job.state, job.reason, job.not_before, job.attempts, job.updated_at = (
+                    JobState.PENDING, JobReason.NONE, now, 0, now
+                )
+        fresh = [PushJob(tenant_id=r.tenant_id, record=r, op=op) for r in records if r.pk not in queued]
+        PushJob.objects.bulk_create(fresh)
+        made = {job.record_id: job for job in fresh}
+        jobs = [queued.get(r.pk) or made[r.pk] for r in records]
+        job_ids = [job.pk for job in jobs]
+        transaction.on_commit(lambda: outbox_trigger_many(job_ids=job_ids))
+    return jobs
+
+
+def outbox_trigger_many(*, job_ids: list[int]) -> None:
+    """One broker message for a page of jobs: the job itself, or one dispatch a worker fans out.
+
+    Publishing is the web request's cost (kombu connects per publish); a page of 500
+    jobs sends one message. Never raises: the sweep re-sends due jobs a lost message left.
+    """
+    if len(job_ids) == 1:
+        outbox_trigger(job_id=job_ids[0])
+        return
+    try:
+        current_app.send_task(PUSH_JOBS_DISPATCH_TASK, args=[job_ids])
+    except Exception:  # broker down: the jobs stay due in the database
+        log.warning("could not send %d push jobs to the broker; the sweep will pick them up", len(job_ids))
+
+
+def outbox_dispatch(*, job_ids: list[int]) -> int:
+    """In a worker: send each job of a page its own message, so workers share the page. Returns how many."""
+    for job_id in job_ids:
+        outbox_trigger(job_id=int(job_id))
+    return len(job_ids)
 
 
 def outbox_trigger(*, job_id: int, countdown: float = 0) -> None:

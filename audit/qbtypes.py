@@ -101,7 +101,14 @@ class QbDeletion:
     ref: str = ""  # RefNumber for bills, FullName for vendors
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _encode(value: Any) -> Any:
+    # One walk over the record: dataclasses.asdict would deep-copy every value first, which
+    # was a fifth of the time a 2 000-bill page spent being stored.
+    if isinstance(value, str) or value is None:
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):
@@ -110,12 +117,18 @@ def _encode(value: Any) -> Any:
         return [_encode(v) for v in value]
     if isinstance(value, dict):
         return {k: _encode(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES.get(type(value))
+        if names is None:
+            names = _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: _encode(getattr(value, name)) for name in names}
     return value
 
 
 def to_json(record: QbVendor | QbBill | QbDeletion) -> dict[str, Any]:
-    """JSON-safe dict of a record (Decimal → str, dates → ISO 8601 with offset)."""
-    return _encode(dataclasses.asdict(record))  # type: ignore[no-any-return]
+    """JSON-safe dict of a record (Decimal → str, dates → ISO 8601 with offset); the same
+    dict `_encode(dataclasses.asdict(record))` gives."""
+    return _encode(record)  # type: ignore[no-any-return]
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -157,10 +170,3 @@ def bill_from_json(data: dict[str, Any]) -> QbBill:
         lines.append(QbBillLine(**line))
     values["lines"] = tuple(lines)
     return QbBill(**values)
-
-
-def deletion_from_json(data: dict[str, Any]) -> QbDeletion:
-    values = dict(data)
-    values["time_deleted"] = datetime.fromisoformat(values["time_deleted"])
-    values["time_created"] = _dt(values.get("time_created"))
-    return QbDeletion(**values)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from audit.metrics import record_state_counted
 from audit.models import (
@@ -17,7 +18,7 @@ from audit.models import (
     SyncEvent,
     SyncRecord,
 )
-from audit.outbox import outbox_enqueue
+from audit.outbox import outbox_enqueue, outbox_enqueue_many
 from audit.qbtypes import QbBill, QbDeletion, QbVendor, to_json
 from audit.redact import redact
 from tenants.models import Tenant
@@ -46,6 +47,11 @@ def event_record(
     )
 
 
+def _check_transition(record: SyncRecord, state: str) -> None:
+    if state != record.state and state not in RECORD_TRANSITIONS[record.state]:
+        raise IllegalTransition(f"{record.kind} {record.qb_id}: {record.state} → {state} is not allowed")
+
+
 def record_set_state(
     *,
     record: SyncRecord,
@@ -58,8 +64,7 @@ def record_set_state(
     procore_id: int | None = None,
 ) -> SyncEvent:
     """Move a record to `state` (checked against RECORD_TRANSITIONS) and write its event."""
-    if state != record.state and state not in RECORD_TRANSITIONS[record.state]:
-        raise IllegalTransition(f"{record.kind} {record.qb_id}: {record.state} → {state} is not allowed")
+    _check_transition(record, state)
     with transaction.atomic():
         record.state = state
         record.state_reason = reason
@@ -74,79 +79,174 @@ def record_set_state(
         )
 
 
+# What a received version rewrites on a record that already exists.
+_RECEIVED_FIELDS = [
+    "label", "vendor_list_id", "amount", "edit_sequence", "qb_time_modified", "payload",
+    "procore_environment", "state", "state_reason", "updated_at",
+]  # fmt: skip
+
+
+def _identity(obj: QbVendor | QbBill) -> tuple[str, str]:
+    return (RecordKind.VENDOR, obj.list_id) if isinstance(obj, QbVendor) else (RecordKind.BILL, obj.txn_id)
+
+
+def records_receive(
+    *, tenant: Tenant, objs: Iterable[QbVendor | QbBill], session_id: int | None
+) -> list[tuple[SyncRecord, bool]]:
+    """Store a page of vendors and bills QuickBooks sent; queue a push for each new or changed one.
+
+    Idempotent on (id, EditSequence): a version already stored writes nothing and queues
+    nothing, so a repeated page stores nothing twice. The page costs a fixed number of
+    statements whatever its size: one locking read of the records it names, one insert
+    and one update for the records, one insert for their audit events (one per new or
+    changed record, same transaction), the outbox rows in bulk and one trigger on commit.
+    Within a page the last version of an id wins (QuickBooks sends each object once).
+    Returns (record, changed) per distinct id, in page order.
+    """
+    latest: dict[tuple[str, str], QbVendor | QbBill] = {}
+    for obj in objs:
+        latest[_identity(obj)] = obj
+    if not latest:
+        return []
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):  # the caller's transaction when there is one
+        existing = {
+            (r.kind, r.qb_id): r
+            for r in SyncRecord.objects.select_for_update().filter(
+                tenant=tenant, kind__in={k for k, _ in latest}, qb_id__in=[q for _, q in latest]
+            )
+        }
+        results: list[tuple[SyncRecord, bool]] = []
+        created: list[SyncRecord] = []
+        updated: list[SyncRecord] = []
+        messages: list[tuple[SyncRecord, str, str]] = []
+        for (kind, qb_id), obj in latest.items():
+            record = existing.get((kind, qb_id))
+            if record is not None and (record.edit_sequence == obj.edit_sequence or record.deleted_in_qb):
+                results.append((record, False))
+                continue
+            if record is None:
+                record = SyncRecord(tenant=tenant, kind=kind, qb_id=qb_id)
+                created.append(record)
+                word = "New"
+            else:
+                _check_transition(record, RecordState.RECEIVED)
+                updated.append(record)
+                word = "Changed"
+            if isinstance(obj, QbVendor):
+                label, vendor_id, amount = obj.name, obj.list_id, None
+            else:
+                label = obj.ref_number or obj.txn_number or obj.txn_id
+                vendor_id, amount = obj.vendor_list_id, obj.amount_due
+            record.label = label[:255]
+            record.vendor_list_id = vendor_id
+            record.amount = amount
+            record.edit_sequence = obj.edit_sequence
+            record.qb_time_modified = obj.time_modified
+            record.payload = to_json(obj)
+            record.procore_environment = tenant.procore_environment
+            record.state = RecordState.RECEIVED
+            record.state_reason = ""
+            record.updated_at = now
+            messages.append((record, word, str(amount) if amount is not None else ""))
+            results.append((record, True))
+        SyncRecord.objects.bulk_create(created)  # ids come back (PostgreSQL, SQLite >= 3.35)
+        SyncRecord.objects.bulk_update(updated, _RECEIVED_FIELDS)
+        _events_append(
+            [
+                (
+                    record,
+                    EventCode.QB_RECEIVED,
+                    f"{word} in QuickBooks (EditSequence {record.edit_sequence})",
+                    {"session_id": session_id, "edit_sequence": record.edit_sequence, "amount": amount or None},
+                )
+                for record, word, amount in messages
+            ]
+        )
+        for kind, op in ((RecordKind.VENDOR, PushOp.VENDOR_UPSERT), (RecordKind.BILL, PushOp.BILL_UPSERT)):
+            queue = [record for record, _, _ in messages if record.kind == kind]
+            if queue:
+                outbox_enqueue_many(records=queue, op=op)
+                record_state_counted(kind=kind, state=RecordState.RECEIVED, count=len(queue))
+    return results
+
+
 def record_receive(
     *, tenant: Tenant, obj: QbVendor | QbBill, session_id: int | None
 ) -> tuple[SyncRecord, bool]:
-    """Store a vendor or bill QuickBooks sent; queue its push if it is new or changed.
+    """Store one vendor or bill (see records_receive). Returns (record, changed)."""
+    return records_receive(tenant=tenant, objs=[obj], session_id=session_id)[0]
 
-    Idempotent on (id, EditSequence): a repeat of a version already stored writes
-    nothing and queues nothing. Returns (record, changed).
+
+def _events_append(rows: list[tuple[SyncRecord, str, str, dict[str, Any]]]) -> None:
+    """Append one event per (record, code, message, data) in one insert, secrets redacted as event_record does."""
+    SyncEvent.objects.bulk_create(
+        [
+            SyncEvent(tenant_id=record.tenant_id, record=record, code=code, message=redact(message), data=redact(data))
+            for record, code, message, data in rows
+        ]
+    )
+
+
+def records_mark_deleted(
+    *, tenant: Tenant, deletions: Iterable[QbDeletion], session_id: int | None
+) -> list[tuple[SyncRecord | None, bool]]:
+    """QuickBooks deleted bills or vendors: audit each and queue the Procore side, in bulk.
+
+    Unknown ids (deleted before we ever read them) are ignored: there is nothing in
+    Procore to remove. Repeats (within the page or of an earlier page) are ignored.
+    Returns (record or None, changed) per deletion, in order.
     """
-    if isinstance(obj, QbVendor):
-        kind, qb_id, label, vendor_id, amount = RecordKind.VENDOR, obj.list_id, obj.name, obj.list_id, None
-        op = PushOp.VENDOR_UPSERT
-    else:
-        kind, qb_id = RecordKind.BILL, obj.txn_id
-        label, vendor_id, amount = obj.ref_number or obj.txn_number or obj.txn_id, obj.vendor_list_id, obj.amount_due
-        op = PushOp.BILL_UPSERT
+    items = list(deletions)
+    if not items:
+        return []
 
-    with transaction.atomic():
-        record, created = SyncRecord.objects.select_for_update().get_or_create(
-            tenant=tenant,
-            kind=kind,
-            qb_id=qb_id,
-            defaults={"label": label[:255], "vendor_list_id": vendor_id},
+    def kind_of(d: QbDeletion) -> str:
+        return RecordKind.BILL if d.kind == "bill" else RecordKind.VENDOR
+
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        found = {
+            (r.kind, r.qb_id): r
+            for r in SyncRecord.objects.select_for_update().filter(
+                tenant=tenant, kind__in={kind_of(d) for d in items}, qb_id__in={d.qb_id for d in items}
+            )
+        }
+        results: list[tuple[SyncRecord | None, bool]] = []
+        marked: list[tuple[SyncRecord, QbDeletion]] = []
+        for deletion in items:
+            record = found.get((kind_of(deletion), deletion.qb_id))
+            if record is None or record.deleted_in_qb:
+                results.append((record, False))
+                continue
+            record.deleted_in_qb = True
+            record.updated_at = now
+            marked.append((record, deletion))
+            results.append((record, True))
+        SyncRecord.objects.bulk_update([r for r, _ in marked], ["deleted_in_qb", "updated_at"])
+        _events_append(
+            [
+                (
+                    record,
+                    EventCode.QB_DELETED,
+                    f"Deleted in QuickBooks at {d.time_deleted.isoformat()}",
+                    {"session_id": session_id, "time_deleted": d.time_deleted.isoformat()},
+                )
+                for record, d in marked
+            ]
         )
-        if not created and (record.edit_sequence == obj.edit_sequence or record.deleted_in_qb):
-            return record, False
-        record.label = label[:255]
-        record.vendor_list_id = vendor_id
-        record.amount = amount
-        record.edit_sequence = obj.edit_sequence
-        record.qb_time_modified = obj.time_modified
-        record.payload = to_json(obj)
-        record.procore_environment = tenant.procore_environment
-        record.save()
-        record_set_state(
-            record=record,
-            state=RecordState.RECEIVED,
-            code=EventCode.QB_RECEIVED,
-            message=("New" if created else "Changed") + f" in QuickBooks (EditSequence {obj.edit_sequence})",
-            data={"session_id": session_id, "edit_sequence": obj.edit_sequence, "amount": str(amount) if amount is not None else None},
-        )
-        outbox_enqueue(record=record, op=op)
-    return record, True
+        for kind, op in ((RecordKind.BILL, PushOp.BILL_DELETE), (RecordKind.VENDOR, PushOp.VENDOR_DEACTIVATE)):
+            queue = [record for record, _ in marked if record.kind == kind]
+            if queue:
+                outbox_enqueue_many(records=queue, op=op)
+    return results
 
 
 def record_mark_deleted(
     *, tenant: Tenant, deletion: QbDeletion, session_id: int | None
 ) -> tuple[SyncRecord | None, bool]:
-    """QuickBooks deleted a bill or vendor: audit it and queue the Procore side.
-
-    Unknown ids (deleted before we ever read them) are ignored: there is nothing
-    in Procore to remove. Repeats are ignored. Returns (record, changed).
-    """
-    kind = RecordKind.BILL if deletion.kind == "bill" else RecordKind.VENDOR
-    with transaction.atomic():
-        record = (
-            SyncRecord.objects.select_for_update()
-            .filter(tenant=tenant, kind=kind, qb_id=deletion.qb_id)
-            .first()
-        )
-        if record is None or record.deleted_in_qb:
-            return record, False
-        record.deleted_in_qb = True
-        record.save(update_fields=["deleted_in_qb", "updated_at"])
-        event_record(
-            record=record,
-            code=EventCode.QB_DELETED,
-            message=f"Deleted in QuickBooks at {deletion.time_deleted.isoformat()}",
-            data={"session_id": session_id, "time_deleted": deletion.time_deleted.isoformat()},
-        )
-        outbox_enqueue(
-            record=record, op=PushOp.BILL_DELETE if kind == RecordKind.BILL else PushOp.VENDOR_DEACTIVATE
-        )
-    return record, True
+    """One deletion (see records_mark_deleted). Returns (record, changed)."""
+    return records_mark_deleted(tenant=tenant, deletions=[deletion], session_id=session_id)[0]
 
 
 def record_replay(*, record: SyncRecord, acting_user_id: int | None) -> SyncEvent:

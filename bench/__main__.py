@@ -26,7 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # (script, default arguments, --quick arguments)
 # fmt: off
 BENCHES: list[tuple[str, list[str], list[str]]] = [
-    ("bench_qbwc.py", ["--sessions", "20", "--bills", "10000"], ["--sessions", "5", "--bills", "2000"]),
+    (
+        "bench_qbwc.py",
+        ["--sessions", "20", "--bills", "10000", "--page-sizes", "500,2000"],
+        ["--sessions", "5", "--bills", "2000", "--page-sizes", "500"],
+    ),
     (
         "bench_push.py",
         ["--vendors", "1000", "--bills", "4000", "--limit", "1500", "--window", "10"],

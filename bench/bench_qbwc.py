@@ -3,11 +3,16 @@
 1. the cost of a no-change QBWC session (the simulator over real HTTP: 11 SOAP calls,
    four empty queries) relative to the same number of requests to a trivial Django view
    on the same local server;
-2. the throughput and peak memory of ingesting a 10 000-bill qbXML response (parse,
-   store, audit event and outbox row per bill, raw response kept) relative to a plain
-   lxml parse of the same bytes.
+2. statements per SOAP call of a no-change session and of a first sync (counted as the
+   database sees them: SQL, savepoints, BEGIN/COMMIT; tests/statements.py), the simulator
+   driving Django's real WSGI stack in this process;
+3. the parse: plain lxml, our hardened parse of the bytes, and the hardened parse into QbBills;
+4. ingest through the real endpoint (WSGI handler, SOAP view, session, batched storage) of a
+   first sync of --bills bills in pages of --page-sizes, with peak memory growth against the
+   page's size; on PostgreSQL, next to a `COPY` of the same rows into copies of the same
+   tables (the floor) and the cost of Django's CONN_HEALTH_CHECKS `SELECT 1`.
 
-    .venv/bin/python bench/bench_qbwc.py [--sessions 20] [--bills 10000]
+    .venv/bin/python bench/bench_qbwc.py [--sessions 20] [--bills 4000] [--page-sizes 500,2000]
 
 It uses its own SQLite database and broker folder under a temporary VAR_DIR unless
 DATABASE_URL / CELERY_BROKER_URL are set. Peak memory is each case's peak RSS above its
@@ -126,6 +131,41 @@ def bench_sessions(n: int) -> dict[str, float]:
     return {"sessions": n, "calls": calls, "qbwc_s": qbwc_seconds, "trivial_s": trivial_seconds}
 
 
+def _in_process_connector(username: str, company: Any) -> tuple[Any, Any]:
+    """The simulator, its POSTs carried through Django's WSGI stack in this thread (statements counted)."""
+    from peers.qbwc_simulator.client import WebConnector
+    from tests.statements import InProcessHttp
+
+    connector = WebConnector("/qbwc/", username, PASSWORD, company)
+    http = InProcessHttp()
+    connector.http = http  # type: ignore[assignment]
+    return connector, http
+
+
+def bench_statements() -> dict[str, Any]:
+    """Statements per SOAP call: a first sync of a small company, then a no-change session."""
+    from peers.qbwc_simulator.company import FakeCompany
+    from peers.qbwc_simulator.dataset import build
+
+    tenant = _tenant()
+    company = FakeCompany(build(bills=40, vendors=8, changes=False))
+    connector, http = _in_process_connector(tenant.qbwc_username, company)
+    first = connector.run()
+    assert first.outcome == "done", first.last_error
+    first_total, first_records = http.total(), 48
+    http.reset()
+    runs = 10
+    for _ in range(runs):
+        again = connector.run()
+        assert again.outcome == "done" and again.close_message.startswith("0 vendors"), again
+    cpu_ms = {m: c / runs * 1000 for m, c in http.cpu.items()}
+    http.per_method = {m: counts[: len(counts) // runs] for m, counts in http.per_method.items()}  # type: ignore[assignment]
+    per_method = {m: [(c.total, c.sql, c.savepoints, c.transactions) for c in counts]
+                  for m, counts in http.per_method.items()}  # fmt: skip
+    return {"no_change": per_method, "no_change_total": http.total().total, "cpu_ms": cpu_ms,
+            "first_total": first_total.total, "first_records": first_records}  # fmt: skip
+
+
 def write_bill_response(bills: int, path: Path) -> None:
     """The response QuickBooks gives to our first BillQueryRq (requestID 2, after vendors)."""
     from peers.qbwc_simulator.company import FakeCompany
@@ -136,56 +176,127 @@ def write_bill_response(bills: int, path: Path) -> None:
     path.write_text(FakeCompany(build(bills=bills, vendors=30, changes=False)).process(request).response, "utf-8")
 
 
-def child(case: str, bills: int, response_file: Path) -> dict[str, float]:
+def _copy_floor(tenant_id: int) -> dict[str, float]:
+    """Seconds to COPY this tenant's stored rows (records, events, outbox rows) into copies of their tables."""
+    import io
+
+    from django.db import connection
+
+    from audit.models import PushJob, SyncEvent, SyncRecord
+
+    seconds, rows = 0.0, 0
+    with connection.cursor() as cur:
+        raw = cur.connection
+        for model in (SyncRecord, SyncEvent, PushJob):
+            table = model._meta.db_table
+            buf = io.BytesIO()
+            with raw.cursor() as c, c.copy(f"COPY (SELECT * FROM {table} WHERE tenant_id = {int(tenant_id)}) TO STDOUT") as cp:
+                for chunk in cp:
+                    buf.write(chunk)
+            raw.execute(f"DROP TABLE IF EXISTS bench_copy_{table}")
+            raw.execute(f"CREATE TABLE bench_copy_{table} (LIKE {table} INCLUDING ALL)")  # same indexes
+            raw.commit()
+            start = time.perf_counter()
+            with raw.cursor() as c, c.copy(f"COPY bench_copy_{table} FROM STDIN") as cp:
+                cp.write(buf.getvalue())
+            raw.commit()
+            seconds += time.perf_counter() - start
+            rows += raw.execute(f"SELECT count(*) FROM bench_copy_{table}").fetchone()[0]
+            raw.execute(f"DROP TABLE bench_copy_{table}")
+            raw.commit()
+    return {"copy_s": seconds, "copy_rows": rows}
+
+
+def _health_check_ms() -> float:
+    """Milliseconds one CONN_HEALTH_CHECKS probe (`is_usable`: SELECT 1) costs here."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    start = time.perf_counter()
+    for _ in range(500):
+        assert connection.is_usable()
+    return (time.perf_counter() - start) / 500 * 1000
+
+
+def child(case: str, bills: int, response_file: Path, page: int) -> dict[str, Any]:
     """One measured case in this (fresh) process."""
     from lxml import etree
 
     from qbwc import qbxml
+    from qbwc.xmlsafe import parse_text
 
     if case == "ingest":
         from django.conf import settings
+        from django.db import connection
 
-        from qbwc.login import session_authenticate
-        from qbwc.models import QbwcSession
-        from qbwc.session import session_receive_response, session_send_request
+        from peers.qbwc_simulator.company import FakeCompany
+        from peers.qbwc_simulator.dataset import build
 
-        settings.QBWC_MAX_RETURNED = bills  # one page holds the whole response
-        settings.QBWC_MAX_BODY_BYTES = 500 * 1024 * 1024
+        settings.QBWC_MAX_RETURNED = page
+        # Warm up (modules, templates, connection) on another tenant so the peak is the ingest's own.
+        warm, _ = _in_process_connector(_tenant().qbwc_username, FakeCompany(build(bills=2, vendors=2, changes=False)))
+        assert warm.run().outcome == "done"
         tenant = _tenant()
-        ticket = session_authenticate(username=tenant.qbwc_username, password=PASSWORD)[0]
-        empty = (
-            '<?xml version="1.0" ?><QBXML><QBXMLMsgsRs><VendorQueryRs requestID="1" statusCode="1" '
-            'statusSeverity="Info" statusMessage="A query request did not find a matching object"/>'
-            "</QBXMLMsgsRs></QBXML>"
-        )
-        session_send_request(ticket=ticket, hcp_response="", company_file="", major="16", minor="0")
-        session_receive_response(ticket=ticket, response=empty, hresult="", message="")
-        session_send_request(ticket=ticket, hcp_response="", company_file="", major="16", minor="0")
+        company = FakeCompany(build(bills=bills, vendors=30, changes=False))
+        connector, http = _in_process_connector(tenant.qbwc_username, company)
+        page_bytes = max(len(company.process(qbxml.build_query(
+            "bills", request_id="1", version="16.0", since=None, max_returned=page)).response.encode()), 1)
+        company = FakeCompany(build(bills=bills, vendors=30, changes=False))
+        connector.company = company
+        base = _rss_kb("VmRSS")
+        Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark
+        result = connector.run()
+        peak = _rss_kb("VmHWM") - base
+        assert result.outcome == "done", result.last_error
+        from audit.models import SyncRecord
+
+        stored = SyncRecord.objects.filter(tenant=tenant).count()
+        assert stored == bills + 30, stored
+        out: dict[str, Any] = {
+            "seconds": http.seconds["receiveResponseXML"], "records": stored, "peak_mb": peak / 1024,
+            "page_mb": page_bytes / 1024 / 1024, "statements": http.total().total, "vendor": connection.vendor,
+        }  # fmt: skip
+        if connection.vendor == "postgresql":
+            out |= _copy_floor(tenant.pk)
+            out["health_check_ms"] = _health_check_ms()
+        return out
     text = response_file.read_text("utf-8")
     data = text.encode("utf-8")
     base = _rss_kb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark
-    start = time.perf_counter()
-    if case == "lxml":
-        root = etree.fromstring(data)
-        count = len(root[0][0])
-    elif case == "parse":
-        count = len(qbxml.parse_response(text, "bills", max_bytes=len(data) + 1).records)
-    else:
-        progress = session_receive_response(ticket=ticket, response=text, hresult="", message="")
-        count = QbwcSession.objects.get(tenant=tenant).bills_received
-        assert progress > 0, progress
-    seconds = time.perf_counter() - start
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        if case == "lxml":
+            count = len(etree.fromstring(data)[0][0])
+        elif case == "hardened":
+            count = len(parse_text(text, max_bytes=len(data) + 1)[0][0])
+        else:
+            count = len(qbxml.parse_response(text, "bills", max_bytes=len(data) + 1).records)
+        best = min(best, time.perf_counter() - start)
     peak = _rss_kb("VmHWM") - base
     assert count == bills, (case, count)
-    return {"seconds": seconds, "peak_mb": peak / 1024, "bytes": len(data)}
+    return {"seconds": best, "peak_mb": peak / 1024, "bytes": len(data)}
+
+
+def _run_child(case: str, args: argparse.Namespace, response_file: Path, page: int = 0) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", case, "--bills", str(args.bills), "--page", str(page),
+         "--response-file", str(response_file)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"{case} child failed:\n{out.stderr[-3000:]}")
+    return cast(dict[str, Any], json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=20)
-    parser.add_argument("--bills", type=int, default=10_000)
-    parser.add_argument("--child", choices=["lxml", "parse", "ingest"], help=argparse.SUPPRESS)
+    parser.add_argument("--bills", type=int, default=4000)
+    parser.add_argument("--page-sizes", default="500,2000", help="ingest page sizes (QBWC_MAX_RETURNED)")
+    parser.add_argument("--child", choices=["lxml", "hardened", "parse", "ingest"], help=argparse.SUPPRESS)
+    parser.add_argument("--page", type=int, default=500, help=argparse.SUPPRESS)
     parser.add_argument("--response-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -193,9 +304,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-qbwc-") as var_dir:
             if args.child == "ingest":
                 _django(var_dir)
-            print(json.dumps(child(args.child, args.bills, args.response_file)))
+            print(json.dumps(child(args.child, args.bills, args.response_file, args.page)))
         return
 
+    print(f"load average at start: {Path('/proc/loadavg').read_text().strip()}")
     with tempfile.TemporaryDirectory(prefix="bench-qbwc-") as var_dir:
         _django(var_dir)
         from django.conf import settings
@@ -203,16 +315,12 @@ def main() -> None:
 
         print(f"database: {connection.vendor}; broker: {settings.CELERY_BROKER_URL.split('://')[0]}")
         s = bench_sessions(args.sessions)
+        st = bench_statements()
         response_file = Path(var_dir) / "bills.xml"
         write_bill_response(args.bills, response_file)
-        results = {}
-        for case in ("lxml", "parse", "ingest"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", case, "--bills", str(args.bills),
-                 "--response-file", str(response_file)],
-                capture_output=True, text=True, check=True, cwd=ROOT,
-            )
-            results[case] = json.loads(out.stdout.strip().splitlines()[-1])
+        parsed = {case: _run_child(case, args, response_file) for case in ("lxml", "hardened", "parse")}
+        pages = [int(p) for p in args.page_sizes.split(",") if p.strip()]
+        ingests = {page: _run_child("ingest", args, response_file, page) for page in pages}
     per_call_qbwc = s["qbwc_s"] / s["calls"] * 1000
     per_call_trivial = s["trivial_s"] / s["calls"] * 1000
     print(f"\n1. No-change QBWC session ({s['sessions']} sessions, {s['calls'] // s['sessions']} SOAP calls each)")
@@ -220,18 +328,44 @@ def main() -> None:
     print(f"   trivial view:   {s['trivial_s'] / s['sessions'] * 1000:8.1f} ms/{s['calls'] // s['sessions']} requests  {per_call_trivial:6.2f} ms/request")
     print(f"   relative cost:  {s['qbwc_s'] / s['trivial_s']:.1f}x the same number of trivial requests")
 
-    size_mb = results["lxml"]["bytes"] / 1024 / 1024
-    print(f"\n2. Ingesting one {args.bills}-bill BillQueryRs ({size_mb:.1f} MB)")
-    labels = {
-        "lxml": "plain lxml parse",
-        "parse": "hardened parse -> QbBill",
-        "ingest": "full ingest (parse+store+audit+outbox)",
-    }
-    for case, r in results.items():
-        rate = args.bills / r["seconds"]
-        print(f"   {labels[case]:40s} {r['seconds']:7.2f} s  {rate:9.0f} bills/s  peak +{r['peak_mb']:6.1f} MB"
-              f"  ({r['seconds'] / results['lxml']['seconds']:.0f}x time, "
-              f"{r['peak_mb'] / max(results['lxml']['peak_mb'], 0.1):.1f}x memory of lxml)")
+    print(f"\n2. Statements per SOAP call (SQL + savepoints + BEGIN/COMMIT; {connection.vendor})")
+    print(f"   no-change session: {st['no_change_total']} statements in all; server CPU in this process "
+          f"{sum(st['cpu_ms'].values()):.1f} ms per session (Django stack + service, no socket)")  # fmt: skip
+    for method, counts in st["no_change"].items():
+        totals = [c[0] for c in counts]
+        detail = ", ".join(f"{t} ({q} SQL, {sp} savepoints, {tx} transactions)" for t, q, sp, tx in counts[:4])
+        print(f"   {method:20s} x{len(counts)}: {sum(totals):3d}  {st['cpu_ms'].get(method, 0):5.1f} ms CPU  per call: {detail}")
+    print(f"   first sync of {st['first_records']} records: {st['first_total']} statements "
+          f"({st['first_total'] / st['first_records']:.1f} per record, session overhead included)")  # fmt: skip
+
+    size_mb = parsed["lxml"]["bytes"] / 1024 / 1024
+    print(f"\n3. Parsing one {args.bills}-bill BillQueryRs ({size_mb:.1f} MB), best of 3")
+    labels = {"lxml": "plain lxml parse", "hardened": "hardened parse (bytes -> tree)",
+              "parse": "hardened parse -> QbBill"}  # fmt: skip
+    for case, r in parsed.items():
+        print(f"   {labels[case]:32s} {r['seconds'] * 1000:8.0f} ms  {args.bills / r['seconds']:9.0f} bills/s"
+              f"  ({r['seconds'] / parsed['lxml']['seconds']:.1f}x lxml)")  # fmt: skip
+
+    print(f"\n4. First sync of {args.bills} bills + 30 vendors through the endpoint ({connection.vendor})")
+    for page, r in ingests.items():
+        rate = r["records"] / r["seconds"]
+        line = (f"   pages of {page:5d}: {r['seconds']:6.2f} s in receiveResponseXML  {rate:7.0f} records/s  "
+                f"{r['statements'] / r['records']:.2f} statements/record  peak +{r['peak_mb']:.1f} MB "
+                f"= {r['peak_mb'] / r['page_mb']:.1f}x the {r['page_mb']:.2f} MB page")  # fmt: skip
+        print(line)
+        if "copy_s" in r:
+            floor = r["records"] / r["copy_s"]
+            print(f"      COPY of the same {r['copy_rows']} rows (records, events, outbox) into copies of the "
+                  f"tables: {r['copy_s']:.2f} s = {floor:.0f} records/s; the endpoint is "
+                  f"{rate / floor * 100:.1f}% of that floor")  # fmt: skip
+    health = [r["health_check_ms"] for r in ingests.values() if "health_check_ms" in r]
+    if health:
+        session_ms = s["qbwc_s"] / s["sessions"] * 1000
+        checks = s["calls"] // s["sessions"] - 2  # serverVersion/clientVersion touch no database
+        print(f"\n5. CONN_HEALTH_CHECKS: one SELECT 1 probe costs {health[0]:.3f} ms here; "
+              f"{checks} per session = {health[0] * checks:.2f} ms "
+              f"({health[0] * checks / session_ms * 100:.1f}% of a {session_ms:.1f} ms no-change session)")  # fmt: skip
+    print(f"\nload average at the end: {Path('/proc/loadavg').read_text().strip()}")
 
 
 if __name__ == "__main__":

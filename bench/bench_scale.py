@@ -59,6 +59,11 @@ def parse() -> argparse.Namespace:
     p.add_argument("--db", default="mlc_bench_scale", help="PostgreSQL database to create and drop")
     p.add_argument("--redis-db", type=int, default=8, help="Redis db for the (unconsumed) push triggers")
     p.add_argument("--pbkdf2", action="store_true", help="hash QBWC passwords with production PBKDF2")
+    p.add_argument(
+        "--peer-python",
+        default=os.environ.get("BENCH_PEER_PYTHON", "/tmp/bench-venv/bin/python"),
+        help="python of a venv with qbwc-kit, fastapi, uvicorn, psycopg (bench/peer_qbwc_kit.py); '' to skip",
+    )
     return p.parse_args()
 
 
@@ -260,8 +265,8 @@ def gunicorn_start(env: dict[str, str], workers: int, threads: int, log: Path) -
 class Phase:
     """Wall time, latencies and errors of CONCURRENCY clients doing N jobs; server CPU alongside."""
 
-    def __init__(self, name: str, server_pid: int, db_url: str) -> None:
-        self.name, self.server_pid, self.db_url = name, server_pid, db_url
+    def __init__(self, name: str, server_pid: int, db_url: str, server: str = "gunicorn") -> None:
+        self.name, self.server_pid, self.db_url, self.server = name, server_pid, db_url, server
         self.latencies: list[float] = []
         self.errors: list[str] = []
         self.units = 0  # SOAP calls (sessions) or requests (baseline)
@@ -293,12 +298,13 @@ class Phase:
         return self
 
 
-def session_runner(base: str, dataset: Any) -> Callable[[str], int]:
+def session_runner(base: str, dataset: Any, path: str = "/qbwc/") -> Callable[[str], int]:
     from peers.qbwc_simulator.client import WebConnector
     from peers.qbwc_simulator.company import FakeCompany
 
     def one(username: str) -> int:
-        connector = WebConnector(base + "/qbwc/", username, PASSWORD, FakeCompany(dataset), timeout=120)
+        connector = WebConnector(base.rstrip("/") + "/" + path.strip("/") + "/", username, PASSWORD,
+                                 FakeCompany(dataset), timeout=120)  # fmt: skip
         try:
             result = connector.run()
         finally:
@@ -335,7 +341,7 @@ def report(phase: Phase, baseline: Phase | None, cores: int) -> None:
           f"max {max(lat, default=0) * 1000:.0f} ms")  # fmt: skip
     print(f"   errors: {len(phase.errors)}" + (f"  first: {phase.errors[0]}" if phase.errors else ""))
     busy = (phase.server_cpu + phase.client_cpu + phase.pg_cpu) / phase.wall / cores * 100
-    print(f"   CPU per session: gunicorn {phase.server_cpu / max(phase.count, 1) * 1000:.1f} ms, "
+    print(f"   CPU per session: {phase.server} {phase.server_cpu / max(phase.count, 1) * 1000:.1f} ms, "
           f"PostgreSQL {phase.pg_cpu / max(phase.count, 1) * 1000:.1f} ms, "
           f"clients {phase.client_cpu / max(phase.count, 1) * 1000:.1f} ms ({busy:.0f}% of {cores} cores)")  # fmt: skip
     if baseline is not None:
@@ -343,6 +349,55 @@ def report(phase: Phase, baseline: Phase | None, cores: int) -> None:
         print(f"   vs baseline: one session costs {trivial_rate / rate:.1f} trivial requests of wall time; "
               f"{phase.server_cpu / max(phase.count, 1) / (baseline.server_cpu / baseline.units):.1f}x "
               "the server CPU of one trivial request")  # fmt: skip
+
+
+def peer_start(python: str, db_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The qbwc-kit peer (bench/peer_qbwc_kit.py) on uvicorn, one process, on the same database."""
+    import requests
+
+    port = free_port()
+    cmd = [python, str(ROOT / "bench" / "peer_qbwc_kit.py"), "--port", str(port), "--db", db_url]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("peer exited:\n" + log.read_text(errors="replace")[-3000:])
+            if time.monotonic() > deadline:
+                raise RuntimeError("peer did not answer /healthz within 60 s")
+            try:
+                if requests.get(base + "/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, base
+
+
+def peer_rounds(args: argparse.Namespace, usernames: list[str], dataset: Any, db_url: str, var_dir: str) -> Phase | None:
+    """A first poll (creates the peer's marks), then the measured no-change poll, through the peer."""
+    if not args.peer_python or not Path(args.peer_python).exists():
+        print(f"\npeer: skipped (no bench venv at {args.peer_python!r}; see bench/peer_qbwc_kit.py)")
+        return None
+    sys.path.insert(0, str(ROOT / "bench"))
+    from peer_qbwc_kit import peer_setup
+
+    peer_setup(db_url, usernames, PASSWORD)
+    peer, base = peer_start(args.peer_python, db_url, Path(var_dir) / "peer.log")
+    try:
+        run = session_runner(base.removesuffix("/") + "/", dataset, path="qbwc/")
+        Phase("peer first poll", peer.pid, db_url).run(usernames, args.concurrency, run)
+        return Phase(
+            f"Peer: qbwc-kit (uvicorn, 1 process, marks in PostgreSQL): {args.tenants} tenants, no-change poll",
+            peer.pid, db_url, server="uvicorn",
+        ).run(usernames, args.concurrency, run)  # fmt: skip
+    finally:
+        stop(peer)
 
 
 def main() -> int:
@@ -364,7 +419,8 @@ def main() -> int:
             usernames = tenants_create(args.tenants, fast_hasher=not args.pbkdf2)
             print(f"{args.tenants} tenants created in {time.perf_counter() - t0:.1f} s (bulk insert); "
                   f"PostgreSQL db {args.db}; gunicorn {args.gunicorn_workers} workers x {args.gunicorn_threads} "
-                  f"threads; {args.concurrency} concurrent Web Connectors; {cores} cores", flush=True)  # fmt: skip
+                  f"threads; {args.concurrency} concurrent Web Connectors; {cores} cores; "
+                  f"load average {Path('/proc/loadavg').read_text().strip()}", flush=True)  # fmt: skip
             dataset = (
                 build(bills=args.bills, vendors=max(args.vendors, 1), changes=False)
                 if args.bills or args.vendors
@@ -406,10 +462,34 @@ def main() -> int:
             for phase in phases:
                 report(phase, baseline, cores)
 
+            stop(proc)  # the peer gets the machine to itself, as the product had
+            proc = None
+            peer = peer_rounds(args, usernames, dataset, db_url, var_dir)
+            if peer is not None:
+                report(peer, None, cores)
+                ours = phases[-1]
+                per = lambda p: (p.server_cpu / max(p.count, 1) * 1000, p.pg_cpu / max(p.count, 1) * 1000)  # noqa: E731
+                (ours_app, ours_pg), (peer_app, peer_pg) = per(ours), per(peer)
+                print(f"\nProduct vs peer, no-change poll, {args.concurrency} concurrent "
+                      f"({'production PBKDF2' if args.pbkdf2 else 'fast test hasher'} for the product; "
+                      "the peer checks an HMAC-SHA-256)")  # fmt: skip
+                print(f"   sessions/s: {ours.count / ours.wall:.1f} vs {peer.count / peer.wall:.1f} = "
+                      f"{ours.count / ours.wall / (peer.count / peer.wall):.2f}x the peer "
+                      f"(x900: {ours.count / ours.wall * 900:.0f} vs {peer.count / peer.wall * 900:.0f} tenants at "
+                      "15-minute polls)")  # fmt: skip
+                print(f"   server CPU per session: {ours_app:.1f} ms vs {peer_app:.1f} ms = {ours_app / max(peer_app, 0.01):.2f}x; "
+                      f"with PostgreSQL: {ours_app + ours_pg:.1f} vs {peer_app + peer_pg:.1f} ms = "
+                      f"{(ours_app + ours_pg) / max(peer_app + peer_pg, 0.01):.2f}x")  # fmt: skip
+                print("   statements per session: the peer sends 8 (4 mark reads, 4 upserts, autocommit) plus its "
+                      "login SELECT; the product's are printed by bench_qbwc.py (section 2)")  # fmt: skip
+                errors_peer = len(peer.errors)
+            else:
+                errors_peer = 0
+
             sessions = QbwcSession.objects.count()
             records = SyncRecord.objects.count()
             expected = args.tenants * (len(dataset.vendors) + len(dataset.bills))
-            errors = sum(len(p.errors) for p in [*phases, baseline])
+            errors = sum(len(p.errors) for p in [*phases, baseline]) + errors_peer
             ok = errors == 0 and sessions == args.tenants * args.rounds and records == expected
             print(f"\nstored: {sessions} QBWC sessions (expected {args.tenants * args.rounds}), "
                   f"{records} sync records (expected {expected})")  # fmt: skip
@@ -420,7 +500,7 @@ def main() -> int:
                       f"{cores / ms * 1000:.1f}/s on {cores} cores (a fleet polling every 15 min "
                       f"handles {cores / ms * 1000 * 900:.0f} tenants on that budget)")  # fmt: skip
             print(
-                f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {cores} cores "
+                f"machine load average at the end: {Path('/proc/loadavg').read_text().strip()} on {cores} cores "
                 "(other work on the machine slows every phase alike)"
             )
             usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -8,6 +8,8 @@ vague on purpose (an exception class, an age): /readyz is unauthenticated.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -94,9 +96,7 @@ def check_heartbeat(component: str) -> Check:
 
 def readiness(only: tuple[str, ...] = CHECKS) -> tuple[bool, dict[str, dict[str, object]]]:
     """Run the named checks; (all ok, {name: {"ok": ..., "detail": ...}})."""
-    unknown = set(only) - set(CHECKS)
-    if unknown:
-        raise ValueError(f"unknown check(s): {', '.join(sorted(unknown))}; known: {', '.join(CHECKS)}")
+    only = _known(only)
     results: dict[str, Check] = {}
     database_ok = True
     for name in only:
@@ -116,3 +116,29 @@ def readiness(only: tuple[str, ...] = CHECKS) -> tuple[bool, dict[str, dict[str,
     if not ok:
         log.warning("not ready: %s", ", ".join(f"{n}: {c.detail}" for n, c in results.items() if not c.ok))
     return ok, {name: asdict(check) for name, check in results.items()}
+
+
+def _known(only: tuple[str, ...]) -> tuple[str, ...]:
+    """The named checks in CHECKS order, each once; ValueError naming any unknown one."""
+    unknown = set(only) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"unknown check(s): {', '.join(sorted(unknown))}; known: {', '.join(CHECKS)}")
+    return tuple(name for name in CHECKS if name in only)
+
+
+# /readyz is public: one answer per check set per process every CACHE_SECONDS, so a flood of
+# requests costs neither a broker connection nor database queries each.
+CACHE_SECONDS = 2.0
+_cache: dict[tuple[str, ...], tuple[float, tuple[bool, dict[str, dict[str, object]]]]] = {}
+_cache_lock = threading.Lock()
+
+
+def readiness_cached(only: tuple[str, ...] = CHECKS) -> tuple[bool, dict[str, dict[str, object]]]:
+    key = _known(only)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        result = readiness(key)
+        _cache[key] = (time.monotonic(), result)
+        return result

@@ -29,17 +29,13 @@ def escape(text: str) -> str:
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    """The record's extra fields, redacted (secret-looking keys masked, strings cleaned)."""
-    fields = {k: _safe(v) for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+    """The record's extra fields, redacted once (secret-looking keys masked, strings cleaned)."""
+    fields = {
+        k: v if v is None or isinstance(v, str | bool | int | float | dict | list | tuple) else str(v)
+        for k, v in record.__dict__.items()
+        if k not in _STANDARD and not k.startswith("_")
+    }
     return redact(fields)  # type: ignore[no-any-return]
-
-
-def _safe(value: Any) -> Any:
-    if isinstance(value, str | dict | list | tuple):
-        return redact(value)
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    return redact_text(str(value))
 
 
 class ContextFilter(logging.Filter):
@@ -72,6 +68,8 @@ class PlainFormatter(logging.Formatter):
 
 
 def _plain_value(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     text = escape(text)
     return json.dumps(text) if (" " in text or '"' in text or "=" in text or not text) else text

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
-from connector.health import CHECKS, readiness
+from connector.health import CHECKS, readiness_cached
 
 
 @never_cache
@@ -21,7 +21,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """
     names = tuple(n for n in request.GET.get("check", "").split(",") if n) or CHECKS
     try:
-        ok, checks = readiness(names)
+        ok, checks = readiness_cached(names)
     except ValueError as exc:
         return JsonResponse({"ready": False, "error": str(exc)}, status=400)
     return JsonResponse({"ready": ok, "checks": checks}, status=200 if ok else 503)

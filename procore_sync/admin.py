@@ -1,6 +1,6 @@
 """Mapping screens for accountants (their own tenant) and the push queue for support staff.
 
-Saving a mapping goes through procore_sync.mappings, which releases the bills that
+Saving a mapping goes through procore_sync.services.mappings, which releases the bills that
 waited on it. The cost codes and projects offered come from the cached Procore
 catalog (procore_sync.services.catalog), searchable through the browser's own datalist.
 """

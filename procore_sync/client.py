@@ -34,11 +34,11 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings
 from django.utils import timezone
 
 from audit.metrics import procore_call_observed, token_request_observed
 from audit.redact import redact, redact_text, redact_url
-from procore_sync.conf import conf, conf_int
 from procore_sync.errors import (
     AuthError,
     Forbidden,
@@ -195,7 +195,7 @@ def oauth_token(
         resp = http.post(
             login_url + "/oauth/token",
             data=form,
-            timeout=timeout or conf("PROCORE_TIMEOUT_SECONDS"),
+            timeout=timeout or settings.PROCORE_TIMEOUT_SECONDS,
             headers={"Accept": "application/json"},
         )
     except requests.RequestException as exc:
@@ -296,11 +296,11 @@ class ProcoreClient:
         """
         if idempotent is None:
             idempotent = method.upper() != "POST"
-        max_attempts = conf_int("PROCORE_MAX_ATTEMPTS")
+        max_attempts = settings.PROCORE_MAX_ATTEMPTS
         refreshed = False
         attempt = 0
         # Proactive refresh (Procore: refresh before expiry rather than wait for a 401).
-        if self.credentials.needs_refresh(timezone.now(), conf("PROCORE_TOKEN_REFRESH_MARGIN_SECONDS")):
+        if self.credentials.needs_refresh(timezone.now(), settings.PROCORE_TOKEN_REFRESH_MARGIN_SECONDS):
             self._refresh()
         while True:
             pause = self.rate.pause_before_next(time.time())
@@ -324,7 +324,7 @@ class ProcoreClient:
                     params=params,
                     json=json,
                     headers=headers,
-                    timeout=conf("PROCORE_TIMEOUT_SECONDS"),
+                    timeout=settings.PROCORE_TIMEOUT_SECONDS,
                 )
             except requests.RequestException as exc:
                 elapsed = int((time.monotonic() - started) * 1000)

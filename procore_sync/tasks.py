@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from audit.logcontext import log_scope
+from audit.outbox import outbox_dispatch
 from procore_sync import services
 
 
@@ -11,7 +13,13 @@ from procore_sync import services
 # the job row's state makes the redelivery harmless.
 @shared_task(name="procore_sync.push_job_run", acks_late=True)
 def push_job_run_task(job_id: int) -> str:
-    return services.push_job_run(job_id=int(job_id))
+    with log_scope(job_id=job_id):  # every log line of this push names its job
+        return services.push_job_run(job_id=int(job_id))
+
+
+@shared_task(name="procore_sync.push_jobs_dispatch", acks_late=True)
+def push_jobs_dispatch_task(job_ids: list[int]) -> int:
+    return outbox_dispatch(job_ids=[int(j) for j in job_ids])
 
 
 @shared_task(name="audit.outbox_sweep", acks_late=True)

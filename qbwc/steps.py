@@ -5,31 +5,70 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
 from audit.qbtypes import QbDeletion, QbVendor
-from audit.services import record_mark_deleted, record_receive
+from audit.services import records_mark_deleted, records_receive
 from qbwc import qbxml
 from qbwc.models import PLAN, QbwcSession, Step, Watermark
 
 
+def marks_snapshot(tenant_id: int) -> dict[str, object]:
+    """Every query's mark and UTC offset for a session, in one read (taken at its first request).
+
+    A step that has returned nothing yet has no offset of its own: the company file's clock
+    is the same for every query, so it borrows the one most recently learned ("_offset").
+    """
+    rows = sorted(
+        Watermark.objects.filter(tenant_id=tenant_id).values_list("query", "mark", "qb_utc_offset_minutes", "updated_at"),
+        key=lambda row: row[3],
+    )
+    snapshot: dict[str, object] = {query: [mark.isoformat(), offset] for query, mark, offset, _ in rows}
+    learned = [offset for _, _, offset, _ in rows if offset is not None]
+    snapshot["_offset"] = learned[-1] if learned else None
+    return snapshot
+
+
 def since_for(session: QbwcSession, step: str) -> tuple[datetime | None, int | None]:
     """Where a step's query starts: its mark minus the safety window (None on a first run),
-    and the UTC offset QuickBooks' own timestamps carried."""
-    mark = Watermark.objects.filter(tenant_id=session.tenant_id, query=step).first()
-    if mark is None:
+    and the UTC offset QuickBooks' own timestamps carried. Reads the session's snapshot."""
+    entry = session.marks.get(step)
+    if not isinstance(entry, list):
         return None, None
-    window = timedelta(minutes=settings.QBWC_SAFETY_WINDOW_MINUTES)
-    offset = mark.qb_utc_offset_minutes
+    mark, offset = datetime.fromisoformat(entry[0]), entry[1]
     if offset is None:
-        # A step that has returned nothing yet: the company file's clock is the same for
-        # every query, so borrow the offset another step learned.
-        offset = (
-            Watermark.objects.filter(tenant_id=session.tenant_id, qb_utc_offset_minutes__isnull=False)
-            .order_by("-updated_at")
-            .values_list("qb_utc_offset_minutes", flat=True)
-            .first()
-        )
-    return mark.mark - window, offset
+        offset = session.marks.get("_offset")
+    window = timedelta(minutes=settings.QBWC_SAFETY_WINDOW_MINUTES)
+    return mark - window, offset  # type: ignore[return-value]
+
+
+def _mark_upsert(session: QbwcSession, *, mark: datetime, offset: int | None) -> None:
+    """Move one query's mark in a single INSERT … ON CONFLICT statement (PostgreSQL and SQLite alike).
+
+    No read first and no savepoint: the unique (tenant, query) constraint decides insert or
+    update, and the offset is kept when this step learned none.
+    """
+    table = Watermark._meta.db_table
+    keep_offset = "" if offset is None else ", qb_utc_offset_minutes = excluded.qb_utc_offset_minutes"
+    now = timezone.now()
+    # Table and column names come from the model; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {table} (tenant_id, query, mark, qb_utc_offset_minutes, session_id, updated_at) "  # noqa: S608
+        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, query) DO UPDATE SET "
+        f"mark = excluded.mark, session_id = excluded.session_id, updated_at = excluded.updated_at{keep_offset}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                session.tenant_id, session.step, connection.ops.adapt_datetimefield_value(mark), offset,
+                session.pk, connection.ops.adapt_datetimefield_value(now),
+            ],
+        )  # fmt: skip
+    session.marks = {**session.marks, session.step: [mark.isoformat(), offset]}
+    if offset is not None:
+        session.marks["_offset"] = offset
 
 
 def progress_of(session: QbwcSession) -> int:
@@ -44,19 +83,21 @@ def progress_of(session: QbwcSession) -> int:
 
 
 def store_records(session: QbwcSession, records: tuple[qbxml.Record, ...]) -> None:
-    """Store each record (audit event + outbox row on commit), counting what changed."""
+    """Store a page of records in bulk (audit event + outbox row each, one trigger on commit),
+    counting what changed. Runs in the caller's transaction."""
     tenant = session.tenant
-    for rec in records:
-        if isinstance(rec, QbDeletion):
-            _, changed = record_mark_deleted(tenant=tenant, deletion=rec, session_id=session.pk)
-            session.deletions_received += 1
-        else:
-            _, changed = record_receive(tenant=tenant, obj=rec, session_id=session.pk)
-            if isinstance(rec, QbVendor):
-                session.vendors_received += 1
-            else:
-                session.bills_received += 1
-        session.records_changed += int(changed)
+    deletions = [rec for rec in records if isinstance(rec, QbDeletion)]
+    others = [rec for rec in records if not isinstance(rec, QbDeletion)]
+    changed = 0
+    if deletions:
+        changed += sum(c for _, c in records_mark_deleted(tenant=tenant, deletions=deletions, session_id=session.pk))
+        session.deletions_received += len(deletions)
+    if others:
+        changed += sum(c for _, c in records_receive(tenant=tenant, objs=others, session_id=session.pk))
+        vendors = sum(1 for rec in others if isinstance(rec, QbVendor))
+        session.vendors_received += vendors
+        session.bills_received += len(others) - vendors
+    session.records_changed += changed
 
 
 def qb_offset(records: tuple[qbxml.Record, ...]) -> int | None:
@@ -72,10 +113,7 @@ def finish_step(session: QbwcSession, *, advance_mark: bool, offset: int | None)
     when the step's first query was built: anything changed after that is read next run.
     That is our clock, not QuickBooks'; the safety window covers the skew between them."""
     if advance_mark and session.step_started_at is not None:
-        defaults: dict[str, object] = {"mark": session.step_started_at, "session": session}
-        if offset is not None:
-            defaults["qb_utc_offset_minutes"] = offset
-        Watermark.objects.update_or_create(tenant_id=session.tenant_id, query=session.step, defaults=defaults)
+        _mark_upsert(session, mark=session.step_started_at, offset=offset)
     index = PLAN.index(session.step)
     session.step = PLAN[index + 1] if index + 1 < len(PLAN) else Step.DONE
     session.step_started_at = None

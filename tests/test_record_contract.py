@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -12,10 +13,12 @@ from django_celery_beat.models import PeriodicTask
 
 from audit.models import AppendOnlyError, EventCode, JobState, PushJob, PushOp, SyncEvent, SyncRecord
 from audit.qbtypes import (
+    QbAddress,
     QbBill,
     QbBillLine,
     QbDeletion,
     QbVendor,
+    _encode,
     bill_from_json,
     to_json,
     vendor_from_json,
@@ -103,3 +106,11 @@ def test_periodic_schedules_are_created_once(db: None) -> None:
     tasks = set(PeriodicTask.objects.values_list("task", flat=True))
     assert {"audit.outbox_sweep", "procore_sync.in_flight_reap", "qbwc.sessions_expire"} <= tasks
     assert PeriodicTask.objects.filter(name="outbox sweep").count() == 1
+
+
+def test_to_json_is_what_asdict_gives() -> None:
+    """to_json walks the record itself; its answer is the asdict-based one it replaced."""
+    vendor = QbVendor(list_id="1", edit_sequence="2", name="N", address=QbAddress(city="Boise"), balance=Decimal("1.5"))
+    deletion = QbDeletion(kind="bill", qb_id="T", time_deleted=datetime(2026, 1, 2, tzinfo=EST))
+    for record in (bill(), vendor, deletion):
+        assert to_json(record) == _encode(dataclasses.asdict(record))

@@ -13,6 +13,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,7 +23,6 @@ from audit.models import EventCode, JobReason, JobState, PushJob, PushOp, Record
 from audit.outbox import outbox_rearm, outbox_trigger
 from audit.services import IllegalTransition, event_record, record_set_state
 from procore_sync.client import CallRecord, ProcoreClient
-from procore_sync.conf import conf, conf_int
 from procore_sync.errors import ProcoreError, RateLimited, ReconnectNeeded, TransientError
 from procore_sync.models import CostCodeMapping, JobProjectMapping, ProcoreKind
 from procore_sync.services.bills import bill_delete, bills_upsert_batch
@@ -48,8 +48,8 @@ _BATCHED = (PushOp.VENDOR_UPSERT, PushOp.BILL_UPSERT)
 
 def _batch_limit(op: str) -> int:
     if op == PushOp.VENDOR_UPSERT:
-        return conf_int("PROCORE_VENDOR_BATCH_SIZE")
-    return conf_int("PROCORE_BILL_BATCH_SIZE")
+        return settings.PROCORE_VENDOR_BATCH_SIZE
+    return settings.PROCORE_BILL_BATCH_SIZE
 
 
 def _claim(job_id: int) -> list[PushJob]:
@@ -175,7 +175,7 @@ def _set_record(record: SyncRecord, **kwargs: Any) -> None:
 
 
 def _retry_delay(attempts: int) -> float:
-    base = conf("PROCORE_JOB_RETRY_BASE_SECONDS")
+    base = settings.PROCORE_JOB_RETRY_BASE_SECONDS
     return min(3600.0, base * 2 ** max(attempts - 1, 0)) * random.uniform(0.5, 1.0)
 
 
@@ -231,7 +231,7 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
             job.attempts = max(job.attempts - 1, 0)
             job.not_before = now + timedelta(seconds=retry_in)
             job.last_error = result.message
-        elif not result.permanent and job.attempts < conf_int("PROCORE_JOB_MAX_ATTEMPTS"):
+        elif not result.permanent and job.attempts < settings.PROCORE_JOB_MAX_ATTEMPTS:
             retry_in = max(_retry_delay(job.attempts), result.retry_after or 0.0)
             job.state, job.reason, job.last_error = JobState.PENDING, JobReason.TRANSIENT, str(result)
             job.not_before = now + timedelta(seconds=retry_in)

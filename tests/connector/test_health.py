@@ -16,6 +16,7 @@ from django.urls import resolve
 from django.utils import timezone
 
 import connector.tasks  # noqa: F401 - registers connector.heartbeat with the worker
+from connector import health
 from connector.beat import HeartbeatScheduler
 from connector.celery import app
 from connector.health import CHECKS
@@ -24,6 +25,12 @@ from connector.views import healthz
 from tests.harness_procore import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _no_readiness_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    # These tests change the world between two requests; the cache has its own test.
+    monkeypatch.setattr(health, "CACHE_SECONDS", 0.0)
 
 
 def test_healthz_answers_without_touching_anything(db: None, client: Client, django_assert_num_queries: Any) -> None:
@@ -92,3 +99,15 @@ def test_compose_health_checks_use_our_endpoints_and_commands() -> None:
     assert services["beat"]["command"][services["beat"]["command"].index("--scheduler") + 1] == (
         "connector.beat:HeartbeatScheduler"
     )
+
+
+@pytest.mark.django_db
+def test_a_flood_of_readyz_requests_runs_the_checks_once_per_interval(
+    client: Client, monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
+) -> None:
+    monkeypatch.setattr(health, "CACHE_SECONDS", 60.0)
+    monkeypatch.setattr(health, "_cache", {})
+    first = client.get("/readyz?check=database,worker")
+    with django_assert_num_queries(0):
+        for _ in range(20):
+            assert client.get("/readyz?check=worker,database").json() == first.json()

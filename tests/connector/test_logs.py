@@ -20,9 +20,7 @@ from connector.logformat import ContextFilter, JsonFormatter, PlainFormatter
 from tests.drills.harness import Drill, dataset
 from tests.factories import PASSWORD
 from tests.harness_procore import Tenants
-from tests.harness_qbwc import qbwc_settings
 
-__all__ = ["qbwc_settings"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

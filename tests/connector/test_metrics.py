@@ -23,9 +23,6 @@ from connector.metrics_collector import DatabaseCollector
 from qbwc.models import QbwcSession
 from tests.drills.harness import Drill, dataset
 from tests.harness_procore import Tenants
-from tests.harness_qbwc import qbwc_settings
-
-__all__ = ["qbwc_settings"]
 
 TOKEN = "metrics-token-0123456789"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

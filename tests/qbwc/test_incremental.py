@@ -4,9 +4,13 @@ from datetime import datetime
 
 from audit.models import EventCode, JobState, PushJob, PushOp, RecordKind, SyncEvent, SyncRecord
 from audit.qbtypes import bill_from_json, vendor_from_json
+from peers.qbwc_simulator.company import FakeCompany
 from peers.qbwc_simulator.dataset import load
-from qbwc.models import QbwcSession, RawResponse
+from qbwc.login import session_authenticate
+from qbwc.models import PLAN, QbwcSession, RawResponse, Watermark
+from qbwc.session import session_receive_response, session_send_request
 from tenants.models import Tenant
+from tests.factories import PASSWORD
 from tests.harness_qbwc import QbwcHarness
 
 
@@ -79,7 +83,9 @@ def test_a_run_with_nothing_changed_stores_and_queues_nothing(qbwc: QbwcHarness)
     assert len(result.requests) == 4  # the short plan: one query per step
     session = QbwcSession.objects.filter(tenant=qbwc.tenant).order_by("-started_at").first()
     assert session is not None
-    assert {r.status_code for r in RawResponse.objects.filter(session=session)} == {"1"}
+    # Four empty status-1 answers: nothing to keep, not even the raw response; every mark moved.
+    assert not RawResponse.objects.filter(session=session).exists()
+    assert set(Watermark.objects.filter(tenant=qbwc.tenant, session=session).values_list("query", flat=True)) == set(PLAN)
     assert session.records_changed == 0
     assert result.close_message == "0 vendors, 0 bills, 0 deletions received"
     assert _snapshot(qbwc.tenant) == before
@@ -114,3 +120,16 @@ def test_a_first_run_has_no_date_filters(qbwc: QbwcHarness) -> None:
     result = qbwc.run(qbwc.company())
     assert result.outcome == "done"
     assert not any("FromModifiedDate" in r or "FromDeletedDate" in r for r in result.requests)
+
+
+def test_a_session_opened_before_the_marks_snapshot_reads_the_marks_when_it_builds(qbwc: QbwcHarness) -> None:
+    """A run in flight across the migration that added QbwcSession.marks keeps its date filters."""
+    company = qbwc.company(load())
+    assert qbwc.run(company).outcome == "done"
+    ticket = session_authenticate(username=qbwc.tenant.qbwc_username, password=PASSWORD)[0]
+    first = session_send_request(ticket=ticket, hcp_response="", company_file="", major="16", minor="0")
+    QbwcSession.objects.filter(state="open").update(marks={})  # as a pre-migration row has it
+    answer = FakeCompany(load()).process(first)
+    assert session_receive_response(ticket=ticket, response=answer.response, hresult="", message="") > 0
+    bills = session_send_request(ticket=ticket, hcp_response="", company_file="", major="16", minor="0")
+    assert "<BillQueryRq" in bills and "<FromModifiedDate>" in bills

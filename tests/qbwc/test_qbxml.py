@@ -168,3 +168,21 @@ def test_the_list_and_transaction_queries_differ_as_qbxml_requires() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         qbxml.format_datetime(datetime(2026, 1, 1))
 
+
+
+def test_record_fields_read_in_one_pass_match_elementpath_find() -> None:
+    """The one-pass field index (qbxml._Fields) answers exactly as lxml's find() for every path we read."""
+    from lxml import etree
+
+    from qbwc.qbxml import _Fields
+
+    record = etree.fromstring(
+        "<BillRet><TxnID>1-A</TxnID><?pi x?><VendorRef><FullName>First</FullName></VendorRef>"
+        "<VendorRef><ListID>80-2</ListID><FullName>Second</FullName></VendorRef><Memo/>"
+        "<ExpenseLineRet><Amount>1.00</Amount></ExpenseLineRet><TxnID>1-B</TxnID></BillRet>"
+    )
+    fields = _Fields(record)
+    for path in ("TxnID", "VendorRef/ListID", "VendorRef/FullName", "Memo", "Missing", "Missing/Sub", "TxnID/Sub"):
+        found = record.find(path)
+        assert fields.text(path) == ((found.text or "") if found is not None else ""), path
+    assert fields.element("VendorRef") is record.find("VendorRef")

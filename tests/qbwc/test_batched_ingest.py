@@ -1,0 +1,157 @@
+"""Batched page ingest keeps every guarantee of record-at-a-time storage.
+
+Service-level tests call audit.services directly (the storage contract); the session
+tests drive the real endpoint with the Web Connector simulator over HTTP.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from audit.models import EventCode, JobState, PushJob, PushOp, RecordKind, SyncEvent, SyncRecord
+from audit.qbtypes import QbBill, QbDeletion, QbVendor
+from audit.services import records_mark_deleted, records_receive
+from peers.qbwc_simulator.company import Faults
+from peers.qbwc_simulator.dataset import build
+from qbwc.models import QbwcSession, SessionState, Step, Watermark
+from tests.conftest import Cast
+from tests.harness_qbwc import QbwcHarness
+
+EST = timezone(timedelta(hours=-5))
+
+
+def bill(n: int, edit: str = "1", amount: str = "10.00") -> QbBill:
+    return QbBill(
+        txn_id=f"T{n}", edit_sequence=edit, vendor_list_id="V1", vendor_name="Smith", txn_date=date(2026, 11, 2),
+        amount_due=Decimal(amount), time_modified=datetime(2026, 11, 20, 10, 0, tzinfo=EST), ref_number=f"INV-{n}",
+    )  # fmt: skip
+
+
+def vendor(n: int, edit: str = "1") -> QbVendor:
+    return QbVendor(list_id=f"V{n}", edit_sequence=edit, name=f"Vendor {n}")
+
+
+def _events(tenant: Any, code: str = EventCode.QB_RECEIVED) -> int:
+    return SyncEvent.objects.filter(tenant=tenant, code=code).count()
+
+
+def test_a_page_stores_each_record_once_with_its_event_and_outbox_row(
+    cast: Cast, django_capture_on_commit_callbacks: Any
+) -> None:
+    page = [bill(n) for n in range(1000)]
+    with django_capture_on_commit_callbacks() as callbacks:
+        results = records_receive(tenant=cast.acme, objs=page, session_id=None)
+    assert len(results) == 1000 and all(changed for _, changed in results)
+    assert SyncRecord.objects.filter(tenant=cast.acme, kind=RecordKind.BILL).count() == 1000
+    assert _events(cast.acme) == 1000
+    assert SyncEvent.objects.filter(tenant=cast.acme).values("record").distinct().count() == 1000
+    assert PushJob.objects.filter(tenant=cast.acme, op=PushOp.BILL_UPSERT, state=JobState.PENDING).count() == 1000
+    # One Celery trigger and one metrics count (audit.metrics, after commit) for the page, not one per record.
+    assert len(callbacks) == 2
+    stored = SyncRecord.objects.get(tenant=cast.acme, qb_id="T7")
+    assert (stored.amount, stored.label, stored.edit_sequence, stored.vendor_list_id) == (
+        Decimal("10.00"), "INV-7", "1", "V1"
+    )
+    assert stored.payload["ref_number"] == "INV-7" and stored.procore_environment == cast.acme.procore_environment
+
+
+def test_a_repeated_page_stores_and_queues_nothing(cast: Cast, django_capture_on_commit_callbacks: Any) -> None:
+    page = [bill(n) for n in range(50)] + [vendor(n) for n in range(5)]
+    records_receive(tenant=cast.acme, objs=page, session_id=None)
+    before = (SyncRecord.objects.count(), SyncEvent.objects.count(), PushJob.objects.count())
+    with django_capture_on_commit_callbacks() as callbacks:
+        again = records_receive(tenant=cast.acme, objs=page, session_id=None)
+    assert not any(changed for _, changed in again)
+    assert (SyncRecord.objects.count(), SyncEvent.objects.count(), PushJob.objects.count()) == before
+    assert callbacks == []
+
+
+def test_duplicates_within_a_page_keep_the_last_version_once(cast: Cast) -> None:
+    results = records_receive(
+        tenant=cast.acme, objs=[bill(1, "1", "5.00"), bill(2), bill(1, "2", "7.50"), bill(1, "2", "7.50")], session_id=None
+    )
+    assert [(r.qb_id, changed) for r, changed in results] == [("T1", True), ("T2", True)]
+    record = SyncRecord.objects.get(tenant=cast.acme, qb_id="T1")
+    assert (record.edit_sequence, record.amount) == ("2", Decimal("7.50"))
+    assert SyncEvent.objects.filter(record=record).count() == 1
+    assert PushJob.objects.filter(record=record).count() == 1
+
+
+def test_a_mixed_page_updates_changed_records_and_skips_unchanged(cast: Cast) -> None:
+    records_receive(tenant=cast.acme, objs=[bill(1), bill(2), bill(3)], session_id=None)
+    results = records_receive(tenant=cast.acme, objs=[bill(1), bill(2, "2", "20.00"), bill(4)], session_id=7)
+    assert [(r.qb_id, changed) for r, changed in results] == [("T1", False), ("T2", True), ("T4", True)]
+    changed = SyncRecord.objects.get(tenant=cast.acme, qb_id="T2")
+    assert changed.amount == Decimal("20.00")
+    messages = list(SyncEvent.objects.filter(record=changed).order_by("id").values_list("message", "data"))
+    assert messages[-1][0] == "Changed in QuickBooks (EditSequence 2)"
+    assert messages[-1][1] == {"session_id": 7, "edit_sequence": "2", "amount": "20.00"}
+    # The queued upsert of T2 was re-armed, not doubled.
+    assert PushJob.objects.filter(record=changed, op=PushOp.BILL_UPSERT).count() == 1
+
+
+def test_deletions_in_bulk_cancel_queued_upserts_and_ignore_unknown_and_repeats(cast: Cast) -> None:
+    records_receive(tenant=cast.acme, objs=[bill(1), bill(2)], session_id=None)
+    gone = datetime(2026, 11, 21, 9, 0, tzinfo=EST)
+    deletions = [QbDeletion(kind="bill", qb_id=q, time_deleted=gone) for q in ("T1", "T1", "T9", "T2")]
+    results = records_mark_deleted(tenant=cast.acme, deletions=deletions, session_id=None)
+    assert [changed for _, changed in results] == [True, False, False, True]
+    assert _events(cast.acme, EventCode.QB_DELETED) == 2
+    assert PushJob.objects.filter(tenant=cast.acme, op=PushOp.BILL_DELETE).count() == 2
+    assert not PushJob.objects.filter(tenant=cast.acme, op=PushOp.BILL_UPSERT, state=JobState.PENDING).exists()
+    assert records_mark_deleted(tenant=cast.acme, deletions=deletions, session_id=None) == [
+        (r, False) for r, _ in results
+    ]
+    # A deleted record ignores later versions of itself.
+    assert records_receive(tenant=cast.acme, objs=[bill(1, "9")], session_id=None)[0][1] is False
+
+
+def test_a_page_stays_within_one_tenant(cast: Cast) -> None:
+    records_receive(tenant=cast.acme, objs=[bill(1)], session_id=None)
+    results = records_receive(tenant=cast.globex, objs=[bill(1)], session_id=None)
+    assert results[0][1] is True
+    assert SyncRecord.objects.filter(qb_id="T1").count() == 2
+    assert SyncRecord.objects.filter(tenant=cast.globex).count() == 1
+
+
+@pytest.mark.slow
+def test_a_thousand_record_page_through_the_endpoint(qbwc: QbwcHarness, settings: Any) -> None:
+    settings.QBWC_MAX_RETURNED = 1000
+    result = qbwc.run(qbwc.company(build(bills=1000, vendors=10, changes=False)))
+    assert result.outcome == "done", result.last_error
+    assert len(result.requests) == 4  # one page per step
+    bills = SyncRecord.objects.filter(tenant=qbwc.tenant, kind=RecordKind.BILL)
+    assert bills.count() == 1000
+    assert SyncEvent.objects.filter(record__in=bills, code=EventCode.QB_RECEIVED).count() == 1000
+    assert PushJob.objects.filter(record__in=bills, op=PushOp.BILL_UPSERT).count() == 1000
+    session = QbwcSession.objects.get(tenant=qbwc.tenant)
+    assert (session.bills_received, session.records_changed) == (1000, 1010)
+
+
+def test_the_mark_moves_only_when_the_whole_step_is_stored(qbwc: QbwcHarness, settings: Any) -> None:
+    settings.QBWC_MAX_RETURNED = 10
+    data = build(bills=25, vendors=4, changes=False)
+    # vendors: one page; bills: pages of 10, 10, 5. QuickBooks goes away after the 2nd bill page.
+    dropped = qbwc.run(qbwc.company(data, Faults(stop_after_responses=3)))
+    assert dropped.outcome == "dropped"
+    assert SyncRecord.objects.filter(tenant=qbwc.tenant, kind=RecordKind.BILL).count() == 20
+    marks = dict(Watermark.objects.filter(tenant=qbwc.tenant).values_list("query", "session"))
+    assert Step.VENDORS in marks and Step.BILLS not in marks  # two of three bill pages stored: no mark
+
+    qbwc.age_sessions(3600)
+    again = qbwc.run(qbwc.company(data))
+    assert again.outcome == "done", again.last_error
+    bill_query = next(r for r in again.requests if "<BillQueryRq" in r)
+    assert "ModifiedDateRangeFilter" not in bill_query  # the bill step starts over from no mark
+    bills = SyncRecord.objects.filter(tenant=qbwc.tenant, kind=RecordKind.BILL)
+    assert bills.count() == 25
+    assert SyncEvent.objects.filter(record__in=bills, code=EventCode.QB_RECEIVED).count() == 25
+    assert PushJob.objects.filter(record__in=bills, op=PushOp.BILL_UPSERT).count() == 25
+    latest = QbwcSession.objects.filter(tenant=qbwc.tenant, state=SessionState.CLOSED).get()
+    assert set(Watermark.objects.filter(tenant=qbwc.tenant, session=latest).values_list("query", flat=True)) >= {
+        Step.BILLS, Step.BILL_DELETIONS, Step.VENDOR_DELETIONS
+    }

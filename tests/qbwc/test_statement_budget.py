@@ -1,0 +1,92 @@
+"""Statements per SOAP call, counted as the database sees them (SQL, savepoints, BEGIN/COMMIT).
+
+The Web Connector simulator plays the whole protocol; its POSTs go through Django's real
+WSGI stack (middleware, SOAP view) in the test thread (tests/statements.py) so that each
+call's statements can be captured. CaptureQueriesContext cross-checks the counter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from peers.qbwc_simulator.client import WebConnector
+from peers.qbwc_simulator.company import FakeCompany
+from peers.qbwc_simulator.dataset import build
+from tests.factories import PASSWORD, make_tenant
+from tests.statements import InProcessHttp, count_statements
+
+# Per-call budgets of a no-change session (four empty queries). authenticate has its own
+# budget (issue 10: at most 3 statements plus its transaction); the session target is 25.
+BUDGET = {
+    "sendRequestXML": [3, 1, 1, 1],  # the first negotiates and reads the marks once; the rest were built
+    "receiveResponseXML": [3, 3, 3, 3],  # session read, mark upsert, guarded session update
+    "closeConnection": [2],
+}
+AUTHENTICATE_BUDGET = 5
+SESSION_TARGET = 25
+
+
+def _connector(company: FakeCompany, username: str) -> tuple[WebConnector, InProcessHttp]:
+    connector = WebConnector("/qbwc/", username, PASSWORD, company)
+    http = InProcessHttp()
+    connector.http = http  # type: ignore[assignment]
+    return connector, http
+
+
+@pytest.fixture
+def synced(transactional_db: None, settings: Any) -> tuple[WebConnector, InProcessHttp]:
+    settings.QBWC_MIN_SECONDS_BETWEEN_RUNS = 0
+    tenant = make_tenant(slug="acme")
+    connector, http = _connector(FakeCompany(build(bills=12, vendors=3, changes=False)), tenant.qbwc_username)
+    assert connector.run().outcome == "done"
+    http.reset()
+    return connector, http
+
+
+def test_a_no_change_session_stays_within_its_per_call_budgets(synced: tuple[WebConnector, InProcessHttp]) -> None:
+    connector, http = synced
+    result = connector.run()
+    assert result.outcome == "done" and result.close_message.startswith("0 vendors, 0 bills, 0 deletions")
+    totals = {method: [c.total for c in counts] for method, counts in http.per_method.items()}
+    for method, budget in BUDGET.items():
+        assert len(totals[method]) == len(budget), (method, totals[method])
+        assert all(n <= b for n, b in zip(totals[method], budget, strict=True)), (method, totals[method], budget)
+    assert totals["serverVersion"] == [0] and totals["clientVersion"] == [0]
+    # No savepoint and no transaction anywhere but authenticate: every write is one guarded statement.
+    for method, counts in http.per_method.items():
+        if method != "authenticate":
+            assert all(c.savepoints == 0 and c.transactions == 0 for c in counts), method
+    ours = sum(n for method, ns in totals.items() if method != "authenticate" for n in ns)
+    assert ours <= SESSION_TARGET - AUTHENTICATE_BUDGET, totals
+
+
+def test_the_counter_agrees_with_capture_queries_context(synced: tuple[WebConnector, InProcessHttp]) -> None:
+    connector, _ = synced
+    with CaptureQueriesContext(connection) as captured, count_statements() as counted:
+        assert connector.run().outcome == "done"
+    logged = [q["sql"].lstrip().upper() for q in captured.captured_queries]
+    ends = [q for q in logged if q.startswith(("COMMIT", "ROLLBACK")) and not q.startswith("ROLLBACK TO")]
+    statements = [q for q in logged if not q.startswith(("BEGIN", "COMMIT")) and q not in ends]
+    assert counted.sql + counted.savepoints == len(statements)
+    assert counted.transactions == len(ends)
+
+
+def test_a_page_costs_the_same_statements_whatever_its_size(transactional_db: None, settings: Any) -> None:
+    """One first-sync page of 20 records and one of 600 cost about the same; nowhere near one per record."""
+    settings.QBWC_MIN_SECONDS_BETWEEN_RUNS = 0
+    per_page: dict[int, int] = {}
+    for bills in (20, 600):
+        settings.QBWC_MAX_RETURNED = bills
+        tenant = make_tenant(slug=f"size-{bills}")
+        connector, http = _connector(FakeCompany(build(bills=bills, vendors=2, changes=False)), tenant.qbwc_username)
+        assert connector.run().outcome == "done"
+        receives = http.per_method["receiveResponseXML"]
+        per_page[bills] = receives[1].total  # the bills page
+    # SQLite caps bound parameters per statement (999), so its bulk inserts come in batches;
+    # PostgreSQL sends one statement per table. Either way: no statement per record.
+    assert per_page[20] <= 14, per_page
+    assert per_page[600] <= 14 + (40 if connection.vendor == "sqlite" else 0), per_page

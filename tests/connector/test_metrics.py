@@ -58,7 +58,8 @@ def test_metrics_after_a_demo_sized_run_show_every_family(drill: Drill, live_ser
     state, acme = drill.state, drill.t.acme
     data = dataset(vendors=8, bills=40, changes=True)
     company = drill.company(data, unmapped=(data.vendors[-1]["ListID"],))  # its bills wait for a mapping
-    state.inject("status", status=422, method="POST", path=r"/direct_costs$", count=1)  # one record fails for good
+    # One batch's line sync is refused as a whole: its records fail for good (422, one attempt).
+    state.inject("status", status=422, method="PATCH", path=r"/direct_costs/line_items/sync$", count=1)
     state.inject("status", status=429, method="GET", count=2, retry_after=0.05)  # Procore says slow down
     state.expire_access_token(drill.t.connection(acme).access_token)  # a 401, then a refresh grant
     drill.sync(company, timeout=120)
@@ -85,7 +86,7 @@ def test_metrics_after_a_demo_sized_run_show_every_family(drill: Drill, live_ser
     grew(p + "push_attempts_total", op="bill_upsert", outcome="done")
     grew(p + "push_attempts_total", outcome="validation_failed")
     grew(p + "push_seconds_count")
-    grew(p + "procore_requests_total", method="POST", route="/rest/v1.1/projects/{id}/direct_costs", status="201")
+    grew(p + "procore_requests_total", method="PATCH", route="/rest/v1.0/projects/{id}/direct_costs/sync", status="200")
     grew(p + "procore_requests_total", status="401")
     grew(p + "procore_rate_limited_total")
     grew(p + "procore_token_requests_total", grant="refresh_token", outcome="200")

@@ -286,12 +286,9 @@ PROCORE_SANDBOX_LOGIN_URL = env_url(
 PROCORE_PRODUCTION_API_URL = env_url("PROCORE_PRODUCTION_API_URL", "https://api.procore.com")
 PROCORE_PRODUCTION_LOGIN_URL = env_url("PROCORE_PRODUCTION_LOGIN_URL", "https://login.procore.com")
 PROCORE_TIMEOUT_SECONDS = env_int("PROCORE_TIMEOUT_SECONDS", 30, minimum=1, maximum=300)
+# Sends of one idempotent request after 5xx/connection errors, at once (a worker never sleeps:
+# 429s, pacing and longer backoff reschedule the job instead; issue 13).
 PROCORE_MAX_ATTEMPTS = env_int("PROCORE_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
-# Client-side backoff for 5xx/timeouts: base * 2**n with jitter, capped.
-PROCORE_BACKOFF_BASE_SECONDS = env_float("PROCORE_BACKOFF_BASE_SECONDS", 0.5)
-PROCORE_BACKOFF_MAX_SECONDS = env_float("PROCORE_BACKOFF_MAX_SECONDS", 30)
-# The longest one call waits out 429s before its job goes back to the queue.
-PROCORE_RATE_WAIT_MAX_SECONDS = env_float("PROCORE_RATE_WAIT_MAX_SECONDS", 900)
 # Refresh access tokens this long before they expire (Procore tokens live 90 minutes).
 PROCORE_TOKEN_REFRESH_MARGIN_SECONDS = env_float("PROCORE_TOKEN_REFRESH_MARGIN_SECONDS", 600)
 # Outbox: retry delay base for transient failures, and attempts before a job fails for good.

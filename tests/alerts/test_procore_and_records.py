@@ -67,7 +67,7 @@ def test_failed_pushes_send_one_digest_with_links_to_their_timelines(acme_globex
     t = acme_globex
     cast_for(t.acme, t.globex)
     # Procore refuses every direct cost of acme's (a permanent 422); globex's pushes go through.
-    t.emu.state.inject("status", status=422, count=1000, method="POST", path="direct_costs")
+    t.emu.state.inject("status", status=422, count=1000, method="PATCH", path="direct_costs/sync")
     push_batch(t.acme, "F", 2, 3)
     wait_settled(timeout=60)
     failed = list(SyncRecord.objects.filter(tenant=t.acme, state=RecordState.FAILED).order_by("updated_at", "pk"))

@@ -101,7 +101,7 @@ def test_support_replays_a_failed_record_and_the_new_attempt_succeeds(cast: Cast
 
     costcode_map(tenant=cast.acme, vendor_list_id=vendor.qb_id, vendor_name=vendor.label, cost_code="09-250")
     bill = builders.bill(cast.acme, vendor, "SD-2001", "1999.99")
-    procore_emulator.state.inject("status", status=422, method="POST", path=r"/direct_costs$", count=1)
+    procore_emulator.state.inject("status", status=422, method="PATCH", path=r"/direct_costs/sync$", count=1)
     drain()
     bill.refresh_from_db()
     assert bill.state == RecordState.FAILED

@@ -57,7 +57,7 @@ def qbwc_silent(tenants: list[Tenant], now: dt.datetime) -> dict[int, Finding]:
         seen = last.get(tenant.pk)
         if seen is None:
             continue
-        allowed = dt.timedelta(minutes=tenant.poll_interval_minutes * settings.ALERTS_QBWC_SILENCE_FACTOR)
+        allowed = dt.timedelta(minutes=max(tenant.poll_interval_minutes, 1) * settings.ALERTS_QBWC_SILENCE_FACTOR)
         if now - seen > allowed:
             found[tenant.pk] = Finding(
                 tenant.pk,

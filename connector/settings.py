@@ -5,6 +5,7 @@ Every variable is documented in .env.example. Per-tenant data never lives here.
 
 from __future__ import annotations
 
+import hashlib as _hashlib
 import importlib.util
 from pathlib import Path
 
@@ -97,6 +98,26 @@ TEMPLATES = [
     },
 ]
 
+# --- Admin login throttling: django-axes (issue 10) ---------------------------
+# Failures are counted per (username, client address), so a guesser at one address
+# cannot lock a staff member out everywhere; the lock lifts after the cool-off.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before any hash
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Tests turn it off (Django's test Client.login passes no request, which axes needs)
+# and on again in the test that proves the lock-out.
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "tenants.client_ip.client_ip"
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -118,7 +139,25 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_AUTOREFRESH = DEBUG
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# --- HTTPS and the reverse proxy (issue 10) ---------------------------------
+# BEHIND_PROXY=1 only when our nginx (docker-compose.yml) is in front: then its
+# X-Forwarded-Proto says whether the client used https, and X-Forwarded-For who the
+# client is. Without a proxy these headers are the client's to forge, so never trusted.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Redirect http to https (the health check and other exempt paths excepted).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz?/?$", r"^readyz/?$"]
+# HSTS: tell browsers to use https only, for this many seconds (0 = off). Start
+# small (300) and raise to a year (31536000) once https is known to work.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Joining browsers' preload lists is the domain owner's deliberate, hard-to-undo
+    # choice (SECURE_HSTS_PRELOAD=1), not a deployment mistake to warn about.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # QBWC posts multi-megabyte qbXML responses; the QBWC view enforces its own cap.
@@ -212,6 +251,32 @@ QBWC_SAFETY_WINDOW_MINUTES = env_int("QBWC_SAFETY_WINDOW_MINUTES", 10, minimum=0
 # Connector, or "Update Selected" clicked repeatedly).
 QBWC_MIN_SECONDS_BETWEEN_RUNS = env_int("QBWC_MIN_SECONDS_BETWEEN_RUNS", 60, minimum=0)
 QBWC_LOGIN_FAILURES_BEFORE_THROTTLE = env_int("QBWC_LOGIN_FAILURES_BEFORE_THROTTLE", 5, minimum=1)
+
+# --- QBWC hardening (issue 10) ------------------------------------------------
+# Bytes any SOAP call but receiveResponseXML may have (authenticate needs < 1 KB),
+# and the bytes before the operation element of any call.
+QBWC_MAX_CALL_BYTES = env_int("QBWC_MAX_CALL_BYTES", 8192, minimum=1024, maximum=1024 * 1024)
+# Characters of qbXML one receiveResponseXML may carry. libxml2 refuses a text node
+# over 10 000 000 bytes, hence the maximum; QBWC_MAX_RETURNED keeps real pages far below.
+QBWC_MAX_RESPONSE_BYTES = env_int("QBWC_MAX_RESPONSE_BYTES", 8_000_000, minimum=1024, maximum=9_500_000)
+# The SOAP envelope itself: a real call has about a dozen elements, four levels deep.
+QBWC_MAX_ENVELOPE_ELEMENTS = env_int("QBWC_MAX_ENVELOPE_ELEMENTS", 64, minimum=16, maximum=10_000)
+QBWC_MAX_ENVELOPE_DEPTH = env_int("QBWC_MAX_ENVELOPE_DEPTH", 8, minimum=5, maximum=200)
+# Failed logins: per (username, client address), then blocked for BLOCK_SECONDS,
+# doubling up to BLOCK_MAX_SECONDS. Per username from all addresses together: the
+# ceiling below, which never blocks the address of the tenant's last good session.
+QBWC_LOGIN_FAILURES_PER_USERNAME = env_int("QBWC_LOGIN_FAILURES_PER_USERNAME", 100, minimum=1)
+QBWC_LOGIN_BLOCK_SECONDS = env_int("QBWC_LOGIN_BLOCK_SECONDS", 60, minimum=1)
+QBWC_LOGIN_BLOCK_MAX_SECONDS = env_int("QBWC_LOGIN_BLOCK_MAX_SECONDS", 900, minimum=1)
+# Keys for the HMAC-SHA-256 of generated QBWC passwords, newest first (tenants/credentials.py).
+# Unset: derived from SECRET_KEY and SECRET_KEY_FALLBACKS (rotating those then rotates these).
+QBWC_PASSWORD_KEYS = env_list("QBWC_PASSWORD_KEYS", []) or [
+    _hashlib.sha256(b"ml-connector qbwc password key:" + _k.encode()).hexdigest()
+    for _k in [SECRET_KEY, *SECRET_KEY_FALLBACKS]
+]
+for _key in QBWC_PASSWORD_KEYS:
+    if len(_key) < 32:
+        raise ImproperlyConfigured("QBWC_PASSWORD_KEYS entries must be at least 32 characters")
 
 # --- Procore ----------------------------------------------------------------
 PROCORE_SANDBOX_API_URL = env_url("PROCORE_SANDBOX_API_URL", "https://sandbox.procore.com")

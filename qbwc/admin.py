@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
 from qbwc import qb_errors
 from qbwc.models import QbwcSession, RawResponse
+from qbwc.tickets import sessions_end_by_support
 from tenants import access
 from tenants.admin import TenantFilter
 from tenants.admin_base import TenantScopedAdmin
@@ -59,15 +61,26 @@ class QbwcSessionAdmin(TenantScopedAdmin):
                                  "records_changed", "warnings"]}),
         ("Errors", {"fields": ["error_plain", "last_error", "hresult", "step_errors"]}),
         ("QuickBooks", {"fields": ["company_name", "company_file", "qb_product", "qbxml_versions",
-                                   "qbxml_version", "ticket_hint"]}),
+                                   "qbxml_version", "ticket_hint", "client_address"]}),
     ]
 
+    actions = ["end_sessions"]
     readonly_fields = [
         "tenant", "state", "step", "progress", "started_at", "last_seen_at", "finished_at", "duration",
         "vendors_received", "bills_received", "deletions_received", "records_changed", "warnings",
         "error_plain", "last_error", "hresult", "step_errors", "company_name", "company_file", "qb_product",
-        "qbxml_versions", "qbxml_version", "ticket_hint",
+        "qbxml_versions", "qbxml_version", "ticket_hint", "client_address",
     ]
+
+    @admin.action(description="End the selected sessions now (their tickets stop working)")
+    def end_sessions(self, request: HttpRequest, queryset: QuerySet[QbwcSession]) -> None:
+        if not access.is_operator(request.user):
+            self.message_user(request, "Only support staff can end sessions.", level=messages.ERROR)
+            return
+        ended = sessions_end_by_support(sessions=queryset, user=request.user)
+        for session in ended:  # the admin's own audit trail (LogEntry), one row per session
+            self.log_change(request, session, f"Ended the QBWC session {session.ticket_hint}… (support)")
+        self.message_user(request, f"Ended {len(ended)} session(s).")
 
     @admin.display(description="Duration")
     def duration(self, obj: QbwcSession) -> str:

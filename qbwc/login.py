@@ -1,42 +1,138 @@
-"""authenticate: credentials -> a fresh session ticket, or the reason there is none."""
+"""authenticate: credentials -> a fresh session ticket, or the reason there is none.
+
+Throttling cannot be turned against the customer: failures count per (username,
+client address), so guesses from one address never block the right password from
+another; and per username from all addresses together, up to a ceiling that blocks
+every address but the one the tenant's last good session came from. A blocked
+attempt is answered "nvu" without checking the password and without counting, so
+a trickle of guesses cannot keep a block alive forever; a block doubles from
+QBWC_LOGIN_BLOCK_SECONDS up to QBWC_LOGIN_BLOCK_MAX_SECONDS.
+
+Check and count are one transaction under the tenant row's lock: concurrent
+guesses for a username are checked one at a time, so a burst gets exactly the limit.
+
+Success path: three statements (lock the tenant; one SELECT of throttle and session
+facts; INSERT the session).
+"""
 
 from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from audit.logcontext import log_context_bind
+from qbwc.logtext import printable
 from qbwc.models import LoginThrottle, QbwcSession, SessionState
-from qbwc.tickets import digest, expire_stale
+from qbwc.tickets import LIVE_STATES, _cutoff, _revoked_q, digest, expire_stale
+from tenants import credentials
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
+NVU = ["", "nvu"]
 
 
-def _throttled(username: str, now: datetime) -> bool:
-    row = LoginThrottle.objects.filter(username=username).first()
-    return bool(row and row.blocked_until and row.blocked_until > now)
+@dataclass(frozen=True)
+class Facts:
+    pair_failures: int = 0
+    pair_blocked_until: datetime | None = None
+    user_failures: int = 0
+    user_blocked_until: datetime | None = None
+    open_live: bool = False
+    open_stale: bool = False
+    last_finished_at: datetime | None = None
+    last_address: str | None = None
 
 
-def _login_failed(username: str, now: datetime) -> None:
-    with transaction.atomic():
-        row, _ = LoginThrottle.objects.select_for_update().get_or_create(username=username[:150])
-        row.failures += 1
-        row.last_failure_at = now
-        over = row.failures - settings.QBWC_LOGIN_FAILURES_BEFORE_THROTTLE
-        if over >= 0:
-            # Doubling back-off from one minute, capped at an hour.
-            row.blocked_until = now + timedelta(seconds=min(3600, 60 * 2**min(over, 6)))
-        row.save()
+def _throttle(username: str, address: str, field: str) -> Subquery:
+    return Subquery(LoginThrottle.objects.filter(username=username, address=address).values(field)[:1])
 
 
-def session_authenticate(*, username: str, password: str) -> list[str]:
+def _facts(username: str, address: str, tenant: Tenant | None, now: datetime) -> Facts:
+    """Everything authenticate decides on, read in one SELECT (after the tenant lock)."""
+    annotations = {
+        "pair_failures": _throttle(username, address, "failures"),
+        "pair_blocked_until": _throttle(username, address, "blocked_until"),
+        "user_failures": _throttle(username, LoginThrottle.ALL_ADDRESSES, "failures"),
+        "user_blocked_until": _throttle(username, LoginThrottle.ALL_ADDRESSES, "blocked_until"),
+    }
+    if tenant is None:
+        row = (
+            LoginThrottle.objects.filter(username=username, address__in=[address, LoginThrottle.ALL_ADDRESSES])
+            .values("address", "failures", "blocked_until")
+        )
+        rows: dict[str, dict[str, Any]] = {r["address"]: dict(r) for r in row}
+        pair, user = rows.get(address, {}), rows.get(LoginThrottle.ALL_ADDRESSES, {})
+        return Facts(
+            pair_failures=pair.get("failures") or 0,
+            pair_blocked_until=pair.get("blocked_until"),
+            user_failures=user.get("failures") or 0,
+            user_blocked_until=user.get("blocked_until"),
+        )
+    sessions = QbwcSession.objects.filter(tenant_id=OuterRef("pk"))
+    live_open = sessions.filter(state=SessionState.OPEN)
+    values = (
+        Tenant.objects.filter(pk=tenant.pk)
+        .annotate(
+            **annotations,
+            open_live=Exists(live_open.filter(started_at__gte=_cutoff(now)).exclude(_revoked_q())),
+            open_stale=Exists(
+                sessions.filter(state__in=LIVE_STATES).filter(Q(started_at__lt=_cutoff(now)) | _revoked_q())
+            ),
+            last_finished_at=Subquery(
+                sessions.filter(state__in=[SessionState.DONE, SessionState.CLOSED], finished_at__isnull=False)
+                .order_by("-finished_at")
+                .values("finished_at")[:1]
+            ),
+            last_address=Subquery(sessions.order_by("-started_at").values("client_address")[:1]),
+        )
+        .values(*annotations, "open_live", "open_stale", "last_finished_at", "last_address")
+        .get()
+    )
+    values["pair_failures"] = values["pair_failures"] or 0
+    values["user_failures"] = values["user_failures"] or 0
+    return Facts(**values)
+
+
+def _blocked(facts: Facts, *, address: str, now: datetime) -> bool:
+    if facts.pair_blocked_until and facts.pair_blocked_until > now:
+        return True
+    user_blocked = facts.user_blocked_until and facts.user_blocked_until > now
+    # The ceiling for all addresses never shuts out where the tenant's Web Connector last logged in from.
+    return bool(user_blocked) and not (address and facts.last_address == address)
+
+
+def _block_until(failures: int, limit: int, now: datetime) -> datetime | None:
+    over = failures - limit
+    if over < 0:
+        return None
+    seconds = min(settings.QBWC_LOGIN_BLOCK_MAX_SECONDS, settings.QBWC_LOGIN_BLOCK_SECONDS * 2 ** min(over, 20))
+    return now + timedelta(seconds=seconds)
+
+
+def _count_failure(username: str, address: str, facts: Facts, now: datetime) -> None:
+    """Count one failure for the pair and for the username (inside the caller's transaction)."""
+    pair_limit = settings.QBWC_LOGIN_FAILURES_BEFORE_THROTTLE
+    user_limit = settings.QBWC_LOGIN_FAILURES_PER_USERNAME
+    for addr, failures, limit in (
+        (address, facts.pair_failures + 1, pair_limit),
+        (LoginThrottle.ALL_ADDRESSES, facts.user_failures + 1, user_limit),
+    ):
+        LoginThrottle.objects.update_or_create(
+            username=username,
+            address=addr,
+            defaults={"failures": failures, "last_failure_at": now, "blocked_until": _block_until(failures, limit, now)},
+        )
+
+
+def session_authenticate(*, username: str, password: str, client_address: str = "") -> list[str]:
     """Check the QBWC credentials and open a session, or say why not.
 
     Validates and acts: answers ["", "nvu"] (bad/throttled/inactive), ["", "busy"]
@@ -44,46 +140,52 @@ def session_authenticate(*, username: str, password: str) -> list[str]:
     else [ticket, "", seconds until the next scheduled run].
     """
     now = timezone.now()
-    username = username.strip()
-    if not username or _throttled(username, now):
-        return ["", "nvu"]
-    tenant = Tenant.objects.filter(qbwc_username=username).first()
-    if tenant is None:
-        make_password(password)  # same hashing cost as a real check
-        ok = False
-    else:
-        ok = tenant.check_qbwc_password(password) and tenant.active
-    if not ok or tenant is None:
-        _login_failed(username, now)
-        log.warning("qbwc authenticate refused for %r", username)
-        return ["", "nvu"]
-    LoginThrottle.objects.filter(username=username).delete()
-
-    poll_seconds = str(tenant.poll_interval_minutes * 60)
+    username = username.strip()[:150]
+    address = client_address[:45]
+    if not username:
+        return NVU
     with transaction.atomic():
-        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # one authenticate at a time
-        expire_stale(now=now, tenant_id=tenant.pk)
-        if QbwcSession.objects.filter(tenant=tenant, state=SessionState.OPEN).exists():
+        # Statement 1: the tenant, locked, so this username's logins are checked one at a time.
+        tenant = Tenant.objects.select_for_update().filter(qbwc_username=username).first()
+        facts = _facts(username, address, tenant, now)  # statement 2
+        if _blocked(facts, address=address, now=now):
+            log.warning("qbwc authenticate throttled for %s from %s", printable(username, limit=60), address or "?")
+            return NVU
+        if tenant is None:
+            ok = credentials.verify_nobody(password)
+        else:
+            ok = tenant.check_qbwc_password(password) and tenant.active
+        if not ok or tenant is None:
+            _count_failure(username, address, facts, now)
+            log.warning("qbwc authenticate refused for %s from %s", printable(username, limit=60), address or "?")
+            return NVU
+        if facts.pair_failures:
+            LoginThrottle.objects.filter(username=username, address=address).delete()
+        if credentials.needs_rehash(tenant.qbwc_password):
+            tenant.set_qbwc_password(password, generated=True)
+            Tenant.objects.filter(pk=tenant.pk).update(qbwc_password=tenant.qbwc_password)
+        poll_seconds = str(tenant.poll_interval_minutes * 60)
+        if facts.open_stale:
+            expire_stale(now=now, tenant_id=tenant.pk)
+        if facts.open_live:
             return ["", "busy"]
         if tenant.sync_paused:
             return ["", "none", poll_seconds]
-        recent = (
-            QbwcSession.objects.filter(
-                tenant=tenant, state__in=[SessionState.DONE, SessionState.CLOSED], finished_at__isnull=False
-            )
-            .order_by("-finished_at")
-            .first()
-        )
         # A run finished this recently means "none": a second QBWC, or "Update Selected" hammered.
         wait = settings.QBWC_MIN_SECONDS_BETWEEN_RUNS
-        if recent and recent.finished_at and (now - recent.finished_at).total_seconds() < wait:
-            left = wait - int((now - recent.finished_at).total_seconds())
+        finished = facts.last_finished_at
+        if finished and (now - finished).total_seconds() < wait:
+            left = wait - int((now - finished).total_seconds())
             return ["", "none", str(max(left, 1))]
         ticket = secrets.token_urlsafe(32)  # 256 bits
-        session = QbwcSession.objects.create(
-            tenant=tenant, ticket_digest=digest(ticket), ticket_hint=ticket[:6], started_at=now, last_seen_at=now
+        session = QbwcSession.objects.create(  # statement 3
+            tenant=tenant,
+            ticket_digest=digest(ticket),
+            ticket_hint=ticket[:6],
+            client_address=address,
+            started_at=now,
+            last_seen_at=now,
         )
         log_context_bind(tenant_id=tenant.pk, session_id=session.pk)
     log.info("qbwc session opened for tenant %s", tenant.slug)
     return [ticket, "", poll_seconds]
-

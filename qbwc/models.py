@@ -38,6 +38,9 @@ class QbwcSession(TenantOwned):
 
     ticket_digest = models.CharField(max_length=64, unique=True)
     ticket_hint = models.CharField(max_length=8, help_text="First characters of the ticket, for logs")
+    client_address = models.CharField(
+        max_length=45, blank=True, default="", help_text="Where authenticate came from (IPv4 or IPv6)"
+    )
     state = models.CharField(max_length=10, choices=SessionState.choices, default=SessionState.OPEN)
     step = models.CharField(max_length=20, choices=Step.choices, default=Step.VENDORS)
     step_started_at = models.DateTimeField(null=True, blank=True)
@@ -123,12 +126,24 @@ class RawResponse(TenantOwned):
 
 
 class LoginThrottle(models.Model):
-    """Failed authenticate calls per QBWC username (whether or not the username exists)."""
+    """Failed authenticate calls per QBWC username (whether or not the username exists).
 
-    username = models.CharField(max_length=150, unique=True)
+    One row per (username, client address), and one with address "" counting the
+    username's failures from every address (see qbwc.login).
+    """
+
+    ALL_ADDRESSES = ""
+
+    username = models.CharField(max_length=150)
+    address = models.CharField(max_length=45, blank=True, default="")
     failures = models.PositiveIntegerField(default=0)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     blocked_until = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["username", "address"], name="loginthrottle_unique_username_address")
+        ]
+
     def __str__(self) -> str:
-        return f"{self.username}: {self.failures} failures"
+        return f"{self.username} from {self.address or 'all addresses'}: {self.failures} failures"

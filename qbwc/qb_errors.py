@@ -62,7 +62,7 @@ HRESULTS: dict[str, QbError] = dict(
         _e(
             "0x80040400",
             "QuickBooks could not read the request ml-connector sent.",
-            "Nothing to do on the office PC: support has been told; the next update retries it.",
+            "Nothing to change on the office PC: send this message to support; the next update tries again.",
         ),
         # [OSR][LOG] "Could not access QuickBooks."
         _e(

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.metrics import qbwc_login_observed, qbwc_session_ended
 from qbwc import qb_errors, qbxml
+from qbwc.answer_limits import answer_refusal
 from qbwc.login import session_authenticate
 from qbwc.models import QbwcSession, RawResponse, SessionState, Step
 from qbwc.soap import SoapCall
@@ -38,16 +39,21 @@ UNKNOWN_TICKET = (
 MAX_ITERATOR_RESTARTS = 2
 
 
-def handle(call: SoapCall) -> str | int | list[str]:
+def handle(call: SoapCall, *, client_address: str = "") -> str | int | list[str]:
     """Dispatch one parsed SOAP call to its operation."""
     p = call.get
+    if call.refused and call.method == "receiveResponseXML":
+        return session_refuse_response(ticket=p("ticket"), reason=call.refused)
     match call.method:
         case "serverVersion":
             return SERVER_VERSION
         case "clientVersion":
             return client_version_check(version=p("strVersion"))
         case "authenticate":
-            return qbwc_login_observed(session_authenticate(username=p("strUserName"), password=p("strPassword")))
+            return qbwc_login_observed(
+                session_authenticate(
+                username=p("strUserName"), password=p("strPassword"), client_address=client_address)
+            )
         case "sendRequestXML":
             return session_send_request(
                 ticket=p("ticket"),
@@ -75,9 +81,15 @@ def handle(call: SoapCall) -> str | int | list[str]:
     raise ValueError(f"unhandled operation {call.method}")
 
 
+def small_int(text: str) -> int | None:
+    """A short run of ASCII digits as an int, else None (str.isdigit() also accepts '²', which int() refuses)."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def client_version_check(*, version: str) -> str:
     """"" to go on; "W:" warns (the user may continue)."""
-    parts = tuple(int(x) for x in version.split(".")[:2] if x.isdigit())
+    parts = tuple(n for n in (small_int(x) for x in version[:100].split(".")[:2]) if n is not None)
     if parts and parts < MIN_CLIENT_VERSION:
         return "W:This Web Connector is old; please update it from Intuit's site."
     return ""
@@ -93,8 +105,9 @@ def _negotiate(session: QbwcSession, *, hcp_response: str, major: str, minor: st
     session.qbxml_versions = ", ".join(host.versions)[:255]
     if host.versions:
         return qbxml.choose_version(host.versions)
-    if major.strip().isdigit() and int(major) > 0:
-        offered = f"{int(major)}.{int(minor) if minor.strip().isdigit() else 0}"
+    major_n, minor_n = small_int(major), small_int(minor)
+    if major_n:
+        offered = f"{major_n}.{minor_n or 0}"
         return qbxml.choose_version([offered]) or ""
     return qbxml.DEFAULT_VERSION
 
@@ -280,12 +293,20 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
             f"{message.strip() or 'no response'} ({hresult.strip() or 'no HRESULT'})",
             hresult=hresult.strip(),
         )
+    refusal = answer_refusal(
+        response, step=step, max_chars=settings.QBWC_MAX_RESPONSE_BYTES, max_records=settings.QBWC_MAX_RETURNED
+    )
+    if refusal:
+        return _fail(
+            session, now, f"QuickBooks' {Step(step).label.lower()} answer was refused: {refusal}. Nothing was stored."
+        )
     try:
         parsed = qbxml.parse_response(response, step, max_bytes=settings.QBWC_MAX_BODY_BYTES)  # type: ignore[arg-type]
     except qbxml.QbxmlError as exc:
         return _fail(session, now, f"QuickBooks sent a {Step(step).label.lower()} response we cannot read: {exc}")
     if parsed.request_id and parsed.request_id != str(seq):
-        if parsed.request_id.isdigit() and int(parsed.request_id) <= session.answered_seq:
+        answered = small_int(parsed.request_id)
+        if answered is not None and answered <= session.answered_seq:
             # The answer to an earlier request, again (the next request is already built).
             _touch(session, now)
             return session.progress
@@ -387,14 +408,33 @@ def session_connection_error(*, ticket: str, hresult: str, message: str) -> str:
 
 
 def session_last_error(*, ticket: str) -> str:
+    # Reads only: getLastError every 30 s must not keep a session alive (the TTL is absolute).
     now = timezone.now()
     session = session_for(ticket, now=now, lock=False)
     if session is None or session.state in (SessionState.EXPIRED, SessionState.CLOSED):
         return UNKNOWN_TICKET
-    if session.state == SessionState.OPEN:
-        _touch(session, now)
     # QBWC shows this text to the bookkeeper: the plain cause and fix first, the raw code beside it.
     return qb_errors.for_bookkeeper(hresult=session.hresult, message=session.last_error)
+
+
+def session_refuse_response(*, ticket: str, reason: str) -> int:
+    """A live session's answer was refused before it was parsed (too large, broken envelope).
+
+    The session ends FAILED with a readable getLastError; nothing is stored, and the
+    tenant's next run starts afresh (not "busy").
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        session = session_for(ticket, now=now)
+        if session is None or session.state != SessionState.OPEN:
+            return -1
+        step = Step(session.step).label.lower()
+        return _fail(
+            session,
+            now,
+            f"QuickBooks' {step} answer was refused: {reason}. Nothing was stored; lower "
+            "QBWC_MAX_RETURNED if QuickBooks' pages are this large.",
+        )
 
 
 def summary(session: QbwcSession) -> str:

@@ -1,44 +1,108 @@
-"""Tickets name sessions; stale sessions expire. The only way from a ticket to a tenant.
+"""Tickets name sessions; stale or revoked sessions end. The only way from a ticket to a tenant.
 
 The ticket itself is never stored, only its SHA-256 (see QbwcSession).
+
+A session's life is absolute: QBWC_SESSION_TTL_SECONDS from authenticate, whatever
+the Web Connector calls meanwhile (getLastError every 30 s does not keep it alive).
+It also ends at once, for every later call, when its tenant is deactivated or
+paused or gets a new QBWC password, or when support ends it from the admin.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from audit.logcontext import log_context_bind
 from audit.metrics import qbwc_session_ended
 from qbwc.models import LoginThrottle, QbwcSession, RawResponse, SessionState
+from tenants.models import Tenant
+
+log = logging.getLogger(__name__)
 
 # Raw qbXML is kept for diagnosis, not as the audit trail (SyncEvent is); big companies
 # send megabytes per run, so old responses go.
 RAW_RESPONSE_RETENTION_DAYS = 30
+LIVE_STATES = (SessionState.OPEN, SessionState.DONE)
+EXPIRED_TEXT = "The Web Connector session reached its time limit; the next run re-reads from the last stored marks."
 
 
 def digest(ticket: str) -> str:
-    return hashlib.sha256(ticket.encode("utf-8")).hexdigest()
+    return hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _cutoff(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.QBWC_SESSION_TTL_SECONDS)
+
+
+def revocation_reason(session: QbwcSession, tenant: Tenant) -> str:
+    """Why this live session may no longer act for its tenant ("" = it may)."""
+    if not tenant.active:
+        return "Ended: the tenant was deactivated."
+    if tenant.sync_paused:
+        return "Ended: sync was paused for this tenant."
+    changed = tenant.qbwc_password_changed_at
+    if changed is not None and changed >= session.started_at:
+        return "Ended: the QBWC password was changed."
+    return ""
+
+
+def _revoked_q() -> Q:
+    return (
+        Q(tenant__active=False)
+        | Q(tenant__sync_paused=True)
+        | Q(tenant__qbwc_password_changed_at__gte=F("started_at"))
+    )
 
 
 def expire_stale(*, now: datetime, tenant_id: int | None = None) -> int:
-    cutoff = now - timedelta(seconds=settings.QBWC_SESSION_TTL_SECONDS)
-    stale = QbwcSession.objects.filter(state=SessionState.OPEN, last_seen_at__lt=cutoff)
-    done = QbwcSession.objects.filter(state=SessionState.DONE, last_seen_at__lt=cutoff)
+    """End sessions past their absolute TTL or revoked by a tenant change."""
+    live = QbwcSession.objects.filter(state__in=LIVE_STATES)
     if tenant_id is not None:
-        stale, done = stale.filter(tenant_id=tenant_id), done.filter(tenant_id=tenant_id)
-    n = stale.update(
-        state=SessionState.EXPIRED,
-        finished_at=now,
-        last_error="The Web Connector stopped calling; the next run re-reads from the last stored marks.",
+        live = live.filter(tenant_id=tenant_id)
+    cutoff = _cutoff(now)
+    n = live.filter(state=SessionState.OPEN, started_at__lt=cutoff).update(
+        state=SessionState.EXPIRED, finished_at=now, pending_request="", last_error=EXPIRED_TEXT
     )
     qbwc_session_ended(outcome="expired", count=n)
     # A finished plan whose closeConnection never came is still a complete run.
-    n += done.update(state=SessionState.CLOSED, finished_at=now)
+    n += live.filter(state=SessionState.DONE, started_at__lt=cutoff).update(
+        state=SessionState.CLOSED, finished_at=now
+    )
+    for session in live.filter(_revoked_q()).select_related("tenant"):
+        session_end(session=session, reason=revocation_reason(session, session.tenant), now=now)
+        n += 1
     return n
+
+
+def session_end(*, session: QbwcSession, reason: str, now: datetime | None = None) -> None:
+    """End a live session now; its ticket gets the unknown-session answers from here on."""
+    now = now or timezone.now()
+    # EXPIRED is the state whose ticket is "unknown" to every later call (documented answers).
+    if session.state == SessionState.OPEN:
+        session.last_error = reason
+    session.state = SessionState.EXPIRED
+    session.finished_at = session.finished_at or now
+    session.pending_request = ""
+    session.save(update_fields=["state", "last_error", "finished_at", "pending_request"])
+    log.info("qbwc session %s ended: %s", session.pk, reason)
+
+
+def sessions_end_by_support(*, sessions: QuerySet[QbwcSession], user: Any) -> list[QbwcSession]:
+    """Support ends live sessions from the admin; returns those it ended (for the audit log)."""
+    ended: list[QbwcSession] = []
+    with transaction.atomic():
+        for session in sessions.select_for_update().filter(state__in=LIVE_STATES):
+            session_end(session=session, reason=f"Ended by support ({user.get_username()}).")
+            ended.append(session)
+    return ended
 
 
 def sessions_expire(*, now: datetime | None = None) -> int:
@@ -55,13 +119,26 @@ def sessions_expire(*, now: datetime | None = None) -> int:
     return expire_stale(now=now)
 
 
+def ticket_is_live(ticket: str) -> bool:
+    """One SELECT: does the ticket name a live, unrevoked session? (Checked before a large body is parsed.)"""
+    if not ticket or len(ticket) > 200:
+        return False
+    return (
+        QbwcSession.objects.filter(
+            ticket_digest=digest(ticket), state__in=LIVE_STATES, started_at__gte=_cutoff(timezone.now())
+        )
+        .exclude(_revoked_q())
+        .exists()
+    )
+
+
 def session_for(ticket: str, *, now: datetime, lock: bool = True) -> QbwcSession | None:
-    """The session a ticket names, with its tenant (one query); expired on the spot if stale.
+    """The session a ticket names, with its tenant (one query); ended on the spot if stale or revoked.
 
     lock=True takes the row lock (call in a transaction); the SOAP calls that write with a
-    guarded UPDATE instead read without it.
+    guarded UPDATE (qbwc.session) read without it.
     """
-    if not ticket:
+    if not ticket or len(ticket) > 200:
         return None
     sessions = QbwcSession.objects.select_related("tenant")
     if lock:
@@ -70,9 +147,14 @@ def session_for(ticket: str, *, now: datetime, lock: bool = True) -> QbwcSession
     if session is None:
         return None
     log_context_bind(tenant_id=session.tenant_id, session_id=session.pk)
-    ttl = timedelta(seconds=settings.QBWC_SESSION_TTL_SECONDS)
-    if session.state in (SessionState.OPEN, SessionState.DONE) and session.last_seen_at < now - ttl:
-        expire_stale(now=now, tenant_id=session.tenant_id)
-        session.refresh_from_db()
+    if session.state in LIVE_STATES:
+        if session.started_at < _cutoff(now):
+            if session.state == SessionState.OPEN:
+                session_end(session=session, reason=EXPIRED_TEXT, now=now)
+            else:
+                session.state = SessionState.CLOSED
+                session.finished_at = session.finished_at or now
+                session.save(update_fields=["state", "finished_at"])
+        elif reason := revocation_reason(session, session.tenant):
+            session_end(session=session, reason=reason, now=now)
     return session
-

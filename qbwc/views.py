@@ -1,4 +1,10 @@
-"""Thin: bytes -> soap.parse_call -> session.handle -> soap.render."""
+"""Thin: bytes -> soap.CallReader -> session.handle -> soap.render.
+
+The body is read in chunks and parsed as it arrives (soap.CallReader): every
+operation but receiveResponseXML is refused past a few KB, and receiveResponseXML's
+ticket is checked before its payload is parsed, so an anonymous request cannot
+make the server build a large tree.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +18,69 @@ from django.views.decorators.csrf import csrf_exempt
 from audit.logcontext import log_context_bind
 from audit.metrics import soap_observed
 from qbwc import soap
+from qbwc.logtext import printable
 from qbwc.session import handle, session_fail_after_error
+from qbwc.tickets import ticket_is_live
+from tenants.client_ip import client_ip
 
 log = logging.getLogger(__name__)
 XML = "text/xml; charset=utf-8"
+CHUNK = 64 * 1024
 
 
 def _fault(message: str, *, client: bool = True) -> HttpResponse:
     # SOAP 1.1 section 6.2: a Fault travels with HTTP 500.
-    return HttpResponse(soap.render_fault(soap.SoapFault(message, client=client)), status=500, content_type=XML)
+    response = HttpResponse(
+        soap.render_fault(soap.SoapFault(message, client=client)), status=500, content_type=XML
+    )
+    # Already logged by us at the right level: keep django.request from adding an
+    # ERROR "Internal Server Error" line that anyone on the internet could trigger.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+def limits() -> soap.Limits:
+    return soap.Limits(
+        small_bytes=settings.QBWC_MAX_CALL_BYTES,
+        max_bytes=settings.QBWC_MAX_BODY_BYTES,
+        response_chars=settings.QBWC_MAX_RESPONSE_BYTES,
+        max_elements=settings.QBWC_MAX_ENVELOPE_ELEMENTS,
+        max_depth=settings.QBWC_MAX_ENVELOPE_DEPTH,
+    )
+
+
+def _drain(request: HttpRequest) -> None:
+    # Read (and drop) what is left, a chunk at a time: a server that closes a socket
+    # with unread bytes sends a TCP reset, and the client never sees our answer.
+    while request.read(CHUNK):
+        pass
+
+
+def read_call(request: HttpRequest, lim: soap.Limits) -> soap.SoapCall:
+    """Parse the request body as it arrives; raise SoapFault when it is refused."""
+    reader = soap.CallReader(soap_action=request.META.get("HTTP_SOAPACTION", ""), limits=lim)
+    checked = False
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    small = declared.isascii() and declared.isdigit() and int(declared) <= lim.small_bytes
+    try:
+        while chunk := request.read(CHUNK):
+            reader.feed(chunk)
+            if reader.method == soap.LARGE_OPERATION and reader.ticket is not None and not checked:
+                checked = True
+                # A small answer costs nothing to parse; a large one only for a live session.
+                if not small and not ticket_is_live(reader.ticket):
+                    _drain(request)
+                    return soap.SoapCall(method=reader.method, params={"ticket": reader.ticket})
+        return reader.close()
+    except soap.SoapFault as fault:
+        ticket = reader.ticket
+        if reader.method == soap.LARGE_OPERATION and ticket and (checked or ticket_is_live(ticket)):
+            # The session is real but its answer is too large or broken: end the session
+            # with a readable reason (getLastError) instead of faulting and leaving it open.
+            _drain(request)
+            return soap.SoapCall(method=reader.method, params={"ticket": ticket}, refused=fault.message)
+        _drain(request)
+        raise
 
 
 @csrf_exempt  # a SOAP client has no CSRF token; the ticket is its credential
@@ -33,22 +93,19 @@ def endpoint(request: HttpRequest) -> HttpResponse:
         return render(request, "qbwc/support.html")
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
-    limit = settings.QBWC_MAX_BODY_BYTES
+    lim = limits()
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > limit:
-        return _fault(f"request body over the {limit}-byte limit")
-    # Read past DATA_UPLOAD_MAX_MEMORY_SIZE on purpose: our own cap is the limit here.
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        return _fault(f"request body over the {limit}-byte limit")
+    if declared.isascii() and declared.isdigit() and int(declared) > lim.max_bytes:
+        log.info("qbwc: refused a SOAP request of %s bytes (limit %s)", printable(declared, limit=20), lim.max_bytes)
+        return _fault(f"request body over the {lim.max_bytes}-byte limit")
     try:
-        call = soap.parse_call(body, soap_action=request.META.get("HTTP_SOAPACTION", ""), max_bytes=limit)
+        call = read_call(request, lim)
     except soap.SoapFault as fault:
-        log.info("qbwc: refused a SOAP request: %s", fault.message)
+        log.info("qbwc: refused a SOAP request: %s", printable(fault.message))
         return _fault(fault.message)
     log_context_bind(method=call.method)
     try:
-        result = handle(call)
+        result = handle(call, client_address=client_ip(request))
     except Exception:
         log.exception("qbwc: %s failed", call.method)
         ticket = call.get("ticket") or call.get("wcTicket")

@@ -32,6 +32,29 @@ def _parser() -> etree.XMLParser:
     )
 
 
+def refuses_dtd(data: bytes) -> bool:
+    """True when the bytes declare a DOCTYPE or an ENTITY (never needed by SOAP or qbXML)."""
+    return bool(_DTD.search(data))
+
+
+def xml_pull_parser() -> etree.XMLPullParser:
+    """The same hardening as _parser(), incremental (start/end events) for SOAP envelopes.
+
+    huge_tree stays off: libxml2 then refuses a text node over 10 000 000 bytes and
+    nesting over 256 levels by itself; our own element/depth/size limits (soap.Limits)
+    come well before those.
+    """
+    return etree.XMLPullParser(
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+    )
+
+
 def parse_bytes(data: bytes, *, max_bytes: int) -> etree._Element:
     if len(data) > max_bytes:
         raise UnsafeXml(f"document is {len(data)} bytes, over the {max_bytes}-byte limit")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
+from django.utils import timezone
 from encrypted_fields.fields import EncryptedTextField
+
+from tenants import credentials
 
 
 class ProcoreEnvironment(models.TextChoices):
@@ -32,8 +34,11 @@ class Tenant(models.Model):
     )
 
     qbwc_username = models.CharField("QBWC username", max_length=150, unique=True)
-    # A Django password hash (algorithm$iterations$salt$hash); never the password itself.
+    # A hash, never the password itself: HMAC-SHA-256 for a generated password, a
+    # Django password hash (PBKDF2) for one an operator chose (tenants.credentials).
     qbwc_password = models.CharField("QBWC password hash", max_length=256)
+    # Sessions opened before this are revoked (tickets of an old password stop working).
+    qbwc_password_changed_at = models.DateTimeField("QBWC password changed", null=True, blank=True)
     qbwc_owner_id = models.UUIDField("QBWC OwnerID", default=uuid.uuid4, editable=False)
     qbwc_file_id = models.UUIDField("QBWC FileID", default=uuid.uuid4, editable=False)
     poll_interval_minutes = models.PositiveIntegerField(default=15)
@@ -56,12 +61,13 @@ class Tenant(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def set_qbwc_password(self, raw: str) -> None:
-        self.qbwc_password = make_password(raw)
+    def set_qbwc_password(self, raw: str, *, generated: bool = False) -> None:
+        self.qbwc_password = credentials.hash_generated(raw) if generated else credentials.hash_chosen(raw)
+        self.qbwc_password_changed_at = timezone.now()
 
     def check_qbwc_password(self, raw: str) -> bool:
-        # check_password compares in constant time.
-        return check_password(raw, self.qbwc_password)
+        # Both verifiers compare in constant time.
+        return credentials.verify(raw, self.qbwc_password)
 
 
 class Role(models.TextChoices):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
+from tenants import credentials
 from tenants.models import BillTarget, Membership, ProcoreEnvironment, Role, Tenant
 
 
@@ -49,10 +51,20 @@ def tenant_validate(
         raise ValidationError("poll interval must be at least 1 minute")
 
 
-def qbwc_password_validate(password: str) -> None:
-    """The rule for a QBWC password, wherever it is set (CLI, admin, services)."""
-    if len(password) < 8:
-        raise ValidationError("QBWC password must be at least 8 characters")
+def qbwc_password_validate(password: str, *, generated: bool = False) -> None:
+    """The rule for a QBWC password, wherever it is set (CLI, admin, services).
+
+    A generated one (credentials.generate_password) must carry 128 bits; one an
+    operator chose goes through AUTH_PASSWORD_VALIDATORS, like a user's password.
+    """
+    if generated:
+        if len(password) < 22:  # 16 random bytes, url-safe base64: the 128-bit floor
+            raise ValidationError("a generated QBWC password must carry at least 128 bits")
+        return
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise ValidationError("QBWC password: " + " ".join(exc.messages)) from None
 
 
 def tenant_create(
@@ -68,14 +80,19 @@ def tenant_create(
     active: bool = True,
     sync_paused: bool = False,
     bill_target: str = BillTarget.REQUISITION_THEN_DIRECT_COST,
+    qbwc_password_generated: bool = False,
 ) -> Tenant:
-    """Validate every argument, then create the tenant. Raises ValidationError with one message."""
+    """Validate every argument, then create the tenant. Raises ValidationError with one message.
+
+    `qbwc_password_generated`: the password came from credentials.generate_password()
+    (stored as a keyed fast hash); otherwise it is an operator's choice (slow hasher).
+    """
     tenant_validate(
         slug=slug, name=name, qbwc_username=qbwc_username, procore_environment=procore_environment,
         procore_company_id=procore_company_id, procore_project_id=procore_project_id,
         poll_interval_minutes=poll_interval_minutes,
     )
-    qbwc_password_validate(qbwc_password)
+    qbwc_password_validate(qbwc_password, generated=qbwc_password_generated)
     if bill_target not in BillTarget.values:
         raise ValidationError(f"bill target {bill_target!r} is not one of: " + ", ".join(BillTarget.values))
 
@@ -91,16 +108,24 @@ def tenant_create(
         sync_paused=sync_paused,
         bill_target=bill_target,
     )
-    tenant.set_qbwc_password(qbwc_password)
+    tenant.set_qbwc_password(qbwc_password, generated=qbwc_password_generated)
     with transaction.atomic():
         tenant.save()
     return tenant
 
 
-def tenant_qbwc_password_set(*, tenant: Tenant, password: str) -> None:
-    qbwc_password_validate(password)
-    tenant.set_qbwc_password(password)
-    tenant.save(update_fields=["qbwc_password"])
+def tenant_qbwc_password_set(*, tenant: Tenant, password: str, generated: bool = False) -> None:
+    """Validate and set a new QBWC password; the tenant's open sessions end with it (qbwc.tickets)."""
+    qbwc_password_validate(password, generated=generated)
+    tenant.set_qbwc_password(password, generated=generated)
+    tenant.save(update_fields=["qbwc_password", "qbwc_password_changed_at"])
+
+
+def tenant_qbwc_password_reset(*, tenant: Tenant) -> str:
+    """Generate a new QBWC password (144 bits), store its keyed hash, return it to show once."""
+    password = credentials.generate_password()
+    tenant_qbwc_password_set(tenant=tenant, password=password, generated=True)
+    return password
 
 
 def membership_add(*, tenant: Tenant, username: str, password: str, role: str) -> Membership:
@@ -113,8 +138,7 @@ def membership_add(*, tenant: Tenant, username: str, password: str, role: str) -
     with transaction.atomic():
         user, created = user_model.objects.get_or_create(username=username)
         if password:
-            if len(password) < 8:
-                raise ValidationError("password must be at least 8 characters")
+            validate_password(password, user)  # AUTH_PASSWORD_VALIDATORS, as the admin does
             user.set_password(password)
         elif created:
             raise ValidationError("a new user needs a password")

@@ -16,5 +16,7 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "test-field-key-0123456789abcdef"
 os.environ.setdefault("PASSWORD_HASHERS_FAST", "1")
 os.environ.setdefault("VAR_DIR", str(_var))
 os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
+# Off except in the test of admin login throttling (tests/admin/test_login_throttle.py).
+os.environ.setdefault("AXES_ENABLED", "0")
 
 from connector.settings import *  # noqa: E402,F403

@@ -20,8 +20,8 @@ def compose() -> dict:  # type: ignore[type-arg]
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_compose_has_the_five_services() -> None:
-    assert set(compose()["services"]) == {"postgres", "redis", "web", "worker", "beat"}
+def test_compose_has_the_six_services() -> None:
+    assert set(compose()["services"]) == {"proxy", "postgres", "redis", "web", "worker", "beat"}
 
 
 def test_every_manage_py_command_in_compose_exists() -> None:

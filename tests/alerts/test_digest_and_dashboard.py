@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.core import mail
 from django.test import Client
@@ -30,7 +31,7 @@ def _login(username: str) -> Client:
     return client
 
 
-def test_a_thousand_failures_send_one_digest(db: None, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_thousand_failures_send_one_digest(db: None, settings: Any) -> None:
     cast = _cast(db)
     vendor = builders.vendor(cast.acme, "Apex Concrete")
     for n in range(1000):
@@ -74,7 +75,7 @@ def test_a_muted_kind_is_recorded_and_shown_but_sends_nothing(db: None) -> None:
     assert 'data-kind="records_failed"' in page and "Records failed: muted" in page
 
 
-def test_recipients_are_the_tenants_accountants_and_support_only(db: None, settings) -> None:  # type: ignore[no-untyped-def]
+def test_recipients_are_the_tenants_accountants_and_support_only(db: None, settings: Any) -> None:
     cast = _cast(db)
     settings.ALERTS_SUPPORT_EMAILS = ["oncall@example.com"]
     cast.charlie.is_active = False

@@ -61,5 +61,7 @@ def test_one_scrape_sums_every_gunicorn_worker_and_other_processes(tmp_path: Pat
     assert samples[("mlconnector_procore_requests_total", route)] == 5
     assert samples[("mlconnector_procore_rate_limited_total", (("route", "/rest/v1.0/projects"),))] == 5
     files = sorted(p.name for p in metrics_dir.iterdir())
-    assert len({name.split("_", 1)[1] for name in files}) >= 3, files  # two web workers + the other process
+    # At least one web worker and the other process; which of the two gunicorn workers took the calls is
+    # the kernel's choice, so the sums above (every call counted once) are what proves the pooling.
+    assert len({name.split("_", 1)[1] for name in files}) >= 2, files
     assert all("-" in name.split("_", 1)[1] for name in files), "files are named <host>-<pid>"

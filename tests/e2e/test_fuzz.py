@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 from django.test import Client
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -269,3 +269,98 @@ def test_found_by_fuzzing_out_of_range_numbers_are_refused_cleanly(fuzz_tenant: 
     # The session is over, so the next update is not told "busy".
     again = call(client, "authenticate", strUserName=fuzz_tenant.qbwc_username, strPassword=PASSWORD)
     assert [s.text or "" for s in again.iter(f"{{{QB_NS}}}string")][1] == ""
+
+
+# --- pre-authentication family (issue 10) ---------------------------------------------
+# Anyone on the internet can send these: no ticket, or a made-up one. Each case must
+# cost bounded memory (the process's peak RSS, reset before the case: Linux clear_refs)
+# and finish under a generous ceiling; the answer is a QBWC answer or a Client fault.
+
+PRE_AUTH_MEMORY_BOUND = 64 * 1024 * 1024
+PRE_AUTH_SECONDS_CEILING = 20.0  # generous: a ceiling against a hang, not a timing claim
+
+
+def _status_bytes(field: str) -> int:
+    for line in open("/proc/self/status").read().splitlines():  # noqa: SIM115
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+_PAD_UNITS = {
+    "tiny-elements": b"<a/>",
+    "deep": b"<d>",
+    "text": b"A",
+    "entities": b"&amp;",
+    "char-refs": b"&#65;",
+    "comments": b"<!--x-->",
+    "pis": b"<?p x?>",
+    "namespaces": b'<n xmlns:p="urn:x"/>',
+}
+
+
+@st.composite
+def pre_auth_bodies(draw: Any) -> tuple[bytes, str]:
+    method = draw(st.sampled_from(["serverVersion", "clientVersion", "authenticate", "sendRequestXML",
+                                   "receiveResponseXML", "getLastError", "closeConnection", "connectionError"]))
+    where = draw(st.sampled_from(["header", "param", "operation", "attribute", "after-body"]))
+    unit = draw(st.sampled_from(sorted(_PAD_UNITS)))
+    size = draw(st.sampled_from([10, 1_000, 100_000, 2_000_000, 12_000_000]))
+    pad = _PAD_UNITS[unit] * (size // len(_PAD_UNITS[unit]))
+    params = {"ticket": "made-up-ticket", "strUserName": "fuzz-qbwc", "strPassword": "wrong", "strVersion": "2.1",
+              "response": "", "hresult": "", "message": ""}
+    wanted = [p for p in soap.OPERATIONS[method]]
+    inner = b"".join(f"<{p}>{escape(params.get(p, ''))}</{p}>".encode() for p in wanted)
+    header = b""
+    attrs = b""
+    tail = b""
+    if where == "header":
+        header = b"<soap:Header>" + pad + b"</soap:Header>"
+    elif where == "param":
+        inner = b"<pad>" + pad + b"</pad>" + inner if method != "receiveResponseXML" else inner.replace(
+            b"<response></response>", b"<response>" + pad + b"</response>")
+    elif where == "operation":
+        inner = inner + pad
+    elif where == "attribute":
+        attrs = b' a="' + pad.replace(b"<", b"").replace(b">", b"").replace(b'"', b"") + b'"'
+    else:
+        tail = pad
+    body = (f'<soap:Envelope xmlns:soap="{SOAP_NS}">').encode() + header + b"<soap:Body>" + (
+        f'<{method} xmlns="{QB_NS}"').encode() + attrs + b">" + inner + f"</{method}>".encode() + (
+        b"</soap:Body>" + tail + b"</soap:Envelope>")
+    return body, method
+
+
+@pytest.mark.slow
+def test_pre_authentication_inputs_cost_bounded_memory_and_time(fuzz_tenant: Any) -> None:
+    import time
+
+    client = Client()
+    worst = {"memory": 0, "seconds": 0.0}
+
+    worst_case = (
+        f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><authenticate xmlns="{QB_NS}"><strUserName>x'
+        "</strUserName><strPassword>"
+    ).encode() + b"<a/>" * 12_000_000 + b"</strPassword></authenticate></soap:Body></soap:Envelope>"
+
+    @fuzz(40)
+    @given(pre_auth_bodies())
+    @example((worst_case, "authenticate"))  # the issue's 50 MB tiny-element body (48 MB here)
+    def run(case: tuple[bytes, str]) -> None:
+        body, method = case
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = _status_bytes("VmRSS")
+        start = time.monotonic()
+        response = client.post("/qbwc/", data=body, content_type="text/xml; charset=utf-8")
+        seconds = time.monotonic() - start
+        grew = _status_bytes("VmHWM") - before
+        worst["memory"], worst["seconds"] = max(worst["memory"], grew), max(worst["seconds"], seconds)
+        assert_client_fault_or_ok(response.status_code, response.content)
+        assert grew < PRE_AUTH_MEMORY_BOUND, f"{method}: {len(body)} bytes grew {grew / 2**20:.0f} MiB"
+        assert seconds < PRE_AUTH_SECONDS_CEILING, f"{method}: {len(body)} bytes took {seconds:.1f}s"
+
+    before = stored()
+    run()
+    assert stored() == before
+    assert not QbwcSession.objects.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from peers.qbwc_simulator.company import Faults
@@ -77,7 +79,7 @@ def test_get_last_error_tells_the_bookkeeper_what_to_do(qbwc: QbwcHarness) -> No
     assert "parsing the provided XML" in result.last_error  # and what QuickBooks said
 
 
-def test_a_qbxml_status_error_reads_plainly_in_the_sessions_admin(qbwc: QbwcHarness, client) -> None:  # type: ignore[no-untyped-def]
+def test_a_qbxml_status_error_reads_plainly_in_the_sessions_admin(qbwc: QbwcHarness, client: Any) -> None:
     from tests.factories import PASSWORD, make_member
 
     faults = Faults(qbxml_error={"BillQueryRq": ("3100", 'The name "x" of the list element is already in use.')})
@@ -92,7 +94,7 @@ def test_a_qbxml_status_error_reads_plainly_in_the_sessions_admin(qbwc: QbwcHarn
     assert "rename one" in detail
 
 
-def test_the_dashboard_shows_the_last_run_error_in_plain_words(qbwc: QbwcHarness, client) -> None:  # type: ignore[no-untyped-def]
+def test_the_dashboard_shows_the_last_run_error_in_plain_words(qbwc: QbwcHarness, client: Any) -> None:
     from tests.factories import PASSWORD, make_member, make_tenant
 
     qbwc.run(qbwc.company(faults=Faults(connection_error=("0x80040408", "Could not start QuickBooks."))))

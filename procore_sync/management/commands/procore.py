@@ -1,4 +1,7 @@
-"""`procore connect SLUG --env … --client-id … --client-secret …` and `procore ping SLUG`."""
+"""`procore connect SLUG --env … --client-id … --client-secret-file …` and `procore ping SLUG`.
+
+The secret also comes from $PROCORE_CLIENT_SECRET or a prompt (tenants.cli.read_secret).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from procore_sync.errors import ProcoreError
 from procore_sync.tokens import connection_connect, connection_ping
-from tenants.cli import tenant_by_slug
+from tenants.cli import add_secret_arguments, read_secret, tenant_by_slug
 from tenants.models import ProcoreEnvironment
 
 
@@ -21,7 +24,7 @@ class Command(BaseCommand):
         connect.add_argument("slug")
         connect.add_argument("--env", required=True, choices=ProcoreEnvironment.values)
         connect.add_argument("--client-id", required=True)
-        connect.add_argument("--client-secret", required=True)
+        add_secret_arguments(connect, "--client-secret", help_text="the Procore client secret")
         ping = sub.add_parser("ping", help="print the Procore company name, or the exact error")
         ping.add_argument("slug")
 
@@ -29,11 +32,19 @@ class Command(BaseCommand):
         tenant = tenant_by_slug(options["slug"])
         try:
             if options["action"] == "connect":
+                secret = read_secret(
+                    options, "--client-secret", env="PROCORE_CLIENT_SECRET", prompt="Procore client secret",
+                    stderr=self.stderr,
+                )
+                if not secret:
+                    raise CommandError(
+                        "no client secret: give --client-secret-file PATH, $PROCORE_CLIENT_SECRET, or run interactively"
+                    )
                 conn = connection_connect(
                     tenant=tenant,
                     environment=options["env"],
                     client_id=options["client_id"],
-                    client_secret=options["client_secret"],
+                    client_secret=secret,
                 )
                 self.stdout.write(
                     f"connected {tenant.slug} to Procore {conn.environment}; "

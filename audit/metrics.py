@@ -118,9 +118,9 @@ def qbwc_session_ended(*, outcome: str, count: int = 1) -> None:
 # --- records ---------------------------------------------------------------------
 
 
-def record_state_counted(*, kind: str, state: str) -> None:
-    if state in STATE_FAMILY:
-        _after_commit(lambda: RECORDS.labels(kind, STATE_FAMILY[state]).inc())
+def record_state_counted(*, kind: str, state: str, count: int = 1) -> None:
+    if state in STATE_FAMILY and count:
+        _after_commit(lambda: RECORDS.labels(kind, STATE_FAMILY[state]).inc(count))
 
 
 # --- Procore ---------------------------------------------------------------------

@@ -170,10 +170,3 @@ def bill_from_json(data: dict[str, Any]) -> QbBill:
         lines.append(QbBillLine(**line))
     values["lines"] = tuple(lines)
     return QbBill(**values)
-
-
-def deletion_from_json(data: dict[str, Any]) -> QbDeletion:
-    values = dict(data)
-    values["time_deleted"] = datetime.fromisoformat(values["time_deleted"])
-    values["time_created"] = _dt(values.get("time_created"))
-    return QbDeletion(**values)

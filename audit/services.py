@@ -167,6 +167,7 @@ def records_receive(
             queue = [record for record, _, _ in messages if record.kind == kind]
             if queue:
                 outbox_enqueue_many(records=queue, op=op)
+                record_state_counted(kind=kind, state=RecordState.RECEIVED, count=len(queue))
     return results
 
 

@@ -168,9 +168,8 @@ DATABASES = {
     "default": env_database_url("DATABASE_URL", f"sqlite:///{VAR_DIR / 'ml-connector.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web server, worker and simulator share one file: wait for locks instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})
-    # WAL lets readers go on while one writer commits (web + worker + simulator locally).
+    # Web server, worker and simulator share one file: wait for locks instead of failing (timeout),
+    # and WAL lets readers go on while one writer commits (web + worker + simulator locally).
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",

@@ -33,11 +33,11 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings
 from django.utils import timezone
 
 from audit.metrics import procore_call_observed, token_request_observed
 from audit.redact import redact, redact_text, redact_url
-from procore_sync.conf import conf, conf_int
 from procore_sync.errors import (
     AuthError,
     Forbidden,
@@ -202,7 +202,7 @@ def oauth_token(
         resp = http.post(
             login_url + "/oauth/token",
             data=form,
-            timeout=timeout or conf("PROCORE_TIMEOUT_SECONDS"),
+            timeout=timeout or settings.PROCORE_TIMEOUT_SECONDS,
             headers={"Accept": "application/json"},
         )
     except requests.RequestException as exc:
@@ -300,12 +300,12 @@ class ProcoreClient:
         """Send one logical request, applying the retry policy in the module docstring."""
         if idempotent is None:
             idempotent = method.upper() != "POST"
-        max_attempts = conf_int("PROCORE_MAX_ATTEMPTS")
-        rate_wait_budget = conf("PROCORE_RATE_WAIT_MAX_SECONDS")
+        max_attempts = settings.PROCORE_MAX_ATTEMPTS
+        rate_wait_budget = settings.PROCORE_RATE_WAIT_MAX_SECONDS
         refreshed = False
         attempt = 0
         # Proactive refresh (Procore: refresh before expiry rather than wait for a 401).
-        if self.credentials.needs_refresh(timezone.now(), conf("PROCORE_TOKEN_REFRESH_MARGIN_SECONDS")):
+        if self.credentials.needs_refresh(timezone.now(), settings.PROCORE_TOKEN_REFRESH_MARGIN_SECONDS):
             self._refresh()
         while True:
             pause = self.rate.pause_before_next(time.time())
@@ -331,7 +331,7 @@ class ProcoreClient:
                     params=params,
                     json=json,
                     headers=headers,
-                    timeout=conf("PROCORE_TIMEOUT_SECONDS"),
+                    timeout=settings.PROCORE_TIMEOUT_SECONDS,
                 )
             except requests.RequestException as exc:
                 elapsed = int((time.monotonic() - started) * 1000)
@@ -379,7 +379,7 @@ class ProcoreClient:
                         message, status=status, retry_after=retry_after, maybe_committed=not idempotent
                     )
                 if retry_after is not None:
-                    self.sleep(min(retry_after, conf("PROCORE_BACKOFF_MAX_SECONDS")))
+                    self.sleep(min(retry_after, settings.PROCORE_BACKOFF_MAX_SECONDS))
                 else:
                     self._backoff(attempt)
                 continue
@@ -394,8 +394,8 @@ class ProcoreClient:
 
     def _backoff(self, attempt: int) -> None:
         # Full jitter: uniform(0, min(cap, base * 2**attempt)).
-        cap = conf("PROCORE_BACKOFF_MAX_SECONDS")
-        self.sleep(random.uniform(0, min(cap, conf("PROCORE_BACKOFF_BASE_SECONDS") * 2 ** (attempt - 1))))
+        cap = settings.PROCORE_BACKOFF_MAX_SECONDS
+        self.sleep(random.uniform(0, min(cap, settings.PROCORE_BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))))
 
     @staticmethod
     def _rate_wait(resp: requests.Response) -> float:

@@ -26,7 +26,6 @@ from procore_sync.client import (
     TokenGrant,
     oauth_token,
 )
-from procore_sync.conf import conf
 from procore_sync.errors import AuthError, ProcoreError, ReconnectNeeded
 from tenants.models import ConnectionStatus, ProcoreConnection, ProcoreEnvironment, Tenant
 
@@ -85,7 +84,7 @@ def token_refresh(*, connection_id: int, stale_access_token: str) -> ProcoreCred
         if conn.status == ConnectionStatus.NEEDS_RECONNECT:
             raise ReconnectNeeded(conn.status_detail or "Procore connection needs to be reconnected")
         creds = credentials_from(conn, conn.tenant)
-        fresh_enough = not creds.needs_refresh(timezone.now(), conf("PROCORE_TOKEN_REFRESH_MARGIN_SECONDS"))
+        fresh_enough = not creds.needs_refresh(timezone.now(), settings.PROCORE_TOKEN_REFRESH_MARGIN_SECONDS)
         if creds.access_token and creds.access_token != stale_access_token and fresh_enough:
             return creds  # another worker refreshed while we waited for the lock
         try:

@@ -1,18 +1,23 @@
-"""Shared fixtures: the two-tenant cast.
+"""Shared fixtures: the two-tenant cast, and `login` for a signed-in admin client.
 
 acme + alice (accountant), globex + charlie (accountant, must never see acme),
-sam (support staff, sees every tenant).
+sam (support staff, sees every tenant). The peers' fixtures (Procore emulator, Celery
+worker, QBWC simulator over the live server) are registered once, here, for every test.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 
 from tenants.models import Role, Tenant
-from tests.factories import make_member, make_tenant
+from tests.factories import PASSWORD, make_member, make_tenant
+
+pytest_plugins = ["tests.harness_procore", "tests.harness_qbwc"]
 
 
 @dataclass
@@ -32,3 +37,15 @@ def cast(db: None) -> Cast:
     charlie = make_member("charlie", globex)
     sam = make_member("sam", acme, role=Role.SUPPORT)
     return Cast(acme=acme, globex=globex, alice=alice, charlie=charlie, sam=sam)
+
+
+@pytest.fixture
+def login(cast: Cast) -> Callable[[str], Client]:
+    """login("alice") -> a Django test Client signed in as that cast member."""
+
+    def _login(username: str) -> Client:
+        client = Client()
+        assert client.login(username=username, password=PASSWORD)
+        return client
+
+    return _login

@@ -1,15 +1,16 @@
 """Test harness for the Procore side: the emulator on an ephemeral port, and a real Celery worker.
 
-Fixtures (register with `pytest_plugins = ["tests.harness_procore"]` or import them):
-- `procore_emulator`: a seeded ProcoreEmulator on 127.0.0.1:0 with both Procore
-  environments' settings pointed at it and every wait shortened (settings,
-  not mocks: the client still sleeps, retries and refreshes for real).
-- `celery_worker`: a real Celery worker thread consuming from the configured
-  broker (kombu's filesystem transport under VAR_DIR, or Redis when
-  CELERY_BROKER_URL is set), so pushes go through send_task → broker → task.
-  Tests using it need `transactional_db`.
-- `acme_globex`: two tenants connected to the emulator (authorization-code
-  grant, so refresh tokens rotate), with cost-code mappings.
+Registered once for the whole suite by tests/conftest.py (`pytest_plugins`). Fixtures:
+- `procore_emulator`: the one Procore emulator fixture. A ProcoreEmulator on 127.0.0.1:0
+  loaded with `procore_seeds` (acme's and globex's companies; a test package may override
+  `procore_seeds`), both Procore environments' settings pointed at it and every wait
+  shortened by the one speed table FAST (settings, not mocks: the client still sleeps,
+  retries and refreshes for real).
+- `celery_worker`: a real Celery worker thread consuming from the configured broker
+  (kombu's filesystem transport under VAR_DIR, or Redis when CELERY_BROKER_URL is set),
+  so pushes go through send_task → broker → task. Tests using it need `transactional_db`.
+- `acme_globex`: two tenants connected to the emulator (authorization-code grant, so
+  refresh tokens rotate), with cost-code mappings.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ GLOBEX_SEED: dict[str, Any] = {
     "commitments": [],
 }
 
+# The one speed table for every test that talks to the emulator.
 FAST = {
     "PROCORE_TIMEOUT_SECONDS": 1,
     "PROCORE_BACKOFF_BASE_SECONDS": 0.01,
@@ -93,6 +95,7 @@ class Emu:
     server: ProcoreEmulator
     state: EmulatorState
     ids: dict[str, int]
+    seeds: list[dict[str, Any]]
 
     @property
     def url(self) -> str:
@@ -100,9 +103,17 @@ class Emu:
 
 
 @pytest.fixture
-def procore_emulator(settings: Any) -> Iterator[Emu]:
+def procore_seeds() -> list[dict[str, Any]]:
+    """What the emulator is loaded with; override in a test package for another company."""
+    return [ACME_SEED, GLOBEX_SEED]
+
+
+@pytest.fixture
+def procore_emulator(settings: Any, procore_seeds: list[dict[str, Any]]) -> Iterator[Emu]:
     state = EmulatorState()
-    ids = state.load_seed(ACME_SEED) | state.load_seed(GLOBEX_SEED)
+    ids: dict[str, int] = {}
+    for seed in procore_seeds:
+        ids |= state.load_seed(seed)
     server = ProcoreEmulator(state).start()
     for env in ("SANDBOX", "PRODUCTION"):
         setattr(settings, f"PROCORE_{env}_API_URL", server.url)
@@ -111,7 +122,7 @@ def procore_emulator(settings: Any) -> Iterator[Emu]:
         setattr(settings, name, value)
     client_module._RATE_STATES.clear()  # rate windows of an earlier emulator do not apply
     try:
-        yield Emu(server, state, ids)
+        yield Emu(server, state, ids, procore_seeds)
     finally:
         server.stop()
 
@@ -135,33 +146,74 @@ def _purge_broker(app: Any) -> None:
         app.control.purge()
 
 
-@pytest.fixture(scope="package")
-def _celery_worker_session(django_db_setup: None) -> Iterator[Any]:
-    """One worker thread per test package (stopping one costs ~4 s of broker polling).
+class _Worker:
+    """At most one real worker thread for the session, started on first use.
 
-    Package scope, not session: a worker left running would consume the messages
-    of other areas' tests and write to their database behind their backs.
+    Stopping a worker costs ~4 s of broker polling, so it keeps running across the tests
+    that use it, and stops only before a transactional test that does not: a running
+    worker would consume that test's messages and write to its database behind its back.
     """
-    import procore_sync.tasks  # noqa: F401 - registers the task names with the app
-    from connector.celery import app
 
-    _purge_broker(app)
-    task_postrun.connect(_close_thread_connections, weak=False)
-    try:
-        with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30) as worker:
-            yield worker
-    finally:
-        task_postrun.disconnect(_close_thread_connections)
-        _purge_broker(app)
+    def __init__(self) -> None:
+        self._running: contextlib.AbstractContextManager[Any] | None = None
+        self.worker: Any = None
+
+    def start(self) -> Any:
+        if self.worker is None:
+            import procore_sync.tasks  # noqa: F401 - registers the task names with the app
+            from connector.celery import app
+
+            _purge_broker(app)
+            task_postrun.connect(_close_thread_connections, weak=False)
+            self._running = start_worker(
+                app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30
+            )
+            self.worker = self._running.__enter__()
+        return self.worker
+
+    def stop(self) -> None:
+        if self._running is None:
+            return
+        from connector.celery import app
+
+        try:
+            self._running.__exit__(None, None, None)
+        finally:
+            self._running, self.worker = None, None
+            task_postrun.disconnect(_close_thread_connections)
+            _purge_broker(app)
+
+
+_WORKER = _Worker()
+
+
+@pytest.fixture(scope="session")
+def _celery_worker_session(django_db_setup: None) -> Iterator[_Worker]:
+    # Depends on django_db_setup so the worker (and its connections) stops before the test database goes.
+    yield _WORKER
+    _WORKER.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_worker(request: pytest.FixtureRequest) -> None:
+    if _WORKER.worker is None or "celery_worker" in request.fixturenames:
+        return
+    marker = request.node.get_closest_marker("django_db")
+    transactional = {"transactional_db", "live_server"} & set(request.fixturenames) or (
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    if transactional:
+        _WORKER.stop()
 
 
 @pytest.fixture
-def celery_worker(transactional_db: None, _celery_worker_session: Any) -> Iterator[Any]:
+def celery_worker(transactional_db: None, _celery_worker_session: _Worker) -> Iterator[Any]:
     """The real worker, with an empty queue; waits for the outbox to settle before the DB is flushed."""
     from connector.celery import app
 
+    worker = _celery_worker_session.start()
     _purge_broker(app)
-    yield _celery_worker_session
+    yield worker
     # The test may have failed already; its own assertion is the one to report.
     with contextlib.suppress(AssertionError):
         wait_settled(timeout=10)

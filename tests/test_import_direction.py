@@ -1,4 +1,4 @@
-"""Dependencies point down: tenants ← audit ← qbwc, procore_sync (siblings) ← connector; peers alone.
+"""Dependencies point down: tenants ← audit ← qbwc, procore_sync (siblings) ← alerts ← connector; peers alone.
 
 Every module of every app is parsed (not imported), so an import hidden inside a function
 counts like one at the top; and a function-level import of another app fails on its own,
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"connector", "tenants", "audit", "qbwc", "procore_sync", "peers", "devtools", "tests", "bench"}
+OURS = {"connector", "tenants", "audit", "qbwc", "procore_sync", "alerts", "peers", "devtools", "tests", "bench"}
 
 # What each package may import of ours (besides itself).
 ALLOWED: dict[str, set[str]] = {
@@ -21,11 +21,13 @@ ALLOWED: dict[str, set[str]] = {
     "audit": {"tenants"},
     "qbwc": {"audit", "tenants"},
     "procore_sync": {"audit", "tenants"},
+    # Alerts read both integrations' state (composition level, below connector).
+    "alerts": {"tenants", "audit", "qbwc", "procore_sync"},
     # The shipped composition: never the test doubles or the dev tools, which the image leaves out.
-    "connector": {"tenants", "audit", "qbwc", "procore_sync"},
+    "connector": {"tenants", "audit", "qbwc", "procore_sync", "alerts"},
     "peers": set(),
 }
-PRODUCT = ("tenants", "audit", "qbwc", "procore_sync", "connector")
+PRODUCT = ("tenants", "audit", "qbwc", "procore_sync", "alerts", "connector")
 
 
 def _imports(path: Path) -> list[tuple[int, str, bool]]:

@@ -44,6 +44,9 @@ class Ctx:
             raise ApiError(400, {"errors": {name: ["is missing or not a number"]}}) from None
 
 
+SHUTDOWN_POLL_SECONDS = 0.01
+
+
 class ProcoreEmulator:
     """Owns the state and the server thread. `with ProcoreEmulator() as emu: emu.url`."""
 
@@ -62,13 +65,20 @@ class ProcoreEmulator:
         return f"http://{host!s}:{port}"
 
     def start(self) -> ProcoreEmulator:
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="procore-emulator", daemon=True)
+        # serve_forever notices shutdown() only between polls; its default 0.5 s poll made
+        # every stop (one per test) wait half a second.
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name="procore-emulator", daemon=True,
+        )
         self.thread.start()
         return self
 
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
 
     def __enter__(self) -> ProcoreEmulator:
         return self.start()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from procore_sync.client import ProcoreClient
-from procore_sync.conf import conf
 from procore_sync.models import CachedCommitmentLine, CachedCostCode, CachedProject
 from procore_sync.tokens import client_for
 from tenants.models import Tenant
@@ -43,7 +43,7 @@ def _project(tenant: Tenant, project_id: int) -> CachedProject:
 def _stale(at: object) -> bool:
     if at is None:
         return True
-    return timezone.now() - at > timedelta(seconds=conf("PROCORE_CATALOG_TTL_SECONDS"))  # type: ignore[operator]
+    return timezone.now() - at > timedelta(seconds=settings.PROCORE_CATALOG_TTL_SECONDS)  # type: ignore[operator]
 
 
 def cost_codes_refresh(*, client: ProcoreClient, tenant: Tenant, project_id: int) -> int:

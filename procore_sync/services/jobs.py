@@ -13,6 +13,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,17 +23,16 @@ from audit.models import EventCode, JobReason, JobState, PushJob, PushOp, Record
 from audit.outbox import outbox_rearm, outbox_trigger
 from audit.services import IllegalTransition, event_record, record_set_state
 from procore_sync.client import CallRecord, ProcoreClient
-from procore_sync.conf import conf, conf_int
 from procore_sync.errors import ProcoreError, RateLimited, ReconnectNeeded, TransientError
 from procore_sync.models import CostCodeMapping, ExternalId, JobProjectMapping, ProcoreKind
 from procore_sync.services.bills import bill_delete, bill_upsert
-from procore_sync.services.outcomes import Deferred, Done, Waiting
+from procore_sync.services.outcomes import Done, Waiting
 from procore_sync.services.vendors import vendor_deactivate, vendor_upsert_batch
 from procore_sync.tokens import client_for
 
 log = logging.getLogger(__name__)
 
-Result = Done | Waiting | Deferred | ProcoreError
+Result = Done | Waiting | ProcoreError
 
 _WAIT_CODES: dict[str, str] = {
     JobReason.NEEDS_MAPPING: EventCode.MAPPING_MISSING,
@@ -93,7 +93,7 @@ def _handle(client: ProcoreClient, jobs: list[PushJob]) -> dict[int, Result]:
     ]
     try:
         return {job.pk: handler(client=client, job=job)}
-    except (Waiting, Deferred, ProcoreError) as exc:
+    except (Waiting, ProcoreError) as exc:
         return {job.pk: exc}
 
 
@@ -104,14 +104,14 @@ def push_job_run(*, job_id: int) -> str:
         return "not due"
     jobs = [job]
     if job.op == PushOp.VENDOR_UPSERT:
-        jobs += _claim_vendor_batch(job, conf_int("PROCORE_VENDOR_BATCH_SIZE") - 1)
+        jobs += _claim_vendor_batch(job, settings.PROCORE_VENDOR_BATCH_SIZE - 1)
     calls: list[CallRecord] = []
     results: dict[int, Result]
     started = time.perf_counter()
     try:
         client = client_for(job.tenant, recorder=calls.append)
         results = _handle(client, jobs)
-    except (Waiting, Deferred, ProcoreError) as exc:
+    except (Waiting, ProcoreError) as exc:
         results = {j.pk: exc for j in jobs}
     except Exception as exc:  # a bug or a database hiccup: retry, visibly, within the attempt cap
         log.exception("push job %s crashed", job_id)
@@ -142,7 +142,7 @@ def _set_record(record: SyncRecord, **kwargs: Any) -> None:
 
 
 def _retry_delay(attempts: int) -> float:
-    base = conf("PROCORE_JOB_RETRY_BASE_SECONDS")
+    base = settings.PROCORE_JOB_RETRY_BASE_SECONDS
     return min(3600.0, base * 2 ** max(attempts - 1, 0)) * random.uniform(0.5, 1.0)
 
 
@@ -191,14 +191,14 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
                 reason=result.message,
                 data=data | {"reason": reason},
             )
-        elif isinstance(result, Deferred | RateLimited):
+        elif isinstance(result, RateLimited):
             # Not the job's fault: come back when the window resets, without spending an attempt.
-            retry_in = (result.seconds if isinstance(result, Deferred) else result.retry_after) or 1.0
+            retry_in = result.retry_after or 1.0
             job.state, job.reason = JobState.PENDING, JobReason.TRANSIENT
             job.attempts = max(job.attempts - 1, 0)
             job.not_before = now + timedelta(seconds=retry_in)
             job.last_error = result.message
-        elif not result.permanent and job.attempts < conf_int("PROCORE_JOB_MAX_ATTEMPTS"):
+        elif not result.permanent and job.attempts < settings.PROCORE_JOB_MAX_ATTEMPTS:
             retry_in = _retry_delay(job.attempts)
             job.state, job.reason, job.last_error = JobState.PENDING, JobReason.TRANSIENT, str(result)
             job.not_before = now + timedelta(seconds=retry_in)

@@ -23,11 +23,3 @@ class Waiting(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason, self.message = reason, message
-
-
-class Deferred(Exception):
-    """Run again shortly without counting an attempt (another job of the record is in flight)."""
-
-    def __init__(self, message: str, seconds: float) -> None:
-        super().__init__(message)
-        self.message, self.seconds = message, seconds

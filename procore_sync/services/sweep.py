@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -12,7 +13,6 @@ from django.utils import timezone
 from audit.models import EventCode, JobReason, JobState, PushJob, SyncRecord
 from audit.outbox import outbox_rearm, outbox_trigger
 from audit.services import event_record
-from procore_sync.conf import conf
 from procore_sync.models import CostCodeMapping, ExternalId, JobProjectMapping, ProcoreKind
 from procore_sync.services.jobs import _newer_job_queued
 
@@ -50,7 +50,7 @@ def outbox_sweep(*, limit: int = 1000) -> dict[str, int]:
 
 def in_flight_reap() -> int:
     """Return jobs in flight for longer than PROCORE_IN_FLIGHT_TIMEOUT_SECONDS to the queue."""
-    cutoff = timezone.now() - timedelta(seconds=conf("PROCORE_IN_FLIGHT_TIMEOUT_SECONDS"))
+    cutoff = timezone.now() - timedelta(seconds=settings.PROCORE_IN_FLIGHT_TIMEOUT_SECONDS)
     reaped = 0
     for job_id in PushJob.objects.filter(state=JobState.IN_FLIGHT, in_flight_since__lt=cutoff).values_list(
         "pk", flat=True

@@ -12,10 +12,6 @@ import alerts.tasks  # noqa: F401 - registers the task names with the Celery app
 from tenants.models import Role, Tenant
 from tests.conftest import Cast
 from tests.factories import make_member
-from tests.harness_procore import _celery_worker_session, acme_globex, celery_worker, procore_emulator
-from tests.harness_qbwc import qbwc, qbwc_settings
-
-__all__ = ["_celery_worker_session", "acme_globex", "celery_worker", "procore_emulator", "qbwc", "qbwc_settings"]
 
 KINDS = {
     "qbwc_silent": "alerts.check_qbwc_silent",

@@ -13,7 +13,7 @@ from alerts.models import Alert, AlertKind, AlertMute
 from alerts.recipients import recipients_for
 from alerts.services import alert_mute, alerts_check
 from audit.models import RecordState, SyncRecord
-from tests.admin import builders
+from tests import builders
 from tests.alerts.conftest import bcc, cast_for, run_periodic
 from tests.conftest import Cast
 from tests.factories import PASSWORD, make_tenant

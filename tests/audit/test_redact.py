@@ -11,7 +11,7 @@ import pytest
 from audit.models import SyncEvent
 from audit.redact import MASK, redact, redact_text, redact_url
 from audit.services import event_record
-from tests.admin import builders
+from tests import builders
 from tests.conftest import Cast
 
 # --- secrets are masked -------------------------------------------------------------

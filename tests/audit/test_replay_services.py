@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from audit.models import EventCode, JobState, PushJob, PushOp, SyncEvent
 from audit.services import records_replay, records_replay_failed
-from tests.admin import builders
+from tests import builders
 from tests.conftest import Cast
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.models import EventCode
 from audit.selectors import failures_for, record_timeline
-from tests.admin import builders
+from tests import builders
 from tests.conftest import Cast
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,35 +81,12 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
-@dataclass
-class Procore:
-    """The running emulator, the seed it was loaded with, and the ids the seed got."""
-
-    emulator: Any
-    seed: dict[str, Any]
-    ids: dict[str, int]
-
-    @property
-    def state(self) -> Any:
-        return self.emulator.state
-
-
 @pytest.fixture
-def procore(settings: Any) -> Iterator[Procore]:
-    """The Procore emulator seeded with the demo company; both environments point at it."""
-    from peers.procore_emulator.server import ProcoreEmulator
+def procore_seeds() -> list[dict[str, Any]]:
+    """The emulator (tests/harness_procore.py) holds the demo company for these tests."""
     from peers.procore_emulator.state import DEFAULT_SEED
 
-    with ProcoreEmulator() as emu:
-        seed = json.loads(DEFAULT_SEED.read_text())
-        fixture = Procore(emulator=emu, seed=seed, ids=emu.state.load_seed(seed))
-        for env in ("SANDBOX", "PRODUCTION"):
-            setattr(settings, f"PROCORE_{env}_API_URL", emu.url)
-            setattr(settings, f"PROCORE_{env}_LOGIN_URL", emu.url)
-        settings.PROCORE_BACKOFF_BASE_SECONDS = 0.01
-        settings.PROCORE_BACKOFF_MAX_SECONDS = 0.05
-        settings.PROCORE_MAX_ATTEMPTS = 2
-        yield fixture
+    return [json.loads(DEFAULT_SEED.read_text())]
 
 
 def drain(rounds: int = 20) -> int:

@@ -15,21 +15,22 @@ import pytest
 
 from audit.models import EventCode, JobReason, JobState, PushJob, RecordState, SyncEvent, SyncRecord
 from tenants.models import BillTarget
-from tests.admin import builders
+from tests import builders
 from tests.browser.conftest import drain, shot
 from tests.conftest import Cast
 from tests.factories import make_connection
+from tests.harness_procore import Emu
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _acme_on_the_emulator(cast: Cast, procore: Any) -> None:
+def _acme_on_the_emulator(cast: Cast, procore_emulator: Emu) -> None:
     acme = cast.acme
-    acme.procore_company_id = procore.seed["company"]["id"]
-    acme.procore_project_id = procore.ids["project:" + procore.seed["connector_hints"]["default_project"]]
+    acme.procore_company_id = procore_emulator.seeds[0]["company"]["id"]
+    acme.procore_project_id = procore_emulator.ids["project:" + procore_emulator.seeds[0]["connector_hints"]["default_project"]]
     acme.bill_target = BillTarget.DIRECT_COST_ONLY
     acme.save()
-    client = procore.seed["clients"][0]
+    client = procore_emulator.seeds[0]["clients"][0]
     make_connection(acme, client_id=client["client_id"], client_secret=client["client_secret"])
 
 
@@ -39,14 +40,14 @@ def _figure(page: Any, slug: str, name: str) -> int:
 
 
 def test_accountant_maps_a_vendor_and_the_waiting_bills_reach_procore(
-    cast: Cast, procore: Any, open_as: Any, live_server: Any, settings: Any
+    cast: Cast, procore_emulator: Emu, open_as: Any, live_server: Any, settings: Any
 ) -> None:
     from peers.qbwc_simulator.client import WebConnector
     from peers.qbwc_simulator.company import FakeCompany
     from peers.qbwc_simulator.dataset import build
     from tests.factories import PASSWORD
 
-    _acme_on_the_emulator(cast, procore)
+    _acme_on_the_emulator(cast, procore_emulator)
     settings.QBWC_MIN_SECONDS_BETWEEN_RUNS = 0
     # QuickBooks (the Web Connector simulator) sends one vendor and its bills over SOAP.
     data = build(bills=3, vendors=1, changes=False)
@@ -83,7 +84,7 @@ def test_accountant_maps_a_vendor_and_the_waiting_bills_reach_procore(
 
     drain()  # the worker picks up the released jobs
     for record in bills:
-        found = procore.state.direct_costs_by_origin(record.qb_id)
+        found = procore_emulator.state.direct_costs_by_origin(record.qb_id)
         assert len(found) == 1, record.label
 
     page.goto(page.url.split("/admin/")[0] + "/admin/")
@@ -93,14 +94,14 @@ def test_accountant_maps_a_vendor_and_the_waiting_bills_reach_procore(
     shot(page, "04-accountant-dashboard-after")
 
 
-def test_support_replays_a_failed_record_and_the_new_attempt_succeeds(cast: Cast, procore: Any, open_as: Any) -> None:
-    _acme_on_the_emulator(cast, procore)
+def test_support_replays_a_failed_record_and_the_new_attempt_succeeds(cast: Cast, procore_emulator: Emu, open_as: Any) -> None:
+    _acme_on_the_emulator(cast, procore_emulator)
     vendor = builders.vendor(cast.acme, "Summit Drywall Co", list_id="80000099-1700000099")
     from procore_sync.mappings import costcode_map
 
     costcode_map(tenant=cast.acme, vendor_list_id=vendor.qb_id, vendor_name=vendor.label, cost_code="09-250")
     bill = builders.bill(cast.acme, vendor, "SD-2001", "1999.99")
-    procore.state.inject("status", status=422, method="POST", path=r"/direct_costs$", count=1)
+    procore_emulator.state.inject("status", status=422, method="POST", path=r"/direct_costs$", count=1)
     drain()
     bill.refresh_from_db()
     assert bill.state == RecordState.FAILED
@@ -127,7 +128,7 @@ def test_support_replays_a_failed_record_and_the_new_attempt_succeeds(cast: Cast
     assert "In Procore" in page.locator(".field-state").inner_text()
     assert page.locator("#replay-button").count() == 0
     shot(page, "07-replayed-record-timeline")
-    assert len(procore.state.direct_costs_by_origin(bill.qb_id)) == 1  # never a second record
+    assert len(procore_emulator.state.direct_costs_by_origin(bill.qb_id)) == 1  # never a second record
     replay = SyncEvent.objects.get(record=bill, code=EventCode.REPLAY_REQUESTED)
     assert replay.acting_user == cast.sam
 
@@ -171,22 +172,22 @@ def test_globex_accountant_never_sees_acme(cast: Cast, open_as: Any, live_server
     assert SyncRecord.objects.filter(tenant=cast.acme).count() == 2
 
 
-def test_support_tests_the_procore_connection_and_downloads_the_qwc(cast: Cast, procore: Any, open_as: Any) -> None:
+def test_support_tests_the_procore_connection_and_downloads_the_qwc(cast: Cast, procore_emulator: Emu, open_as: Any) -> None:
     from qbwc.models import QbwcSession
 
-    _acme_on_the_emulator(cast, procore)
+    _acme_on_the_emulator(cast, procore_emulator)
     QbwcSession.objects.create(tenant=cast.acme, ticket_digest="b" * 64, ticket_hint="b1b2b3b4", bills_received=12)
     page = open_as("sam")
     with page.expect_navigation():
         page.click('#content-main a[href$="/admin/tenants/procoreconnection/"]')
     with page.expect_navigation():
         page.click("#result_list tbody a >> nth=0")
-    secret = procore.seed["clients"][0]["client_secret"]
+    secret = procore_emulator.seeds[0]["clients"][0]["client_secret"]
     assert secret not in page.content()
     with page.expect_navigation():
         page.click("#test-connection")
     message = page.locator("ul.messagelist").inner_text()
-    assert f"Connected to Procore company “{procore.seed['company']['name']}”" in message
+    assert f"Connected to Procore company “{procore_emulator.seeds[0]['company']['name']}”" in message
     shot(page, "10-procore-connection-tested")
 
     with page.expect_navigation():

@@ -18,6 +18,7 @@ from tenants.models import BillTarget
 from tests.browser.conftest import shot
 from tests.conftest import Cast
 from tests.factories import PASSWORD, make_connection
+from tests.harness_procore import Emu
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -43,7 +44,7 @@ def _save_form(page: Any, url: str, fields: dict[str, str]) -> None:
 
 
 def test_an_empty_tenant_turns_all_green(
-    cast: Cast, procore: Any, open_as: Any, live_server: Any, settings: Any
+    cast: Cast, procore_emulator: Emu, open_as: Any, live_server: Any, settings: Any
 ) -> None:
     from peers.qbwc_simulator.client import WebConnector
     from peers.qbwc_simulator.company import FakeCompany
@@ -51,8 +52,8 @@ def test_an_empty_tenant_turns_all_green(
 
     settings.QBWC_MIN_SECONDS_BETWEEN_RUNS = 0
     acme = cast.acme
-    acme.procore_company_id = procore.seed["company"]["id"]
-    acme.procore_project_id = procore.ids["project:" + procore.seed["connector_hints"]["default_project"]]
+    acme.procore_company_id = procore_emulator.seeds[0]["company"]["id"]
+    acme.procore_project_id = procore_emulator.ids["project:" + procore_emulator.seeds[0]["connector_hints"]["default_project"]]
     acme.bill_target = BillTarget.DIRECT_COST_ONLY
     acme.save()
     base = live_server.url
@@ -82,7 +83,7 @@ def test_an_empty_tenant_turns_all_green(
     shot(page, "12-setup-page-first-poll-seen")
 
     # Support connects Procore (the emulator) and tests the connection.
-    client = procore.seed["clients"][0]
+    client = procore_emulator.seeds[0]["clients"][0]
     conn = make_connection(acme, client_id=client["client_id"], client_secret=client["client_secret"])
     support = open_as("sam")
     support.goto(f"{base}/admin/tenants/procoreconnection/{conn.pk}/change/")
@@ -95,7 +96,7 @@ def test_an_empty_tenant_turns_all_green(
     # alice maps every QuickBooks job to a project and every vendor with bills to a cost code.
     forms = page.context.new_page()
     jobs = sorted({job for _, job in jobs_seen(tenant_ids=[acme.pk])})
-    project_id = str(procore.ids["project:" + procore.seed["connector_hints"]["default_project"]])
+    project_id = str(procore_emulator.ids["project:" + procore_emulator.seeds[0]["connector_hints"]["default_project"]])
     for job in jobs:
         assert _state(page, "projects") == "todo"
         _save_form(

@@ -9,7 +9,7 @@ from django.utils import timezone
 from audit.models import EventCode, SyncEvent
 from connector.dashboard_selectors import daily_outcomes, dashboards_for
 from qbwc.models import QbwcSession
-from tests.admin import builders
+from tests import builders
 from tests.conftest import Cast
 
 

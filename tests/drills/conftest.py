@@ -8,10 +8,7 @@ from typing import Any
 import pytest
 
 from tests.drills.harness import Drill
-from tests.harness_procore import Tenants, _celery_worker_session, acme_globex, celery_worker, procore_emulator
-from tests.harness_qbwc import qbwc_settings
-
-__all__ = ["_celery_worker_session", "acme_globex", "celery_worker", "drill", "procore_emulator", "qbwc_settings"]
+from tests.harness_procore import Tenants
 
 
 @pytest.fixture

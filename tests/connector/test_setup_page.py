@@ -7,7 +7,7 @@ from django.urls import reverse
 from procore_sync.models import CostCodeMapping, JobProjectMapping
 from qbwc.models import QbwcSession
 from tenants.models import ConnectionStatus
-from tests.admin import builders
+from tests import builders
 from tests.conftest import Cast
 from tests.factories import make_connection
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('qbwc', '0003_issue10_throttle_per_address'),
+        ('qbwc', '0002_session_progress'),
     ]
 
     operations = [

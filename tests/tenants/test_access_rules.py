@@ -9,7 +9,7 @@ from django.http import Http404
 from audit.models import SyncRecord
 from tenants import access
 from tenants.models import Membership, Role
-from tests.admin import builders
+from tests import builders
 from tests.conftest import Cast
 from tests.factories import make_tenant, make_user
 

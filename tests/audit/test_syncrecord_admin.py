@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from audit.models import EventCode, JobState, PushJob, RecordState, SyncEvent
-from tests.admin import builders
+from tests import builders
 from tests.conftest import Cast
 
 LIST = "admin:audit_syncrecord_changelist"

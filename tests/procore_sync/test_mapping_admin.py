@@ -10,7 +10,7 @@ from django.urls import reverse
 from audit.models import JobReason, JobState, PushJob
 from procore_sync.mappings import costcode_map, job_map, vendor_resolve, vendors_unmapped
 from procore_sync.models import CachedCostCode, CostCodeMapping, JobProjectMapping
-from tests.admin import builders
+from tests import builders
 from tests.conftest import Cast
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from connector.dashboard import chart_svg
 from connector.dashboard_selectors import DayCount
 from qbwc.models import QbwcSession
-from tests.admin import builders
+from tests import builders
 from tests.conftest import Cast
 
 

@@ -28,7 +28,7 @@ test: $(STAMP) browser-deps
 	$(PY) -m pytest
 
 browser-deps:
-	@bash scripts/ensure-chromium || true
+	@bash scripts/ensure-test-peers || true
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

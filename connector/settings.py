@@ -146,9 +146,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Redirect http to https (the health check and other exempt paths excepted).
+# Redirect http to https (the exempt paths below excepted).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-SECURE_REDIRECT_EXEMPT = [r"^healthz?/?$", r"^readyz/?$"]
+# Exempt: probes and the Prometheus scrape, which reach gunicorn inside the network without the proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz?/?$", r"^readyz/?$", r"^metrics/?$"]
 # HSTS: tell browsers to use https only, for this many seconds (0 = off). Start
 # small (300) and raise to a year (31536000) once https is known to work.
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)

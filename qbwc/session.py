@@ -21,6 +21,7 @@ from audit.metrics import qbwc_login_observed, qbwc_session_ended
 from qbwc import qb_errors, qbxml
 from qbwc.answer_limits import answer_refusal
 from qbwc.login import session_authenticate
+from qbwc.logtext import printable
 from qbwc.models import QbwcSession, RawResponse, SessionState, Step
 from qbwc.soap import SoapCall
 from qbwc.steps import finish_step, marks_snapshot, progress_of, qb_offset, since_for, step_error, store_records
@@ -52,7 +53,8 @@ def handle(call: SoapCall, *, client_address: str = "") -> str | int | list[str]
         case "authenticate":
             return qbwc_login_observed(
                 session_authenticate(
-                username=p("strUserName"), password=p("strPassword"), client_address=client_address)
+                    username=p("strUserName"), password=p("strPassword"), client_address=client_address
+                )
             )
         case "sendRequestXML":
             return session_send_request(
@@ -225,7 +227,7 @@ def _fail(session: QbwcSession, now: datetime, error: str, *, hresult: str = "",
     session.last_seen_at = now
     session.save(update_fields=list(dict.fromkeys([*_FAIL_FIELDS, *(extra or [])])))
     qbwc_session_ended(outcome="failed")
-    log.warning("qbwc session %s failed: %s", session.pk, error)
+    log.warning("qbwc session %s failed: %s", session.pk, printable(error, limit=500))
     return -1
 
 

@@ -139,6 +139,8 @@ class CallReader:
             self._consume()
         except etree.XMLSyntaxError as exc:
             raise SoapFault(f"not well-formed XML: {exc}") from None
+        except ValueError as exc:  # lxml's own checks on names and text: still the client's input
+            raise SoapFault(f"not acceptable XML: {exc}") from None
         self._check_size()
 
     def close(self) -> SoapCall:
@@ -147,6 +149,8 @@ class CallReader:
             self._consume()
         except etree.XMLSyntaxError as exc:
             raise SoapFault(f"not well-formed XML: {exc}") from None
+        except ValueError as exc:
+            raise SoapFault(f"not acceptable XML: {exc}") from None
         if not self._seen_envelope:
             raise SoapFault("not well-formed XML: no element found")
         if not self.method:

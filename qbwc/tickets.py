@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from audit.logcontext import log_context_bind
 from audit.metrics import qbwc_session_ended
+from qbwc.logtext import printable
 from qbwc.models import LoginThrottle, QbwcSession, RawResponse, SessionState
 from tenants.models import Tenant
 
@@ -88,11 +89,12 @@ def session_end(*, session: QbwcSession, reason: str, now: datetime | None = Non
     # EXPIRED is the state whose ticket is "unknown" to every later call (documented answers).
     if session.state == SessionState.OPEN:
         session.last_error = reason
+        qbwc_session_ended(outcome="expired")
     session.state = SessionState.EXPIRED
     session.finished_at = session.finished_at or now
     session.pending_request = ""
     session.save(update_fields=["state", "last_error", "finished_at", "pending_request"])
-    log.info("qbwc session %s ended: %s", session.pk, reason)
+    log.info("qbwc session %s ended: %s", session.pk, printable(reason))
 
 
 def sessions_end_by_support(*, sessions: QuerySet[QbwcSession], user: Any) -> list[QbwcSession]:

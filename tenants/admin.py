@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
@@ -104,6 +104,18 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["active", "procore_environment"]
     search_fields = ["name", "slug", "qbwc_username"]
     readonly_fields = ["qbwc_owner_id", "qbwc_file_id", "created_at"]
+    actions = ["qbwc_password_generate"]
+
+    @admin.action(description="Generate a new QBWC password (shown once; open sessions end)")
+    def qbwc_password_generate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        if not access.is_operator(request.user):
+            self.message_user(request, "Only support staff can reset QBWC passwords.", level=messages.ERROR)
+            return
+        for tenant in queryset:
+            password = services.tenant_qbwc_password_reset(tenant=tenant)
+            self.log_change(request, tenant, "Generated a new QBWC password")
+            # Shown this once (the page after the action); only its keyed hash is stored.
+            self.message_user(request, f"New QBWC password for {tenant.slug}: {password}", level=messages.WARNING)
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         if change:  # a new tenant was created by tenant_create in TenantForm.save

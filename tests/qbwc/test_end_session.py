@@ -47,3 +47,18 @@ def test_charlie_cannot_end_acme_sessions(cast: Cast, login) -> None:  # type: i
     login("charlie").post("/admin/qbwc/qbwcsession/", {"action": "end_sessions", "_selected_action": [session.pk]})
     session.refresh_from_db()
     assert session.state == SessionState.OPEN
+
+
+def test_support_generates_a_new_qbwc_password_shown_once(cast: Cast, login) -> None:  # type: ignore[no-untyped-def]
+    from tenants import credentials
+    from tenants.models import Tenant
+
+    response = login("sam").post(
+        "/admin/tenants/tenant/", {"action": "qbwc_password_generate", "_selected_action": [cast.acme.pk]}, follow=True
+    )
+    text = response.content.decode()
+    assert "New QBWC password for acme: " in text
+    password = text.split("New QBWC password for acme: ")[1].split("<")[0].strip()
+    tenant = Tenant.objects.get(pk=cast.acme.pk)
+    assert credentials.is_generated(tenant.qbwc_password) and tenant.check_qbwc_password(password)
+    assert password not in login("sam").get("/admin/tenants/tenant/").content.decode()  # shown once

@@ -49,7 +49,10 @@ def _notify(*, tenant: Tenant, alert: Alert, kind: str, now: dt.datetime) -> boo
         return False
     subject = subject_for(tenant=tenant, alert=alert, kind=kind)
     # One message per alert; recipients in Bcc so one accountant's address is not shown to support lists.
-    EmailMessage(subject=subject, body=body_for(tenant=tenant, alert=alert, kind=kind), to=[], bcc=to).send()
+    message = EmailMessage(subject=subject, body=body_for(tenant=tenant, alert=alert, kind=kind), to=[], bcc=to)
+    # Sent once the alert row is committed: never an email about a change that rolled back (and a
+    # reader who got the email finds the alert). robust: a mail server failure is logged, not raised.
+    transaction.on_commit(message.send, robust=True)
     Notification.objects.create(
         tenant=tenant, alert=alert, kind=kind, subject=subject[:255], recipients=len(to), sent_at=now
     )

@@ -58,7 +58,11 @@ def parse() -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=2, help="sessions per tenant; rounds after the first are no-change")
     p.add_argument("--db", default="mlc_bench_scale", help="PostgreSQL database to create and drop")
     p.add_argument("--redis-db", type=int, default=8, help="Redis db for the (unconsumed) push triggers")
-    p.add_argument("--pbkdf2", action="store_true", help="hash QBWC passwords with production PBKDF2")
+    p.add_argument("--pbkdf2", action="store_true", help="hash QBWC passwords with production PBKDF2 (a chosen password)")
+    p.add_argument(
+        "--generated", action="store_true",
+        help="production credentials: generated QBWC passwords, HMAC-SHA-256 (tenants/credentials.py), no test hasher",
+    )  # fmt: skip
     p.add_argument(
         "--peer-python",
         default=os.environ.get("BENCH_PEER_PYTHON", "/tmp/bench-venv/bin/python"),
@@ -194,13 +198,18 @@ def pct(values: list[float], q: float) -> float:
 # --- this bench ------------------------------------------------------------------
 
 
-def tenants_create(n: int, *, fast_hasher: bool) -> list[str]:
+def tenants_create(n: int, *, fast_hasher: bool, generated: bool = False) -> list[str]:
     """N tenants in one bulk insert; one password hash shared by all (hashing is not measured here)."""
     from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 
     from tenants.models import Tenant
 
-    hashed = make_password(PASSWORD) if fast_hasher else PBKDF2PasswordHasher().encode(PASSWORD, "benchsalt1234567")
+    if generated:
+        from tenants.credentials import hash_generated
+
+        hashed = hash_generated(PASSWORD)
+    else:
+        hashed = make_password(PASSWORD) if fast_hasher else PBKDF2PasswordHasher().encode(PASSWORD, "benchsalt1234567")
     rows = [
         Tenant(
             slug=f"scale-{i:05d}",
@@ -407,7 +416,8 @@ def main() -> int:
     broker = f"redis://127.0.0.1:6379/{args.redis_db}"
     proc: subprocess.Popen[bytes] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as var_dir, pg_database(args.db) as db_url:
-        env = base_env(database_url=db_url, broker_url=broker, var_dir=var_dir, fast_hasher=not args.pbkdf2)
+        production = args.pbkdf2 or args.generated
+        env = base_env(database_url=db_url, broker_url=broker, var_dir=var_dir, fast_hasher=not production)
         try:
             django_setup(env)
             from audit.models import SyncRecord
@@ -416,7 +426,7 @@ def main() -> int:
 
             redis_flush(broker)
             t0 = time.perf_counter()
-            usernames = tenants_create(args.tenants, fast_hasher=not args.pbkdf2)
+            usernames = tenants_create(args.tenants, fast_hasher=not production, generated=args.generated)
             print(f"{args.tenants} tenants created in {time.perf_counter() - t0:.1f} s (bulk insert); "
                   f"PostgreSQL db {args.db}; gunicorn {args.gunicorn_workers} workers x {args.gunicorn_threads} "
                   f"threads; {args.concurrency} concurrent Web Connectors; {cores} cores; "
@@ -471,7 +481,7 @@ def main() -> int:
                 per = lambda p: (p.server_cpu / max(p.count, 1) * 1000, p.pg_cpu / max(p.count, 1) * 1000)  # noqa: E731
                 (ours_app, ours_pg), (peer_app, peer_pg) = per(ours), per(peer)
                 print(f"\nProduct vs peer, no-change poll, {args.concurrency} concurrent "
-                      f"({'production PBKDF2' if args.pbkdf2 else 'fast test hasher'} for the product; "
+                      f"({'production PBKDF2' if args.pbkdf2 else 'production generated password (HMAC-SHA-256)' if args.generated else 'fast test hasher'} for the product; "
                       "the peer checks an HMAC-SHA-256)")  # fmt: skip
                 print(f"   sessions/s: {ours.count / ours.wall:.1f} vs {peer.count / peer.wall:.1f} = "
                       f"{ours.count / ours.wall / (peer.count / peer.wall):.2f}x the peer "
@@ -493,7 +503,7 @@ def main() -> int:
             ok = errors == 0 and sessions == args.tenants * args.rounds and records == expected
             print(f"\nstored: {sessions} QBWC sessions (expected {args.tenants * args.rounds}), "
                   f"{records} sync records (expected {expected})")  # fmt: skip
-            if not args.pbkdf2:
+            if not production:
                 ms, iterations = pbkdf2_ms()
                 print(f"note: passwords used the fast test hasher. Production PBKDF2 ({iterations} iterations) "
                       f"adds {ms:.0f} ms CPU per authenticate here: alone it caps logins at "

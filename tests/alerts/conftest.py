@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import current_app
 from django.core.management import call_command
+from django.test import TestCase
 from django_celery_beat.models import PeriodicTask
 
 import alerts.tasks  # noqa: F401 - registers the task names with the Celery app (as the worker's autodiscovery does)
@@ -29,8 +30,13 @@ def beat_task(kind: str) -> str:
 
 
 def run_periodic(kind: str) -> Any:
-    """Run the scheduled task in this process through Celery's task machinery (no worker needed)."""
-    return current_app.tasks[beat_task(kind)].apply().get()
+    """Run the scheduled task in this process through Celery's task machinery (no worker needed).
+
+    Inside the test's transaction nothing commits, so the emails the service sends on commit are
+    run as the commit would run them.
+    """
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return current_app.tasks[beat_task(kind)].apply().get()
 
 
 def cast_for(acme: Tenant, globex: Tenant) -> Cast:

@@ -19,14 +19,13 @@ from peers.qbwc_simulator.dataset import build
 from tests.factories import PASSWORD, make_tenant
 from tests.statements import InProcessHttp, count_statements
 
-# Per-call budgets of a no-change session (four empty queries). authenticate has its own
-# budget (issue 10: at most 3 statements plus its transaction); the session target is 25.
+# Per-call budgets of a no-change session (four empty queries); the session target is 25.
 BUDGET = {
     "sendRequestXML": [3, 1, 1, 1],  # the first negotiates and reads the marks once; the rest were built
     "receiveResponseXML": [3, 3, 3, 3],  # session read, mark upsert, guarded session update
     "closeConnection": [2],
+    "authenticate": [5],  # 3 statements and their transaction (qbwc.login)
 }
-AUTHENTICATE_BUDGET = 5
 SESSION_TARGET = 25
 
 
@@ -60,8 +59,7 @@ def test_a_no_change_session_stays_within_its_per_call_budgets(synced: tuple[Web
     for method, counts in http.per_method.items():
         if method != "authenticate":
             assert all(c.savepoints == 0 and c.transactions == 0 for c in counts), method
-    ours = sum(n for method, ns in totals.items() if method != "authenticate" for n in ns)
-    assert ours <= SESSION_TARGET - AUTHENTICATE_BUDGET, totals
+    assert sum(n for ns in totals.values() for n in ns) <= SESSION_TARGET, totals
 
 
 def test_the_counter_agrees_with_capture_queries_context(synced: tuple[WebConnector, InProcessHttp]) -> None:

@@ -160,6 +160,8 @@ class JobReason(models.TextChoices):
     NEEDS_RECONNECT = "needs_reconnect", "Procore connection must be reconnected"
     NEEDS_PROCORE = "needs_procore", "Needs a person to act in Procore (tried again by itself)"
     SUPERSEDED = "superseded", "Superseded by a newer job"
+    # Issue 10: the pusher does not push for a paused or inactive tenant (the sweep re-arms on re-enable).
+    TENANT_PAUSED = "tenant_paused", "Sync is paused or the tenant is inactive; resumes when re-enabled"
 
 
 OPEN_JOB_STATES = (JobState.PENDING, JobState.WAITING, JobState.IN_FLIGHT)

@@ -68,7 +68,12 @@ def _claim(job_id: int) -> list[PushJob]:
     with transaction.atomic():
         # The tenant row first, then job rows: the same order as the QuickBooks side (which
         # holds the tenant while it queues jobs), so the two never deadlock on PostgreSQL.
-        list(Tenant.objects.select_for_update().filter(pk=tenant_id).values_list("pk", flat=True))
+        tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).values_list("active", "sync_paused").first()
+        if tenant is None:
+            return []
+        if not tenant[0] or tenant[1]:
+            _park_for_paused_tenant(job_id, now)
+            return []
         # Takes the write lock on SQLite (select_for_update is a no-op there) so claims serialise.
         if not PushJob.objects.filter(pk=job_id, state=JobState.PENDING, not_before__lte=now).update(updated_at=now):
             return []
@@ -92,6 +97,30 @@ def _claim(job_id: int) -> list[PushJob]:
         )
     jobs = {j.pk: j for j in PushJob.objects.select_related("tenant", "record").filter(pk__in=ids)}
     return [jobs[i] for i in ids if i in jobs and jobs[i].state == JobState.IN_FLIGHT]
+
+
+def _park_for_paused_tenant(job_id: int, now: Any) -> None:
+    """A paused or inactive tenant: the job waits (no attempt spent, Procore not called), visibly.
+
+    Runs inside _claim's transaction with the tenant row locked. The sweep re-arms it once the
+    tenant is active and not paused again (sweep.outbox_sweep).
+    """
+    job = PushJob.objects.select_for_update().filter(pk=job_id, state=JobState.PENDING).first()
+    if job is None:
+        return
+    record = SyncRecord.objects.select_for_update().get(pk=job.record_id)
+    message = JobReason.TENANT_PAUSED.label
+    # Pending → waiting stays "queued": the one-queued-job-per-record constraint still holds.
+    job.state, job.reason, job.last_error = JobState.WAITING, JobReason.TENANT_PAUSED, message
+    job.save()
+    _set_record(
+        record,
+        state=RecordState.WAITING,
+        code=EventCode.PUSH_WAITING,
+        message=message,
+        reason=message,
+        data={"op": job.op, "job_id": job.pk, "reason": JobReason.TENANT_PAUSED},
+    )
 
 
 def _handle(client: ProcoreClient, jobs: list[PushJob]) -> dict[int, Result]:

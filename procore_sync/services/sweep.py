@@ -42,6 +42,13 @@ def outbox_sweep(*, limit: int = 1000) -> dict[str, int]:
     rearmed += len(
         outbox_rearm(PushJob.objects.filter(reason=JobReason.NEEDS_MAPPING).filter(changed_mapping), limit=5000)
     )
+    # Issue 10: the tenant is active and not paused again: its parked jobs go (the claim parks them anew if not).
+    rearmed += len(
+        outbox_rearm(
+            PushJob.objects.filter(reason=JobReason.TENANT_PAUSED, tenant__active=True, tenant__sync_paused=False),
+            limit=5000,
+        )
+    )
     # Waiting for a person to act in Procore: look again now and then, one attempt each time.
     recheck_before = now - timedelta(seconds=settings.PROCORE_RECHECK_SECONDS)
     rearmed += len(

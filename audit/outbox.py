@@ -53,6 +53,10 @@ def outbox_enqueue_many(*, records: list[SyncRecord], op: str) -> list[PushJob]:
     queued_states = [JobState.PENDING, JobState.WAITING]
     with transaction.atomic(savepoint=False):
         superseded = _SUPERSEDED_BY.get(PushOp(op))
+        # Bulk job moves (here and below) stay bulk, one statement per page, and are guarded by
+        # their filter on the states moved from, each a move JOB_TRANSITIONS allows (single-row
+        # moves go through audit.services.job_set_state): pending/waiting → cancelled here,
+        # pending/waiting → pending for the re-arm below.
         if superseded is not None:
             PushJob.objects.filter(record_id__in=ids, op=superseded, state__in=queued_states).update(
                 state=JobState.CANCELLED, reason=JobReason.SUPERSEDED, updated_at=now
@@ -65,7 +69,7 @@ def outbox_enqueue_many(*, records: list[SyncRecord], op: str) -> list[PushJob]:
             PushJob.objects.filter(pk__in=[j.pk for j in queued.values()]).update(
                 state=JobState.PENDING, reason=JobReason.NONE, not_before=now, attempts=0, updated_at=now
             )
-            for job in queued.values():
+            for job in queued.values():  # the rows just updated, mirrored in memory (not a second move)
                 job.state, job.reason, job.not_before, job.attempts, job.updated_at = (
                     JobState.PENDING, JobReason.NONE, now, 0, now
                 )
@@ -119,6 +123,7 @@ def outbox_rearm(jobs: QuerySet[PushJob], *, limit: int | None = None) -> list[i
         return ids
     with transaction.atomic():
         now = timezone.now()
+        # Bulk waiting → pending (a move JOB_TRANSITIONS allows), guarded by the filter on the state moved from.
         PushJob.objects.filter(pk__in=ids, state=JobState.WAITING).update(
             state=JobState.PENDING, reason=JobReason.NONE, not_before=now, updated_at=now
         )

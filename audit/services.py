@@ -10,8 +10,11 @@ from django.utils import timezone
 
 from audit.metrics import record_state_counted
 from audit.models import (
+    JOB_TRANSITIONS,
     RECORD_TRANSITIONS,
     EventCode,
+    JobReason,
+    PushJob,
     PushOp,
     RecordKind,
     RecordState,
@@ -50,6 +53,34 @@ def event_record(
 def _check_transition(record: SyncRecord, state: str) -> None:
     if state != record.state and state not in RECORD_TRANSITIONS[record.state]:
         raise IllegalTransition(f"{record.kind} {record.qb_id}: {record.state} → {state} is not allowed")
+
+
+# The fields that may move together with a job's state (what the outcome of a run sets).
+_JOB_FIELDS = frozenset({"last_error", "not_before", "attempts", "in_flight_since"})
+
+
+def job_set_state(job: PushJob, *, state: str, reason: str = JobReason.NONE, save: bool = True, **fields: Any) -> bool:
+    """Move one push job to `state`/`reason` (checked against JOB_TRANSITIONS), with the fields that go along.
+
+    The one setter for single-row job moves. Returns False, writing nothing, when nothing
+    would change; raises IllegalTransition on a move the table does not allow (a same-state
+    move that changes anything must be in the table too: PENDING → PENDING is, DONE → DONE
+    is not). `save=False` when the caller saves the row once, with its other fields, in its
+    own transaction.
+    """
+    unknown = set(fields) - _JOB_FIELDS
+    if unknown:
+        raise TypeError(f"job_set_state: not a job outcome field: {sorted(unknown)}")
+    if job.state == state and job.reason == reason and all(getattr(job, k) == v for k, v in fields.items()):
+        return False
+    if state not in JOB_TRANSITIONS[job.state]:
+        raise IllegalTransition(f"push job {job.pk}: {job.state} → {state} is not allowed")
+    job.state, job.reason = state, reason
+    for name, value in fields.items():
+        setattr(job, name, value)
+    if save:
+        job.save(update_fields=["state", "reason", "updated_at", *fields])
+    return True
 
 
 def record_set_state(

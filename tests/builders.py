@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from audit.models import EventCode, JobReason, JobState, PushJob, RecordState, SyncRecord
 from audit.qbtypes import QbBill, QbBillLine, QbVendor
-from audit.services import record_receive, record_set_state
+from audit.services import job_set_state, record_receive, record_set_state
 from tenants.models import Tenant
 
 _seq = itertools.count(1)
@@ -40,12 +40,18 @@ def bill(
     return record
 
 
+def _claimed(record: SyncRecord) -> list[PushJob]:
+    """The record's pending jobs, moved in flight the way the pusher claims them."""
+    jobs = list(PushJob.objects.filter(record=record, state=JobState.PENDING))
+    for job in jobs:
+        job_set_state(job, state=JobState.IN_FLIGHT, reason=JobReason.NONE, attempts=job.attempts + 1)
+    return jobs
+
+
 def park_for_mapping(record: SyncRecord) -> PushJob:
     """What the pusher does with a bill it cannot map: job waiting/needs_mapping, record waiting."""
-    job = PushJob.objects.get(record=record, state=JobState.PENDING)
-    job.state = JobState.WAITING
-    job.reason = JobReason.NEEDS_MAPPING
-    job.save()
+    [job] = _claimed(record)
+    job_set_state(job, state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING, attempts=job.attempts - 1)
     record_set_state(record=record, state=RecordState.WAITING, code=EventCode.MAPPING_MISSING,
                      reason="No cost code for this vendor")
     return job
@@ -53,16 +59,16 @@ def park_for_mapping(record: SyncRecord) -> PushJob:
 
 def fail(record: SyncRecord, reason: str = "HTTP 422: vendor_id is invalid") -> SyncRecord:
     """What the pusher does on a permanent error: job failed, record failed with the reason."""
-    PushJob.objects.filter(record=record, state=JobState.PENDING).update(
-        state=JobState.FAILED, reason=JobReason.PERMANENT, last_error=reason
-    )
+    for job in _claimed(record):
+        job_set_state(job, state=JobState.FAILED, reason=JobReason.PERMANENT, last_error=reason)
     record_set_state(record=record, state=RecordState.FAILED, code=EventCode.PUSH_FAILED_PERMANENT,
                      message=reason, reason=reason, data={"status": 422})
     return record
 
 
 def sync(record: SyncRecord, procore_id: int = 5550001) -> SyncRecord:
-    PushJob.objects.filter(record=record, state=JobState.PENDING).update(state=JobState.DONE)
+    for job in _claimed(record):
+        job_set_state(job, state=JobState.DONE, reason=JobReason.NONE)
     record_set_state(record=record, state=RecordState.SYNCED, code=EventCode.PUSH_SUCCEEDED,
                      message="Created in Procore", procore_id=procore_id)
     return record

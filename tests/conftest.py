@@ -7,7 +7,8 @@ worker, QBWC simulator over the live server) are registered once, here, for ever
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -49,3 +50,29 @@ def login(cast: Cast) -> Callable[[str], Client]:
         return client
 
     return _login
+
+
+# --- Issue 9 step 3: every job move the pusher makes is one JOB_TRANSITIONS allows ------------
+# The runner's _finish keeps a job's state (and logs) when the guarded setter refuses a move;
+# any such refusal in a test run (the real worker's threads log here too) fails that test.
+
+
+class _RefusedJobMoves(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "is not allowed" in message:
+            self.messages.append(message)
+
+
+@pytest.fixture(autouse=True)
+def _no_refused_job_move() -> Iterator[None]:
+    handler = _RefusedJobMoves()
+    runner_log = logging.getLogger("procore_sync.services.outbox_runner")
+    runner_log.addHandler(handler)
+    yield
+    runner_log.removeHandler(handler)
+    assert not handler.messages, f"job moves refused by JOB_TRANSITIONS: {handler.messages}"

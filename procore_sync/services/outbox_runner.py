@@ -21,7 +21,7 @@ from django.utils import timezone
 from audit.metrics import push_attempt_observed
 from audit.models import EventCode, JobReason, JobState, PushJob, PushOp, RecordKind, RecordState, SyncRecord
 from audit.outbox import outbox_rearm, outbox_trigger
-from audit.services import IllegalTransition, event_record, record_set_state
+from audit.services import IllegalTransition, event_record, job_set_state, record_set_state
 from procore_sync.client import CallRecord, ProcoreClient
 from procore_sync.errors import ProcoreError, RateLimited, ReconnectNeeded, TransientError
 from procore_sync.models import CostCodeMapping, JobProjectMapping, ProcoreKind
@@ -92,6 +92,8 @@ def _claim(job_id: int) -> list[PushJob]:
                 .order_by("not_before", "pk")
                 .values_list("pk", flat=True)[: _batch_limit(job.op) - 1]
             )
+        # Bulk PENDING → IN_FLIGHT (a move JOB_TRANSITIONS allows): the filter on the state moved from
+        # is the guard here, as the batch is claimed in one statement rather than row by row.
         PushJob.objects.filter(pk__in=ids, state=JobState.PENDING).update(
             state=JobState.IN_FLIGHT, in_flight_since=now, attempts=F("attempts") + 1, updated_at=now
         )
@@ -111,8 +113,7 @@ def _park_for_paused_tenant(job_id: int, now: Any) -> None:
     record = SyncRecord.objects.select_for_update().get(pk=job.record_id)
     message = JobReason.TENANT_PAUSED.label
     # Pending → waiting stays "queued": the one-queued-job-per-record constraint still holds.
-    job.state, job.reason, job.last_error = JobState.WAITING, JobReason.TENANT_PAUSED, message
-    job.save()
+    job_set_state(job, state=JobState.WAITING, reason=JobReason.TENANT_PAUSED, last_error=message)
     _set_record(
         record,
         state=RecordState.WAITING,
@@ -208,6 +209,19 @@ def _retry_delay(attempts: int) -> float:
     return min(3600.0, base * 2 ** max(attempts - 1, 0)) * random.uniform(0.5, 1.0)
 
 
+def _move(job: PushJob, **kwargs: Any) -> bool:
+    """The job's move in _finish, through the one guarded setter (saved once at the end of _finish).
+
+    A job the reaper moved meanwhile (pending again, or cancelled) may not take every outcome
+    (pending → done is not a move the table allows): it keeps its state, the record keeps the event.
+    """
+    try:
+        return job_set_state(job, save=False, **kwargs)
+    except IllegalTransition as exc:
+        log.warning("%s; the job keeps its state", exc)
+        return False
+
+
 def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
     """Write the job's and the record's new state and the audit event, together."""
     now = timezone.now()
@@ -223,9 +237,10 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
             log.warning("job %s was no longer in flight (%s); outcome kept as an event only", job.pk, job.state)
         data: dict[str, Any] = {"op": job.op, "job_id": job.pk, "attempt": job.attempts, "calls": calls}
         claimed_at = job.in_flight_since
+        unspent = max(job.attempts - 1, 0)  # the attempt given back when the outcome is not the job's fault
         job.in_flight_since = None
         if isinstance(result, Done):
-            job.state, job.reason, job.last_error = JobState.DONE, JobReason.NONE, ""
+            _move(job, state=JobState.DONE, reason=JobReason.NONE, last_error="")
             _set_record(
                 record,
                 state=result.state,
@@ -238,13 +253,12 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
                 _rearm_bills_of_vendor(job.tenant_id, record.qb_id)
         elif isinstance(result, Waiting) and _unblocked_meanwhile(job, record, result.reason, claimed_at):
             # The vendor or mapping arrived while this job was in flight: go again now.
-            job.state, job.reason, job.not_before = JobState.PENDING, JobReason.NONE, now
-            job.attempts = max(job.attempts - 1, 0)
-            retry_in = 0.01
+            if _move(job, state=JobState.PENDING, reason=JobReason.NONE, not_before=now, attempts=unspent):
+                retry_in = 0.01
         elif isinstance(result, Waiting | ReconnectNeeded):
             reason = result.reason if isinstance(result, Waiting) else JobReason.NEEDS_RECONNECT
-            job.state, job.reason, job.last_error = JobState.WAITING, reason, result.message
-            job.attempts = max(job.attempts - 1, 0)  # waiting is not a failed attempt
+            # Waiting is not a failed attempt.
+            _move(job, state=JobState.WAITING, reason=reason, last_error=result.message, attempts=unspent)
             _set_record(
                 record,
                 state=RecordState.WAITING,
@@ -255,26 +269,26 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
             )
         elif isinstance(result, RateLimited):
             # Not the job's fault: come back when the window resets, without spending an attempt.
-            retry_in = result.retry_after or 1.0
-            job.state, job.reason = JobState.PENDING, JobReason.TRANSIENT
-            job.attempts = max(job.attempts - 1, 0)
-            job.not_before = now + timedelta(seconds=retry_in)
-            job.last_error = result.message
+            delay = result.retry_after or 1.0
+            if _move(job, state=JobState.PENDING, reason=JobReason.TRANSIENT, attempts=unspent,
+                     not_before=now + timedelta(seconds=delay), last_error=result.message):
+                retry_in = delay
         elif not result.permanent and job.attempts < settings.PROCORE_JOB_MAX_ATTEMPTS:
-            retry_in = max(_retry_delay(job.attempts), result.retry_after or 0.0)
-            job.state, job.reason, job.last_error = JobState.PENDING, JobReason.TRANSIENT, str(result)
-            job.not_before = now + timedelta(seconds=retry_in)
+            delay = max(_retry_delay(job.attempts), result.retry_after or 0.0)
+            if _move(job, state=JobState.PENDING, reason=JobReason.TRANSIENT, last_error=str(result),
+                     not_before=now + timedelta(seconds=delay)):
+                retry_in = delay
             _set_record(
                 record,
                 state=RecordState.RETRYING,
                 code=EventCode.PUSH_FAILED_TRANSIENT,
-                message=f"{result} (attempt {job.attempts}; retrying in {retry_in:.0f}s)",
+                message=f"{result} (attempt {job.attempts}; retrying in {delay:.0f}s)",
                 reason=str(result),
                 data=data,
             )
         else:
             reason = JobReason.PERMANENT if result.permanent else JobReason.TRANSIENT
-            job.state, job.reason, job.last_error = JobState.FAILED, reason, str(result)
+            _move(job, state=JobState.FAILED, reason=reason, last_error=str(result))
             gave_up = "" if result.permanent else f" — gave up after {job.attempts} attempts"
             _set_record(
                 record,
@@ -286,7 +300,8 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
             )
         if job.state in (JobState.PENDING, JobState.WAITING) and _newer_job_queued(job):
             # QuickBooks sent a newer version meanwhile; its job pushes the latest payload.
-            job.state, job.reason, retry_in = JobState.CANCELLED, JobReason.SUPERSEDED, None
+            _move(job, state=JobState.CANCELLED, reason=JobReason.SUPERSEDED)
+            retry_in = None
         job.save()
         if retry_in is not None:
             job_id, delay = job.pk, retry_in

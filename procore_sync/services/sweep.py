@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.models import EventCode, JobReason, JobState, PushJob, SyncRecord
 from audit.outbox import outbox_rearm, outbox_trigger
-from audit.services import event_record
+from audit.services import event_record, job_set_state
 from procore_sync.models import CostCodeMapping, ExternalId, JobProjectMapping, ProcoreKind
 from procore_sync.services.outbox_runner import _newer_job_queued
 
@@ -75,13 +75,17 @@ def in_flight_reap() -> int:
             job = PushJob.objects.select_for_update().get(pk=job_id)
             if job.state != JobState.IN_FLIGHT or job.in_flight_since is None or job.in_flight_since >= cutoff:
                 continue
-            job.state, job.reason = JobState.PENDING, JobReason.TRANSIENT
+            state, reason = JobState.PENDING, JobReason.TRANSIENT
             if _newer_job_queued(job):
-                job.state, job.reason = JobState.CANCELLED, JobReason.SUPERSEDED
-            job.last_error = f"worker lost while in flight since {job.in_flight_since.isoformat()}"
-            job.in_flight_since = None
-            job.not_before = timezone.now()
-            job.save()
+                state, reason = JobState.CANCELLED, JobReason.SUPERSEDED
+            job_set_state(
+                job,
+                state=state,
+                reason=reason,
+                last_error=f"worker lost while in flight since {job.in_flight_since.isoformat()}",
+                in_flight_since=None,
+                not_before=timezone.now(),
+            )
             event_record(
                 record=SyncRecord.objects.get(pk=job.record_id),
                 code=EventCode.PUSH_FAILED_TRANSIENT,

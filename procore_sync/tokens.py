@@ -20,15 +20,11 @@ from django.utils import timezone
 
 from audit.models import JobReason, PushJob
 from audit.outbox import outbox_rearm
-from procore_sync.client import (
-    ProcoreClient,
-    ProcoreCredentials,
-    RateState,
-    TokenGrant,
-    oauth_token,
-)
+from procore_sync.client import ProcoreClient
 from procore_sync.errors import AuthError, ProcoreError, ReconnectNeeded
 from procore_sync.models import ConnectionRate
+from procore_sync.oauth import TokenGrant, oauth_token
+from procore_sync.transport import ProcoreCredentials, RateState
 from tenants.models import ConnectionStatus, ProcoreConnection, ProcoreEnvironment, Tenant
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from audit.metrics import push_attempt_observed
 from audit.models import EventCode, JobReason, JobState, PushJob, PushOp, RecordKind, RecordState, SyncRecord
 from audit.outbox import outbox_rearm, outbox_trigger
 from audit.services import IllegalTransition, event_record, job_set_state, record_set_state
-from procore_sync.client import CallRecord, ProcoreClient
+from procore_sync.client import ProcoreClient
 from procore_sync.errors import ProcoreError, RateLimited, ReconnectNeeded, TransientError
 from procore_sync.models import CostCodeMapping, JobProjectMapping, ProcoreKind
 from procore_sync.services.bills import bill_delete, bills_upsert_batch
@@ -30,6 +30,7 @@ from procore_sync.services.ids import external_get
 from procore_sync.services.outcomes import Done, Waiting
 from procore_sync.services.vendors import vendor_deactivate, vendor_upsert_batch
 from procore_sync.tokens import client_for, rate_save
+from procore_sync.transport import CallRecord
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)

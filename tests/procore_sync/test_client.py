@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from procore_sync.client import ProcoreClient, ProcoreCredentials, credentials_with_grant, oauth_token
+from procore_sync.client import ProcoreClient
 from procore_sync.errors import Forbidden, RateLimited, TransientError, ValidationFailed
+from procore_sync.oauth import credentials_with_grant, oauth_token
+from procore_sync.transport import ProcoreCredentials
 from tests.harness_procore import ACME_COMPANY, Emu
 
 

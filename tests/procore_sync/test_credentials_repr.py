@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from audit.redact import redact
-from procore_sync.client import ProcoreCredentials
 from procore_sync.errors import ReconnectNeeded
+from procore_sync.transport import ProcoreCredentials
 
 
 def test_credentials_repr_and_errors_carry_no_secret() -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -223,6 +225,88 @@ def _move(job: PushJob, **kwargs: Any) -> bool:
         return False
 
 
+# --- The outcome of one run: handlers decide, one table says what each outcome writes ---------
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """What an outcome writes. record_state None: the record is left alone; "" / code "": the handler's."""
+
+    job_state: str
+    record_state: str | None
+    code: str
+    give_back_attempt: bool  # not the job's fault: the attempt the claim counted is returned
+    retry: bool  # pending again after the verdict's delay (triggered once the outcome commits)
+
+
+_OUTCOMES: dict[str, _Rule] = {
+    "done": _Rule(JobState.DONE, "", "", give_back_attempt=False, retry=False),
+    # The vendor or mapping arrived while the job was in flight: go again now.
+    "unblocked": _Rule(JobState.PENDING, None, "", give_back_attempt=True, retry=True),
+    # Waiting (a vendor, a mapping, a reconnect, a person in Procore) is not a failed attempt.
+    "waiting": _Rule(JobState.WAITING, RecordState.WAITING, "", give_back_attempt=True, retry=False),
+    # Procore's rate window said wait: back when it resets (visible once per batch, in push_job_run).
+    "rate_limited": _Rule(JobState.PENDING, None, "", give_back_attempt=True, retry=True),
+    "retry": _Rule(JobState.PENDING, RecordState.RETRYING, EventCode.PUSH_FAILED_TRANSIENT, False, retry=True),
+    "failed": _Rule(JobState.FAILED, RecordState.FAILED, EventCode.PUSH_FAILED_PERMANENT, False, retry=False),
+}
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """One handler's decision: the outcome (a key of _OUTCOMES) and the words and figures that go with it."""
+
+    outcome: str
+    reason: str = JobReason.NONE
+    error: str = ""  # the job's last_error
+    delay: float = 0.0  # seconds, for an outcome that retries
+    record_state: str = ""  # for a rule that leaves it to the handler
+    code: str = ""
+    message: str = ""
+    record_reason: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    procore_id: int | None = None
+
+
+def _on_done(job: PushJob, record: SyncRecord, result: Done, claimed_at: Any) -> _Verdict:
+    return _Verdict("done", record_state=result.state, code=result.code, message=result.message,
+                    data=result.data, procore_id=result.procore_id)
+
+
+def _on_waiting(job: PushJob, record: SyncRecord, result: Waiting | ReconnectNeeded, claimed_at: Any) -> _Verdict:
+    reason = result.reason if isinstance(result, Waiting) else JobReason.NEEDS_RECONNECT
+    if isinstance(result, Waiting) and _unblocked_meanwhile(job, record, reason, claimed_at):
+        return _Verdict("unblocked", delay=0.01)
+    code = _WAIT_CODES.get(reason, EventCode.PUSH_WAITING)
+    return _Verdict("waiting", reason=reason, error=result.message, code=code,
+                    message=result.message, record_reason=result.message, data={"reason": reason})
+
+
+def _on_rate_limited(job: PushJob, record: SyncRecord, result: RateLimited, claimed_at: Any) -> _Verdict:
+    return _Verdict("rate_limited", reason=JobReason.TRANSIENT, error=result.message, delay=result.retry_after or 1.0)
+
+
+def _on_error(job: PushJob, record: SyncRecord, result: ProcoreError, claimed_at: Any) -> _Verdict:
+    if not result.permanent and job.attempts < settings.PROCORE_JOB_MAX_ATTEMPTS:
+        delay = max(_retry_delay(job.attempts), result.retry_after or 0.0)
+        return _Verdict("retry", reason=JobReason.TRANSIENT, error=str(result), delay=delay, record_reason=str(result),
+                        message=f"{result} (attempt {job.attempts}; retrying in {delay:.0f}s)")
+    gave_up = "" if result.permanent else f" — gave up after {job.attempts} attempts"
+    return _Verdict("failed", reason=JobReason.PERMANENT if result.permanent else JobReason.TRANSIENT,
+                    error=str(result), message=f"{result}{gave_up}", record_reason=f"Procore said: {result}",
+                    data={"status": result.status, "body": result.body})
+
+
+# First match wins: ReconnectNeeded and RateLimited are ProcoreErrors, so they come before it.
+_HANDLERS: tuple[tuple[type[Any], Callable[..., _Verdict]], ...] = (
+    (Done, _on_done),
+    (Waiting, _on_waiting),
+    (ReconnectNeeded, _on_waiting),
+    (RateLimited, _on_rate_limited),
+    (ProcoreError, _on_error),
+)
+
+
 def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
     """Write the job's and the record's new state and the audit event, together."""
     now = timezone.now()
@@ -238,67 +322,29 @@ def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
             log.warning("job %s was no longer in flight (%s); outcome kept as an event only", job.pk, job.state)
         data: dict[str, Any] = {"op": job.op, "job_id": job.pk, "attempt": job.attempts, "calls": calls}
         claimed_at = job.in_flight_since
-        unspent = max(job.attempts - 1, 0)  # the attempt given back when the outcome is not the job's fault
         job.in_flight_since = None
-        if isinstance(result, Done):
-            _move(job, state=JobState.DONE, reason=JobReason.NONE, last_error="")
+        handler = next(h for kind, h in _HANDLERS if isinstance(result, kind))
+        verdict = handler(job, record, result, claimed_at)
+        rule = _OUTCOMES[verdict.outcome]
+        fields: dict[str, Any] = {"last_error": verdict.error}
+        if rule.give_back_attempt:
+            fields["attempts"] = max(job.attempts - 1, 0)
+        if rule.retry:
+            fields["not_before"] = now + timedelta(seconds=verdict.delay)
+        if _move(job, state=rule.job_state, reason=verdict.reason, **fields) and rule.retry:
+            retry_in = verdict.delay
+        if rule.record_state is not None:
             _set_record(
                 record,
-                state=result.state,
-                code=result.code,
-                message=result.message,
-                data=data | result.data,
-                procore_id=result.procore_id,
+                state=rule.record_state or verdict.record_state,
+                code=rule.code or verdict.code,
+                message=verdict.message,
+                reason=verdict.record_reason,
+                data=data | verdict.data,
+                procore_id=verdict.procore_id,
             )
-            if job.op == PushOp.VENDOR_UPSERT:
-                _rearm_bills_of_vendor(job.tenant_id, record.qb_id)
-        elif isinstance(result, Waiting) and _unblocked_meanwhile(job, record, result.reason, claimed_at):
-            # The vendor or mapping arrived while this job was in flight: go again now.
-            if _move(job, state=JobState.PENDING, reason=JobReason.NONE, not_before=now, attempts=unspent):
-                retry_in = 0.01
-        elif isinstance(result, Waiting | ReconnectNeeded):
-            reason = result.reason if isinstance(result, Waiting) else JobReason.NEEDS_RECONNECT
-            # Waiting is not a failed attempt.
-            _move(job, state=JobState.WAITING, reason=reason, last_error=result.message, attempts=unspent)
-            _set_record(
-                record,
-                state=RecordState.WAITING,
-                code=_WAIT_CODES.get(reason, EventCode.PUSH_WAITING),
-                message=result.message,
-                reason=result.message,
-                data=data | {"reason": reason},
-            )
-        elif isinstance(result, RateLimited):
-            # Not the job's fault: come back when the window resets, without spending an attempt.
-            delay = result.retry_after or 1.0
-            if _move(job, state=JobState.PENDING, reason=JobReason.TRANSIENT, attempts=unspent,
-                     not_before=now + timedelta(seconds=delay), last_error=result.message):
-                retry_in = delay
-        elif not result.permanent and job.attempts < settings.PROCORE_JOB_MAX_ATTEMPTS:
-            delay = max(_retry_delay(job.attempts), result.retry_after or 0.0)
-            if _move(job, state=JobState.PENDING, reason=JobReason.TRANSIENT, last_error=str(result),
-                     not_before=now + timedelta(seconds=delay)):
-                retry_in = delay
-            _set_record(
-                record,
-                state=RecordState.RETRYING,
-                code=EventCode.PUSH_FAILED_TRANSIENT,
-                message=f"{result} (attempt {job.attempts}; retrying in {delay:.0f}s)",
-                reason=str(result),
-                data=data,
-            )
-        else:
-            reason = JobReason.PERMANENT if result.permanent else JobReason.TRANSIENT
-            _move(job, state=JobState.FAILED, reason=reason, last_error=str(result))
-            gave_up = "" if result.permanent else f" — gave up after {job.attempts} attempts"
-            _set_record(
-                record,
-                state=RecordState.FAILED,
-                code=EventCode.PUSH_FAILED_PERMANENT,
-                message=f"{result}{gave_up}",
-                reason=f"Procore said: {result}",
-                data=data | {"status": result.status, "body": result.body},
-            )
+        if verdict.outcome == "done" and job.op == PushOp.VENDOR_UPSERT:
+            _rearm_bills_of_vendor(job.tenant_id, record.qb_id)
         if job.state in (JobState.PENDING, JobState.WAITING) and _newer_job_queued(job):
             # QuickBooks sent a newer version meanwhile; its job pushes the latest payload.
             _move(job, state=JobState.CANCELLED, reason=JobReason.SUPERSEDED)

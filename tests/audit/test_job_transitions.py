@@ -6,6 +6,7 @@ import pytest
 
 from audit.models import JOB_TRANSITIONS, JobReason, JobState, PushJob
 from audit.services import IllegalTransition, job_set_state
+from procore_sync.services.outbox_runner import _OUTCOMES
 from tests.builders import bill, sync, vendor
 from tests.conftest import Cast
 
@@ -60,3 +61,9 @@ def test_no_change_returns_early_and_a_legal_move_is_saved(cast: Cast) -> None:
     assert (job.state, job.attempts) == (JobState.IN_FLIGHT, 1)
     with pytest.raises(TypeError):
         job_set_state(job, state=JobState.DONE, op="bill_delete")
+
+
+def test_every_outcome_of_a_run_is_a_move_from_in_flight_the_table_allows() -> None:
+    assert {
+        name for name, rule in _OUTCOMES.items() if rule.job_state not in JOB_TRANSITIONS[JobState.IN_FLIGHT]
+    } == set()

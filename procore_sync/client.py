@@ -6,7 +6,6 @@ and reads, with the SDK model pages they come from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from procore_sync.transport import Transport
@@ -17,17 +16,10 @@ class ProcoreClient(Transport):
 
     # --- identity ----------------------------------------------------------------
 
-    # Reference: https://developers.procore.com/reference/rest/me
-    def me(self) -> dict[str, Any]:
-        return self.request("GET", "/rest/v1.0/me", company_header=False).data  # type: ignore[no-any-return]
-
     # Reference: https://developers.procore.com/reference/rest/companies
     def companies(self) -> list[dict[str, Any]]:
-        return list(self.paginate_no_company("/rest/v1.0/companies"))
-
-    def paginate_no_company(self, path: str) -> Iterator[Any]:
-        resp = self.request("GET", path, params={"per_page": 100}, company_header=False)
-        yield from resp.data or []
+        # The one list that is not per company: no Procore-Company-Id header (procore.md).
+        return list(self.paginate("/rest/v1.0/companies", company_header=False))
 
     # --- vendors -----------------------------------------------------------------
 
@@ -38,10 +30,6 @@ class ProcoreClient(Transport):
     def vendors_by_origin(self, origin_id: str) -> list[dict[str, Any]]:
         params = {**self._company(), "filters[origin_id]": origin_id}
         return list(self.paginate("/rest/v1.0/vendors", params=params))
-
-    def vendor_create(self, vendor: dict[str, Any]) -> dict[str, Any]:
-        body = {**self._company(), "vendor": vendor}
-        return self.request("POST", "/rest/v1.0/vendors", json=body).data  # type: ignore[no-any-return]
 
     def vendor_update(self, vendor_id: int, vendor: dict[str, Any]) -> dict[str, Any]:
         body = {**self._company(), "vendor": vendor}

@@ -334,12 +334,14 @@ class Transport:
         except (KeyError, ValueError):
             return 1.0
 
-    def paginate(self, path: str, *, params: dict[str, Any] | None = None, per_page: int = 100) -> Iterator[Any]:
+    def paginate(
+        self, path: str, *, params: dict[str, Any] | None = None, per_page: int = 100, company_header: bool = True
+    ) -> Iterator[Any]:
         """Yield every item of a list endpoint, following the `Link: rel=next` header."""
         query = dict(params or {})
         query.setdefault("per_page", per_page)
         query.setdefault("page", 1)
-        resp = self.request("GET", path, params=query)
+        resp = self.request("GET", path, params=query, company_header=company_header)
         while True:
             yield from resp.data or []
             nxt = resp.links.get("next", {}).get("url")
@@ -348,7 +350,7 @@ class Transport:
             # Never send the bearer token to a host other than the API's.
             if urlsplit(nxt).netloc != urlsplit(self.credentials.api_url).netloc:
                 raise ProcoreError(f"pagination link points to another host: {urlsplit(nxt).netloc}")
-            resp = self.request("GET", "", url=nxt)
+            resp = self.request("GET", "", url=nxt, company_header=company_header)
 
 
 def _shown_path(method: str, url: str, params: dict[str, Any] | None) -> str:

@@ -76,7 +76,8 @@ def test_it_refreshes_once_on_401_and_carries_on(procore_emulator: Emu) -> None:
 def test_a_422_is_permanent_and_keeps_procores_message(procore_emulator: Emu) -> None:
     client, _ = make_client(procore_emulator)
     with pytest.raises(ValidationFailed) as err:
-        client.vendor_create({"name": " ", "origin_id": "X"})
+        # A POST straight through the transport (the product creates vendors through vendors/sync).
+        client.request("POST", "/rest/v1.0/vendors", json={"company_id": ACME_COMPANY, "vendor": {"name": " ", "origin_id": "X"}})
     assert err.value.permanent
     assert "name can't be blank" in str(err.value)
 
@@ -149,7 +150,9 @@ def test_a_create_is_not_resent_when_its_answer_is_lost(procore_emulator: Emu) -
     client, _ = make_client(procore_emulator)
     client.projects()
     with pytest.raises(TransientError) as err:
-        client.vendor_create({"name": "Lost Answer Co", "origin_id": "LOST-1"})
+        client.request(
+            "POST", "/rest/v1.0/vendors", json={"company_id": ACME_COMPANY, "vendor": {"name": "Lost Answer Co", "origin_id": "LOST-1"}}
+        )
     assert err.value.maybe_committed
     assert len(procore_emulator.state.vendors_by_origin("LOST-1")) == 1
     assert procore_emulator.state.count("POST", "/vendors$") == 1

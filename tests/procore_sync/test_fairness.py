@@ -111,7 +111,9 @@ def test_a_broken_tenant_never_slows_the_healthy_one(acme_globex: Tenants, celer
         assert set(acme_jobs.filter(op="bill_upsert").values_list("reason", flat=True)) == {JobReason.NEEDS_VENDOR}
     else:
         # Sync calls only (the four vendors in one or two batches, as they arrived), refused item by item.
-        assert acme_calls and set(acme_calls) == {("PATCH", "/rest/v1.0/vendors/sync")} and len(acme_calls) <= 2
+        # How the worker's triggers fall can split the four vendors into up to four batches; each vendor is
+        # sent once (attempts <= 1 above), never again.
+        assert acme_calls and set(acme_calls) == {("PATCH", "/rest/v1.0/vendors/sync")} and len(acme_calls) <= 4
         vendors = acme_jobs.filter(op="vendor_upsert")
         assert set(vendors.values_list("state", "reason")) == {(JobState.FAILED, JobReason.PERMANENT)}
         record = SyncRecord.objects.get(tenant=t.acme, qb_id="V-BAD0")

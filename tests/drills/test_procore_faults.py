@@ -117,6 +117,10 @@ def test_drill_02_refresh_token_rotation_raced_by_two_workers(drill: Drill) -> N
 def test_drill_03_429_storm(drill: Drill) -> None:
     state, acme = drill.state, drill.t.acme
     state.set_rate_limits([(20, 1.0)])
+    # The client paces on the rate headers, so the neighbour alone may never make Procore say 429
+    # (correct behaviour, but then this drill would not exercise the 429 path): the first
+    # writes are answered 429 with Retry-After whatever the headers said.
+    state.inject("status", status=429, method="PATCH", count=3, retry_after=0.3)
     company = drill.company(dataset())
 
     def noisy_neighbour(stop: threading.Event) -> None:

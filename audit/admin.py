@@ -45,8 +45,14 @@ class SyncRecordAdmin(TenantScopedAdmin):
     operator_permissions = frozenset({"view"})
 
     list_display = [
-        "label_display", "kind", "tenant", "state_display", "amount", "procore_id",
-        "procore_environment", "updated_at",
+        "label_display",
+        "kind",
+        "tenant",
+        "state_display",
+        "amount",
+        "procore_id",
+        "procore_environment",
+        "updated_at",
     ]
     list_filter = [TenantFilter, "kind", "state", "procore_environment", "updated_at"]
     search_fields = ["label", "qb_id", "vendor_list_id"]
@@ -60,9 +66,22 @@ class SyncRecordAdmin(TenantScopedAdmin):
         ("Payload (as QuickBooks sent it)", {"classes": ["collapse"], "fields": ["payload_pretty"]}),
     ]
     readonly_fields = [
-        "tenant", "kind", "label", "qb_id", "vendor_list_id", "amount", "state", "state_reason",
-        "procore_environment", "procore_id", "edit_sequence", "qb_time_modified", "deleted_in_qb",
-        "created_at", "updated_at", "payload_pretty",
+        "tenant",
+        "kind",
+        "label",
+        "qb_id",
+        "vendor_list_id",
+        "amount",
+        "state",
+        "state_reason",
+        "procore_environment",
+        "procore_id",
+        "edit_sequence",
+        "qb_time_modified",
+        "deleted_in_qb",
+        "created_at",
+        "updated_at",
+        "payload_pretty",
     ]
 
     @admin.display(description="Name / ref", ordering="label")

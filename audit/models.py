@@ -56,22 +56,16 @@ class SyncRecord(TenantOwned):
     payload = models.JSONField(default=dict, blank=True)
     deleted_in_qb = models.BooleanField(default=False)
 
-    state = models.CharField(
-        max_length=20, choices=RecordState.choices, default=RecordState.RECEIVED, db_index=True
-    )
+    state = models.CharField(max_length=20, choices=RecordState.choices, default=RecordState.RECEIVED, db_index=True)
     state_reason = models.TextField(blank=True, default="", help_text="What a person can do about it")
-    procore_environment = models.CharField(
-        max_length=20, choices=ProcoreEnvironment.choices, blank=True, default=""
-    )
+    procore_environment = models.CharField(max_length=20, choices=ProcoreEnvironment.choices, blank=True, default="")
     procore_id = models.BigIntegerField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "kind", "qb_id"], name="syncrecord_unique_qb_id")
-        ]
+        constraints = [models.UniqueConstraint(fields=["tenant", "kind", "qb_id"], name="syncrecord_unique_qb_id")]
         indexes = [models.Index(fields=["tenant", "state"])]
         ordering = ["-updated_at"]
 

@@ -71,7 +71,11 @@ def outbox_enqueue_many(*, records: list[SyncRecord], op: str) -> list[PushJob]:
             )
             for job in queued.values():  # the rows just updated, mirrored in memory (not a second move)
                 job.state, job.reason, job.not_before, job.attempts, job.updated_at = (
-                    JobState.PENDING, JobReason.NONE, now, 0, now
+                    JobState.PENDING,
+                    JobReason.NONE,
+                    now,
+                    0,
+                    now,
                 )
         fresh = [PushJob(tenant_id=r.tenant_id, record=r, op=op) for r in records if r.pk not in queued]
         PushJob.objects.bulk_create(fresh)

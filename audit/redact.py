@@ -70,7 +70,5 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if not parts.query:
         return url
-    query = [
-        (k, MASK if _is_secret_key(k, oauth_grant=True) else v) for k, v in parse_qsl(parts.query, True)
-    ]
+    query = [(k, MASK if _is_secret_key(k, oauth_grant=True) else v) for k, v in parse_qsl(parts.query, True)]
     return urlunsplit(parts._replace(query=urlencode(query, safe="[]")))

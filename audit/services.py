@@ -105,9 +105,7 @@ def record_set_state(
             fields.append("procore_id")
         record.save(update_fields=fields)
         record_state_counted(kind=record.kind, state=state)
-        return event_record(
-            record=record, code=code, message=message, data=data, acting_user_id=acting_user_id
-        )
+        return event_record(record=record, code=code, message=message, data=data, acting_user_id=acting_user_id)
 
 
 # What a received version rewrites on a record that already exists.
@@ -202,9 +200,7 @@ def records_receive(
     return results
 
 
-def record_receive(
-    *, tenant: Tenant, obj: QbVendor | QbBill, session_id: int | None
-) -> tuple[SyncRecord, bool]:
+def record_receive(*, tenant: Tenant, obj: QbVendor | QbBill, session_id: int | None) -> tuple[SyncRecord, bool]:
     """Store one vendor or bill (see records_receive). Returns (record, changed)."""
     return records_receive(tenant=tenant, objs=[obj], session_id=session_id)[0]
 
@@ -298,9 +294,7 @@ def record_replay(*, record: SyncRecord, acting_user_id: int | None) -> SyncEven
     return event
 
 
-def records_replay(
-    *, records: Iterable[SyncRecord], acting_user_id: int | None
-) -> int:
+def records_replay(*, records: Iterable[SyncRecord], acting_user_id: int | None) -> int:
     """Replay each record (see record_replay) in one transaction. Returns how many were queued.
 
     The one service behind the record page's Replay button, the admin action and

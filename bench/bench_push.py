@@ -248,9 +248,15 @@ def run_policy(args: argparse.Namespace, var_dir: Path, policy: str) -> dict[str
         # Requisitions need a commitment: that policy bills only the vendors that have one.
         billed = args.vendors if policy != "requisition_only" else with_commitment
         vendors = [
-            QbVendor(list_id=f"BV-{i:05d}", edit_sequence="1", name=f"Bench Vendor {i}", company_name=f"Bench Vendor {i} LLC",
-                     address=QbAddress(addr1="1 Main St", city="Denver", state="CO", postal_code="80202", country="US"),
-                     phone="303-555-0100", email=f"ap{i}@bench.example")
+            QbVendor(
+                list_id=f"BV-{i:05d}",
+                edit_sequence="1",
+                name=f"Bench Vendor {i}",
+                company_name=f"Bench Vendor {i} LLC",
+                address=QbAddress(addr1="1 Main St", city="Denver", state="CO", postal_code="80202", country="US"),
+                phone="303-555-0100",
+                email=f"ap{i}@bench.example",
+            )
             for i in range(args.vendors)
         ]
         CostCodeMapping.objects.bulk_create(
@@ -264,7 +270,9 @@ def run_policy(args: argparse.Namespace, var_dir: Path, policy: str) -> dict[str
             lines = [QbBillLine(txn_line_id=f"{n}-1", kind="expense", amount=a, account_name="Subcontractors")]
             if r.random() < args.split:
                 b_amt = Decimal(r.randint(100, 500_000)) / 100
-                lines.append(QbBillLine(txn_line_id=f"{n}-2", kind="expense", amount=b_amt, customer_full_name="Client:Second"))
+                lines.append(
+                    QbBillLine(txn_line_id=f"{n}-2", kind="expense", amount=b_amt, customer_full_name="Client:Second")
+                )
             total = sum((li.amount for li in lines), Decimal("0"))
             return QbBill(txn_id=f"BT-{n:06d}", edit_sequence=seq, vendor_list_id=v.list_id, vendor_name=v.name,
                           txn_date=date(2026, 11, 1), amount_due=total, ref_number=f"INV-{n}", lines=tuple(lines))  # fmt: skip
@@ -299,7 +307,9 @@ def run_policy(args: argparse.Namespace, var_dir: Path, policy: str) -> dict[str
         else:
             edited_ns = list(range(args.bills))
         edited = [make_bill(n, "2", Decimal("1.00")) for n in edited_ns]
-        edited_parts = sum(len(bill_split(b, job_projects=jobs_map, default_project_id=default_project)) for b in edited)
+        edited_parts = sum(
+            len(bill_split(b, job_projects=jobs_map, default_project_id=default_project)) for b in edited
+        )
         receive_all(tenant, edited)
         drain(args.workers)
         c3 = emulator_counts(url)
@@ -360,12 +370,19 @@ def main() -> None:
         print(f"first load           : {r['first_calls']} calls = {r['first_calls'] / r['bills']:.4f} per bill, "
               f"{r['first_calls'] / per:.4f} per bill part (floor {floor['first']:.0f} = {floor['first'] / per:.4f}); "
               f"{r['first_calls'] / r['records']:.4f} per record")  # fmt: skip
-        paths = {k.removeprefix("path "): r["c1"].get(k, 0) - r["c0"].get(k, 0) for k in r["c1"] if k.startswith("path ")}
+        paths = {
+            k.removeprefix("path "): r["c1"].get(k, 0) - r["c0"].get(k, 0) for k in r["c1"] if k.startswith("path ")
+        }
         once = sum(n for k, n in paths.items() if "/actions/add" in k or k.endswith("/vendors") or "vendors/sync" in k
                    or "cost_codes" in k or "_contracts" in k or k.endswith("/projects"))  # fmt: skip
-        print("  by endpoint        : " + ", ".join(f"{k} {n}" for k, n in sorted(paths.items()) if n and "oauth" not in k))
-        print(f"  per bill, without the once-per-vendor/project/commitment calls ({once}): "
-              f"{(r['first_calls'] - once) / r['bills']:.4f}")
+        print(
+            "  by endpoint        : "
+            + ", ".join(f"{k} {n}" for k, n in sorted(paths.items()) if n and "oauth" not in k)
+        )
+        print(
+            f"  per bill, without the once-per-vendor/project/commitment calls ({once}): "
+            f"{(r['first_calls'] - once) / r['bills']:.4f}"
+        )
         print(f"unchanged re-poll    : {r['repoll_calls']} calls")
         print(f"edit round           : {r['edited']} bills edited ({r['edited_parts']} parts): {r['edit_calls']} calls = "
               f"{r['edit_calls'] / max(r['edited'], 1):.4f} per bill, {r['edit_calls'] / max(r['edited_parts'], 1):.4f} "

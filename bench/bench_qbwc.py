@@ -59,8 +59,7 @@ def _tenant() -> Any:
 
     # Unique per process: a DATABASE_URL database keeps earlier runs' tenants.
     slug = f"bench-{os.getpid()}-{time.time_ns() % 10**6}"
-    tenant = Tenant(slug=slug, name="Bench Builders", qbwc_username=slug,
-                    procore_company_id=1, procore_project_id=2)
+    tenant = Tenant(slug=slug, name="Bench Builders", qbwc_username=slug, procore_company_id=1, procore_project_id=2)
     try:  # the production path: a generated password, HMAC-SHA-256 (tenants/credentials.py)
         tenant.set_qbwc_password(PASSWORD, generated=True)
     except TypeError:  # a checkout from before generated passwords (the bench's "before" runs)
@@ -193,7 +192,10 @@ def _copy_floor(tenant_id: int) -> dict[str, float]:
         for model in (SyncRecord, SyncEvent, PushJob):
             table = model._meta.db_table
             buf = io.BytesIO()
-            with raw.cursor() as c, c.copy(f"COPY (SELECT * FROM {table} WHERE tenant_id = {int(tenant_id)}) TO STDOUT") as cp:
+            with (
+                raw.cursor() as c,
+                c.copy(f"COPY (SELECT * FROM {table} WHERE tenant_id = {int(tenant_id)}) TO STDOUT") as cp,
+            ):
                 for chunk in cp:
                     buf.write(chunk)
             raw.execute(f"DROP TABLE IF EXISTS bench_copy_{table}")
@@ -242,8 +244,14 @@ def child(case: str, bills: int, response_file: Path, page: int) -> dict[str, An
         tenant = _tenant()
         company = FakeCompany(build(bills=bills, vendors=30, changes=False))
         connector, http = _in_process_connector(tenant.qbwc_username, company)
-        page_bytes = max(len(company.process(qbxml.build_query(
-            "bills", request_id="1", version="16.0", since=None, max_returned=page)).response.encode()), 1)
+        page_bytes = max(
+            len(
+                company.process(
+                    qbxml.build_query("bills", request_id="1", version="16.0", since=None, max_returned=page)
+                ).response.encode()
+            ),
+            1,
+        )
         company = FakeCompany(build(bills=bills, vendors=30, changes=False))
         connector.company = company
         base = _rss_kb("VmRSS")
@@ -328,7 +336,9 @@ def main() -> None:
     per_call_trivial = s["trivial_s"] / s["calls"] * 1000
     print(f"\n1. No-change QBWC session ({s['sessions']} sessions, {s['calls'] // s['sessions']} SOAP calls each)")
     print(f"   QBWC session:   {s['qbwc_s'] / s['sessions'] * 1000:8.1f} ms/session  {per_call_qbwc:6.2f} ms/call")
-    print(f"   trivial view:   {s['trivial_s'] / s['sessions'] * 1000:8.1f} ms/{s['calls'] // s['sessions']} requests  {per_call_trivial:6.2f} ms/request")
+    print(
+        f"   trivial view:   {s['trivial_s'] / s['sessions'] * 1000:8.1f} ms/{s['calls'] // s['sessions']} requests  {per_call_trivial:6.2f} ms/request"
+    )
     print(f"   relative cost:  {s['qbwc_s'] / s['trivial_s']:.1f}x the same number of trivial requests")
 
     print(f"\n2. Statements per SOAP call (SQL + savepoints + BEGIN/COMMIT; {connection.vendor})")
@@ -337,7 +347,9 @@ def main() -> None:
     for method, counts in st["no_change"].items():
         totals = [c[0] for c in counts]
         detail = ", ".join(f"{t} ({q} SQL, {sp} savepoints, {tx} transactions)" for t, q, sp, tx in counts[:4])
-        print(f"   {method:20s} x{len(counts)}: {sum(totals):3d}  {st['cpu_ms'].get(method, 0):5.1f} ms CPU  per call: {detail}")
+        print(
+            f"   {method:20s} x{len(counts)}: {sum(totals):3d}  {st['cpu_ms'].get(method, 0):5.1f} ms CPU  per call: {detail}"
+        )
     print(f"   first sync of {st['first_records']} records: {st['first_total']} statements "
           f"({st['first_total'] / st['first_records']:.1f} per record, session overhead included)")  # fmt: skip
 

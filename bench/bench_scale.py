@@ -58,7 +58,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=2, help="sessions per tenant; rounds after the first are no-change")
     p.add_argument("--db", default="mlc_bench_scale", help="PostgreSQL database to create and drop")
     p.add_argument("--redis-db", type=int, default=8, help="Redis db for the (unconsumed) push triggers")
-    p.add_argument("--pbkdf2", action="store_true", help="hash QBWC passwords with production PBKDF2 (a chosen password)")
+    p.add_argument(
+        "--pbkdf2", action="store_true", help="hash QBWC passwords with production PBKDF2 (a chosen password)"
+    )
     p.add_argument(
         "--generated", action="store_true",
         help="production credentials: generated QBWC passwords, HMAC-SHA-256 (tenants/credentials.py), no test hasher",
@@ -388,7 +390,9 @@ def peer_start(python: str, db_url: str, log: Path) -> tuple[subprocess.Popen[by
     return proc, base
 
 
-def peer_rounds(args: argparse.Namespace, usernames: list[str], dataset: Any, db_url: str, var_dir: str) -> Phase | None:
+def peer_rounds(
+    args: argparse.Namespace, usernames: list[str], dataset: Any, db_url: str, var_dir: str
+) -> Phase | None:
     """A first poll (creates the peer's marks), then the measured no-change poll, through the peer."""
     if not args.peer_python or not Path(args.peer_python).exists():
         print(f"\npeer: skipped (no bench venv at {args.peer_python!r}; see bench/peer_qbwc_kit.py)")

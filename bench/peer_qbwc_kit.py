@@ -84,14 +84,16 @@ def main() -> None:
             self.name, self.kind, self.username = kind, kind, username
 
         def run(self, ctx: Any) -> Generator[str, Any, None]:
-            row = db().execute(
-                "SELECT mark FROM peer_watermark WHERE username = %s AND query = %s", (self.username, self.kind)
-            ).fetchone()
+            row = (
+                db()
+                .execute(
+                    "SELECT mark FROM peer_watermark WHERE username = %s AND query = %s", (self.username, self.kind)
+                )
+                .fetchone()
+            )
             started = datetime.now(UTC)
             since = row[0] - timedelta(minutes=10) if row else None
-            response = yield qbxml.build_query(
-                self.kind, request_id="1", version="13.0", since=since, max_returned=500
-            )
+            response = yield qbxml.build_query(self.kind, request_id="1", version="13.0", since=since, max_returned=500)
             response.first()  # qbwc-kit parsed it; an empty answer (status 1) is fine
             db().execute(
                 "INSERT INTO peer_watermark VALUES (%s, %s, %s) "

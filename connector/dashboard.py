@@ -46,15 +46,25 @@ def chart_svg(days: list[DayCount]) -> SafeString:
     labels = SafeString("")
     if days:
         labels = format_html(
-            '<text x="0" y="{}" font-size="10">{}</text>'
-            '<text x="{}" y="{}" font-size="10" text-anchor="end">{}</text>',
-            CHART_HEIGHT - 2, f"{days[0].day:%b %d}", CHART_WIDTH, CHART_HEIGHT - 2, f"{days[-1].day:%b %d}",
+            '<text x="0" y="{}" font-size="10">{}</text><text x="{}" y="{}" font-size="10" text-anchor="end">{}</text>',
+            CHART_HEIGHT - 2,
+            f"{days[0].day:%b %d}",
+            CHART_WIDTH,
+            CHART_HEIGHT - 2,
+            f"{days[-1].day:%b %d}",
         )
     return format_html(
         '<svg class="sync-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="100%" '
         'role="img" aria-label="Synced vs failed per day, last {} days">'
         '<line x1="0" y1="{}" x2="{}" y2="{}" stroke="#999"/>{}{}</svg>',
-        CHART_WIDTH, CHART_HEIGHT, len(days), plot, CHART_WIDTH, plot, body, labels,
+        CHART_WIDTH,
+        CHART_HEIGHT,
+        len(days),
+        plot,
+        CHART_WIDTH,
+        plot,
+        body,
+        labels,
     )
 
 

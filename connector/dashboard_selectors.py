@@ -53,9 +53,7 @@ def _last_contacts(tenant_ids: list[int]) -> dict[int, dt.datetime]:
 
 def _waiting_for_mapping(tenant_ids: list[int]) -> dict[int, int]:
     rows = (
-        PushJob.objects.filter(
-            tenant_id__in=tenant_ids, state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING
-        )
+        PushJob.objects.filter(tenant_id__in=tenant_ids, state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING)
         .values("tenant_id")
         .annotate(n=Count("record_id", distinct=True))
     )
@@ -67,9 +65,7 @@ def daily_outcomes(*, tenant_ids: list[int], days: int = CHART_DAYS) -> dict[int
     today = timezone.localdate()
     first = today - dt.timedelta(days=days - 1)
     start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
-    series = {
-        tid: [DayCount(day=first + dt.timedelta(days=i)) for i in range(days)] for tid in tenant_ids
-    }
+    series = {tid: [DayCount(day=first + dt.timedelta(days=i)) for i in range(days)] for tid in tenant_ids}
     rows = (
         SyncEvent.objects.filter(
             tenant_id__in=tenant_ids,
@@ -99,9 +95,7 @@ def dashboards_for(user: Any, *, limit: int = 50) -> list[TenantDashboard]:
     if not ids:
         return []
     states: dict[int, dict[str, int]] = {tid: {} for tid in ids}
-    for row in (
-        SyncRecord.objects.filter(tenant_id__in=ids).values("tenant_id", "state").annotate(n=Count("id"))
-    ):
+    for row in SyncRecord.objects.filter(tenant_id__in=ids).values("tenant_id", "state").annotate(n=Count("id")):
         states[row["tenant_id"]][row["state"]] = row["n"]
     oldest_at = dict(
         SyncRecord.objects.filter(tenant_id__in=ids, state=RecordState.FAILED)

@@ -34,9 +34,7 @@ if DEBUG:
     # restart does not log everyone out or make encrypted fields unreadable.
     SECRET_KEY = env_str("SECRET_KEY", "") or dev_secret(VAR_DIR / "dev-secret-key")
 else:
-    SECRET_KEY = env_required(
-        "SECRET_KEY", "set a long random value (or DEBUG=1 for a generated development key)"
-    )
+    SECRET_KEY = env_required("SECRET_KEY", "set a long random value (or DEBUG=1 for a generated development key)")
 if len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
@@ -45,9 +43,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 for _origin in CSRF_TRUSTED_ORIGINS:
     if not _origin.startswith(("https://", "http://")):
-        raise ImproperlyConfigured(
-            f"CSRF_TRUSTED_ORIGINS entry {_origin!r} must start with https:// or http://"
-        )
+        raise ImproperlyConfigured(f"CSRF_TRUSTED_ORIGINS entry {_origin!r} must start with https:// or http://")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -165,9 +161,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
 
 # --- Database ---------------------------------------------------------------
-DATABASES = {
-    "default": env_database_url("DATABASE_URL", f"sqlite:///{VAR_DIR / 'ml-connector.sqlite3'}")
-}
+DATABASES = {"default": env_database_url("DATABASE_URL", f"sqlite:///{VAR_DIR / 'ml-connector.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web server, worker and simulator share one file: wait for locks instead of failing (timeout),
     # and WAL lets readers go on while one writer commits (web + worker + simulator locally).
@@ -211,9 +205,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # A push job can wait out a Procore rate-limit window; the visibility timeout
     # must exceed the longest task or Redis redelivers it to a second worker.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200, minimum=60)
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200, minimum=60)}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -280,9 +272,7 @@ for _key in QBWC_PASSWORD_KEYS:
 
 # --- Procore ----------------------------------------------------------------
 PROCORE_SANDBOX_API_URL = env_url("PROCORE_SANDBOX_API_URL", "https://sandbox.procore.com")
-PROCORE_SANDBOX_LOGIN_URL = env_url(
-    "PROCORE_SANDBOX_LOGIN_URL", "https://login-sandbox.procore.com"
-)
+PROCORE_SANDBOX_LOGIN_URL = env_url("PROCORE_SANDBOX_LOGIN_URL", "https://login-sandbox.procore.com")
 PROCORE_PRODUCTION_API_URL = env_url("PROCORE_PRODUCTION_API_URL", "https://api.procore.com")
 PROCORE_PRODUCTION_LOGIN_URL = env_url("PROCORE_PRODUCTION_LOGIN_URL", "https://login.procore.com")
 PROCORE_TIMEOUT_SECONDS = env_int("PROCORE_TIMEOUT_SECONDS", 30, minimum=1, maximum=300)

@@ -159,23 +159,74 @@ def main() -> int:
             # The demo's service account is a Procore admin, as ERP integrations' usually are: the
             # bookkeeper's edits of older bills then change their invoices in place (a non-admin's
             # would wait for a person in Procore; see docs/invoices.md and test_invoice_rules.py).
-            spawn(procs, [PY, "-m", "peers.procore_emulator", "--port", str(emu_port), "--admin-client", "demo-client-id",
-                          "--rate-limit", os.environ.get("DEMO_PROCORE_RATE_LIMIT", "3600/3600,1000/10")], env=env,
-                  log=var_dir / "logs" / "procore-emulator.log")
+            spawn(
+                procs,
+                [
+                    PY,
+                    "-m",
+                    "peers.procore_emulator",
+                    "--port",
+                    str(emu_port),
+                    "--admin-client",
+                    "demo-client-id",
+                    "--rate-limit",
+                    os.environ.get("DEMO_PROCORE_RATE_LIMIT", "3600/3600,1000/10"),
+                ],
+                env=env,
+                log=var_dir / "logs" / "procore-emulator.log",
+            )
             wait_http(f"http://127.0.0.1:{emu_port}/_emulator/state")
             say(f"starting the web server on {base} and a Celery worker with beat")
-            spawn(procs, [PY, "-m", "gunicorn", "connector.wsgi:application", "--bind", f"127.0.0.1:{web_port}",
-                          "--workers", "2", "--threads", "4", "--timeout", "120"],
-                  env=env, log=var_dir / "logs" / "web.log")
-            spawn(procs, [PY, "-m", "celery", "-A", "connector", "worker", "-B", "--concurrency", "2",
-                          "--loglevel", "INFO", "-s", str(var_dir / "celerybeat-schedule")],
-                  env=env, log=var_dir / "logs" / "worker.log")
+            spawn(
+                procs,
+                [
+                    PY,
+                    "-m",
+                    "gunicorn",
+                    "connector.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{web_port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--timeout",
+                    "120",
+                ],
+                env=env,
+                log=var_dir / "logs" / "web.log",
+            )
+            spawn(
+                procs,
+                [
+                    PY,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "connector",
+                    "worker",
+                    "-B",
+                    "--concurrency",
+                    "2",
+                    "--loglevel",
+                    "INFO",
+                    "-s",
+                    str(var_dir / "celerybeat-schedule"),
+                ],
+                env=env,
+                log=var_dir / "logs" / "worker.log",
+            )
             wait_http(f"{base}/healthz")
 
             from devtools import demo_story
 
-            story = demo_story.Story(base_url=base, emulator_url=f"http://127.0.0.1:{emu_port}", say=say,
-                                     progress=progress, unmapped_at_first=UNMAPPED_AT_FIRST)
+            story = demo_story.Story(
+                base_url=base,
+                emulator_url=f"http://127.0.0.1:{emu_port}",
+                say=say,
+                progress=progress,
+                unmapped_at_first=UNMAPPED_AT_FIRST,
+            )
             logins = story.setup()
             ok = story.run()
             from devtools.demo_observe import observed_summary  # issue 12b

@@ -55,13 +55,19 @@ class Story:
         company = seed["company"]
         self.say(f"creating tenant '{SLUG}' for {company['name']} (Procore sandbox = the emulator)")
         tenant = tenant_create(
-            slug=SLUG, name=company["name"], qbwc_username="demo-qbwc", qbwc_password=self.qbwc_password,
-            procore_environment="sandbox", procore_company_id=int(company["id"]), procore_project_id=1,
+            slug=SLUG,
+            name=company["name"],
+            qbwc_username="demo-qbwc",
+            qbwc_password=self.qbwc_password,
+            procore_environment="sandbox",
+            procore_company_id=int(company["id"]),
+            procore_project_id=1,
             poll_interval_minutes=15,
         )
         client = seed["clients"][0]
-        connection_connect(tenant=tenant, environment="sandbox", client_id=client["client_id"],
-                           client_secret=client["client_secret"])
+        connection_connect(
+            tenant=tenant, environment="sandbox", client_id=client["client_id"], client_secret=client["client_secret"]
+        )
         projects = {p["name"]: int(p["id"]) for p in client_for(tenant).projects()}
         tenant.procore_project_id = projects[hints["default_project"]]
         tenant.save(update_fields=["procore_project_id"])
@@ -71,11 +77,17 @@ class Story:
         mappings = hints["cost_code_mappings"]
         keep = len(mappings) - self.unmapped_at_first
         for m in mappings[:keep]:
-            costcode_map(tenant=tenant, vendor_list_id=m["vendor_list_id"], vendor_name=m["vendor_name"],
-                         cost_code=m["cost_code"])
+            costcode_map(
+                tenant=tenant,
+                vendor_list_id=m["vendor_list_id"],
+                vendor_name=m["vendor_name"],
+                cost_code=m["cost_code"],
+            )
         self.later_mappings = mappings[keep:]
-        self.say(f"mapped {len(projects)} QuickBooks jobs to projects and {keep} of {len(mappings)} vendors "
-                 f"to cost codes ({len(self.later_mappings)} left for the accountant)")
+        self.say(
+            f"mapped {len(projects)} QuickBooks jobs to projects and {keep} of {len(mappings)} vendors "
+            f"to cost codes ({len(self.later_mappings)} left for the accountant)"
+        )
         self.tenant = tenant
 
         logins = {"demo-qbwc (Web Connector)": self.qbwc_password}
@@ -116,8 +128,9 @@ class Story:
         planned = {m["vendor_list_id"]: m["cost_code"] for m in self.later_mappings}
         for list_id, name in waiting.items():
             # A vendor QuickBooks added in run 2 has no planned code: General Requirements.
-            costcode_map(tenant=self.tenant, vendor_list_id=list_id, vendor_name=name,
-                         cost_code=planned.get(list_id, "01-100"))
+            costcode_map(
+                tenant=self.tenant, vendor_list_id=list_id, vendor_name=name, cost_code=planned.get(list_id, "01-100")
+            )
         self._drain("releasing the bills that waited")
         calls = self._procore_calls()
         self._table("final")
@@ -152,13 +165,13 @@ class Story:
         deadline = time.monotonic() + seconds
         while True:
             open_jobs = PushJob.objects.filter(tenant=self.tenant, state__in=[JobState.PENDING, JobState.IN_FLIGHT])
-            counts = dict(
-                SyncRecord.objects.filter(tenant=self.tenant).values_list("state").annotate(n=Count("id"))
-            )
+            counts = dict(SyncRecord.objects.filter(tenant=self.tenant).values_list("state").annotate(n=Count("id")))
             total = sum(counts.values())
-            text = (f"{what}: {counts.get(RecordState.SYNCED, 0) + counts.get(RecordState.DELETED, 0)}/{total} done, "
-                    f"{counts.get(RecordState.WAITING, 0)} waiting, {counts.get(RecordState.RETRYING, 0)} retrying, "
-                    f"{open_jobs.count()} queued")
+            text = (
+                f"{what}: {counts.get(RecordState.SYNCED, 0) + counts.get(RecordState.DELETED, 0)}/{total} done, "
+                f"{counts.get(RecordState.WAITING, 0)} waiting, {counts.get(RecordState.RETRYING, 0)} retrying, "
+                f"{open_jobs.count()} queued"
+            )
             self.progress(text)
             if not open_jobs.exists():
                 self.progress(text.replace("queued", "queued — done"))
@@ -182,14 +195,22 @@ class Story:
             waiting_mapping = PushJob.objects.filter(
                 tenant=self.tenant, record__kind=kind, state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING
             ).count()
-            rows.append((
-                label, qs.count(), qs.filter(state=RecordState.SYNCED).count(), waiting_mapping,
-                qs.filter(state=RecordState.WAITING).count() - waiting_mapping,
-                qs.filter(deleted_in_qb=True).count(), qs.filter(state=RecordState.FAILED).count(),
-            ))
+            rows.append(
+                (
+                    label,
+                    qs.count(),
+                    qs.filter(state=RecordState.SYNCED).count(),
+                    waiting_mapping,
+                    qs.filter(state=RecordState.WAITING).count() - waiting_mapping,
+                    qs.filter(deleted_in_qb=True).count(),
+                    qs.filter(state=RecordState.FAILED).count(),
+                )
+            )
         print(f"\n  {title}:")
-        print(f"  {'':<8} {'received':>9} {'in Procore':>11} {'wait map':>9} {'wait other':>11} "
-              f"{'deleted':>8} {'failed':>7}")
+        print(
+            f"  {'':<8} {'received':>9} {'in Procore':>11} {'wait map':>9} {'wait other':>11} "
+            f"{'deleted':>8} {'failed':>7}"
+        )
         for label, *numbers in rows:
             print(f"  {label:<8} " + " ".join(f"{n:>{w}}" for n, w in zip(numbers, (9, 11, 9, 11, 8, 7), strict=True)))
         print()

@@ -290,11 +290,15 @@ class JobProjectMappingAdmin(_MappingAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         ids = access.tenant_ids_for(request.user)
-        mapped = set(access.scope(JobProjectMapping.objects.all(), request.user).values_list(
-            "tenant_id", "customer_full_name"))
+        mapped = set(
+            access.scope(JobProjectMapping.objects.all(), request.user).values_list("tenant_id", "customer_full_name")
+        )
         names = {t.pk: t for t in access.tenants_for(request.user)}
-        unmapped = [(names[tid], job) for tid, job in mappings.jobs_seen(tenant_ids=ids)
-                    if (tid, job) not in mapped and tid in names]
+        unmapped = [
+            (names[tid], job)
+            for tid, job in mappings.jobs_seen(tenant_ids=ids)
+            if (tid, job) not in mapped and tid in names
+        ]
         return super().changelist_view(request, {**(extra_context or {}), "unmapped_jobs": unmapped})
 
 
@@ -311,8 +315,17 @@ class PushJobAdmin(_ReadOnlyForSupport):
     list_select_related = ["tenant", "record"]
     search_fields = ["record__label", "record__qb_id", "last_error"]
     readonly_fields = [
-        "tenant", "record", "op", "state", "reason", "attempts", "not_before", "in_flight_since",
-        "last_error", "created_at", "updated_at",
+        "tenant",
+        "record",
+        "op",
+        "state",
+        "reason",
+        "attempts",
+        "not_before",
+        "in_flight_since",
+        "last_error",
+        "created_at",
+        "updated_at",
     ]
     fields = list(readonly_fields)
 
@@ -331,10 +344,28 @@ class ExternalIdAdmin(_ReadOnlyForSupport):
     list_display = ["qb_id", "procore_kind", "procore_id", "project_id", "environment", "tenant", "updated_at"]
     list_filter = [TenantFilter, "environment", "procore_kind"]
     search_fields = ["qb_id"]
-    readonly_fields = ["tenant", "environment", "qb_id", "procore_kind", "project_id", "procore_id",
-                       "payload_hash", "created_at", "updated_at"]
-    fields = ["tenant", "environment", "qb_id", "procore_kind", "project_id", "procore_id",
-              "payload_hash", "created_at", "updated_at"]
+    readonly_fields = [
+        "tenant",
+        "environment",
+        "qb_id",
+        "procore_kind",
+        "project_id",
+        "procore_id",
+        "payload_hash",
+        "created_at",
+        "updated_at",
+    ]
+    fields = [
+        "tenant",
+        "environment",
+        "qb_id",
+        "procore_kind",
+        "project_id",
+        "procore_id",
+        "payload_hash",
+        "created_at",
+        "updated_at",
+    ]
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         # "=procore_id" would fail on a non-numeric term: search it only with digits.

@@ -28,9 +28,7 @@ def reconcile_view(request: HttpRequest, object_id: str) -> HttpResponse:
         report, names = tenant_reconcile(tenant=tenant)
     except ProcoreError as exc:
         error = str(exc)
-    differences = [
-        (d, names.get(d.project_id, str(d.project_id))) for d in (report.differences if report else [])
-    ]
+    differences = [(d, names.get(d.project_id, str(d.project_id))) for d in (report.differences if report else [])]
     totals = [(t, names.get(t.project_id, str(t.project_id))) for t in (report.totals if report else [])]
     context = {
         **admin.site.each_context(request),

@@ -47,9 +47,7 @@ class ProcoreClient(Transport):
 
     # Reference: https://developers.procore.com/reference/rest/project-vendors
     def project_vendor_add(self, project_id: int, vendor_id: int) -> None:
-        self.request(
-            "POST", f"/rest/v1.0/projects/{project_id}/vendors/{vendor_id}/actions/add", idempotent=True
-        )
+        self.request("POST", f"/rest/v1.0/projects/{project_id}/vendors/{vendor_id}/actions/add", idempotent=True)
 
     # --- catalog -----------------------------------------------------------------
 
@@ -71,9 +69,7 @@ class ProcoreClient(Transport):
         return found
 
     def commitment_line_items(self, kind: str, commitment_id: int, project_id: int) -> list[dict[str, Any]]:
-        return list(
-            self.paginate(f"/rest/v1.0/{kind}/{commitment_id}/line_items", params={"project_id": project_id})
-        )
+        return list(self.paginate(f"/rest/v1.0/{kind}/{commitment_id}/line_items", params={"project_id": project_id}))
 
     # --- requisitions (subcontractor invoices) -----------------------------------
     # Models: docs/Body19.md (create), Body20.md (update), RequisitionSubcontractorInvoice*.md,
@@ -140,5 +136,3 @@ class ProcoreClient(Transport):
     # Reference: https://developers.procore.com/reference/rest/direct-costs (Delete, v1.1)
     def direct_cost_delete(self, project_id: int, direct_cost_id: int) -> None:
         self.request("DELETE", f"/rest/v1.1/projects/{project_id}/direct_costs/{direct_cost_id}")
-
-

@@ -59,9 +59,7 @@ class CostCodeMapping(TenantOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "vendor_list_id", "project_id"], name="costcodemapping_unique"
-            )
+            models.UniqueConstraint(fields=["tenant", "vendor_list_id", "project_id"], name="costcodemapping_unique")
         ]
 
     def __str__(self) -> str:
@@ -99,9 +97,7 @@ class CachedProject(TenantOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "environment", "procore_id"], name="cachedproject_unique"
-            )
+            models.UniqueConstraint(fields=["tenant", "environment", "procore_id"], name="cachedproject_unique")
         ]
         ordering = ["name"]
 

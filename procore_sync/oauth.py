@@ -47,9 +47,7 @@ def oauth_token(
     except requests.RequestException as exc:
         token_request_observed(grant=form.get("grant_type", ""), outcome="unreachable")
         # The grant may have been used even though we never saw the answer.
-        raise TransientError(
-            f"token endpoint unreachable: {type(exc).__name__}", maybe_committed=True
-        ) from None
+        raise TransientError(f"token endpoint unreachable: {type(exc).__name__}", maybe_committed=True) from None
     token_request_observed(grant=form.get("grant_type", ""), outcome=str(resp.status_code))
     data = _json(resp)
     if resp.status_code >= 500:
@@ -64,9 +62,7 @@ def oauth_token(
     if resp.status_code != 200 or not isinstance(data, dict) or "access_token" not in data:
         raise AuthError(f"unexpected token response {resp.status_code}", status=resp.status_code)
     created = float(data.get("created_at") or time.time())
-    expires_at = datetime.fromtimestamp(created, tz=UTC) + timedelta(
-        seconds=float(data.get("expires_in") or 5400)
-    )
+    expires_at = datetime.fromtimestamp(created, tz=UTC) + timedelta(seconds=float(data.get("expires_in") or 5400))
     return TokenGrant(
         access_token=str(data["access_token"]),
         refresh_token=str(data.get("refresh_token") or ""),
@@ -81,4 +77,3 @@ def credentials_with_grant(creds: ProcoreCredentials, grant: TokenGrant) -> Proc
         refresh_token=grant.refresh_token or creds.refresh_token,
         expires_at=grant.expires_at,
     )
-

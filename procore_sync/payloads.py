@@ -115,9 +115,7 @@ class BillPart:
     origin_id: str = ""
 
 
-def bill_split(
-    bill: QbBill, *, job_projects: Mapping[str, int], default_project_id: int
-) -> list[BillPart]:
+def bill_split(bill: QbBill, *, job_projects: Mapping[str, int], default_project_id: int) -> list[BillPart]:
     """Group the bill's lines by project: the line's Customer:Job mapping, else the default.
 
     The parts always add up to AmountDue: if the lines do not (QuickBooks sent
@@ -210,9 +208,7 @@ def requisition_update_body(
     `zero_item_ids`: items that carried an earlier version's amount (the cost code moved to
     another line of the same commitment) and must go back to zero.
     """
-    items = [
-        {"id": item_id, "item_type": CONTRACT_ITEM, "work_completed_this_period": str(part.amount.quantize(CENT))}
-    ]
+    items = [{"id": item_id, "item_type": CONTRACT_ITEM, "work_completed_this_period": str(part.amount.quantize(CENT))}]
     items += [
         {"id": i, "item_type": CONTRACT_ITEM, "work_completed_this_period": "0.00"}
         for i in (zero_item_ids or [])

@@ -173,9 +173,7 @@ def connection_connect(
         form |= {"grant_type": "client_credentials"}
     grant = oauth_token(login_url=login_url, form=form)
     with transaction.atomic():
-        conn, _ = ProcoreConnection.objects.select_for_update().get_or_create(
-            tenant=tenant, environment=environment
-        )
+        conn, _ = ProcoreConnection.objects.select_for_update().get_or_create(tenant=tenant, environment=environment)
         conn.client_id, conn.client_secret = client_id, client_secret
         conn.access_token, conn.refresh_token = grant.access_token, grant.refresh_token or None
         conn.token_expires_at = grant.expires_at
@@ -208,4 +206,3 @@ def connection_ping(*, tenant: Tenant, recorder: Any = None) -> str:
     raise ProcoreError(
         f"company {tenant.procore_company_id} is not visible to this app (visible: {seen})", permanent=True
     )
-

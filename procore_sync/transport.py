@@ -159,9 +159,7 @@ def _error_message(data: Any, fallback: str) -> str:
     if isinstance(data, dict):
         errors = data.get("errors")
         if isinstance(errors, dict):
-            parts = [
-                f"{k} {'; '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items()
-            ]
+            parts = [f"{k} {'; '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items()]
             return "; ".join(parts) or fallback
         if isinstance(errors, list | str) and errors:
             return "; ".join(map(str, errors)) if isinstance(errors, list) else errors
@@ -279,8 +277,7 @@ class Transport:
                 # A ConnectTimeout/refused connection never reached Procore; anything
                 # later (read timeout, dropped response) may have been committed.
                 sent = not isinstance(exc, requests.ConnectTimeout | requests.exceptions.ProxyError) and not (
-                    isinstance(exc, requests.ConnectionError)
-                    and "refused" in str(exc).lower()
+                    isinstance(exc, requests.ConnectionError) and "refused" in str(exc).lower()
                 )
                 if idempotent and attempt < max_attempts:
                     continue  # safe to send again at once (no wait: the job backs off, not the worker)
@@ -308,9 +305,7 @@ class Transport:
                 retry_after = _retry_after(resp)
                 if idempotent and retry_after is None and attempt < max_attempts:
                     continue
-                raise TransientError(
-                    message, status=status, retry_after=retry_after, maybe_committed=not idempotent
-                )
+                raise TransientError(message, status=status, retry_after=retry_after, maybe_committed=not idempotent)
             body = redact(data)
             if status == 409:
                 # Direct costs and their lines "do not support concurrent requests": 409 Conflict
@@ -366,5 +361,3 @@ def _retry_after(resp: requests.Response) -> float | None:
         return float(value)
     except ValueError:
         return None
-
-

@@ -47,7 +47,13 @@ class QbwcSessionAdmin(TenantScopedAdmin):
     accountant_permissions = frozenset({"view"})
     operator_permissions = frozenset({"view"})
     list_display = [
-        "started_at", "tenant", "state", "last_seen_at", "duration", "received", "error_short",
+        "started_at",
+        "tenant",
+        "state",
+        "last_seen_at",
+        "duration",
+        "received",
+        "error_short",
     ]
     list_filter = [TenantFilter, "state", "started_at"]
     list_select_related = ["tenant"]
@@ -55,21 +61,68 @@ class QbwcSessionAdmin(TenantScopedAdmin):
     date_hierarchy = "started_at"
     inlines = [RawResponseInline]
     fieldsets = [
-        (None, {"fields": ["tenant", "state", "step", "progress", "started_at", "last_seen_at", "finished_at",
-                           "duration"]}),
-        ("Received", {"fields": ["vendors_received", "bills_received", "deletions_received",
-                                 "records_changed", "warnings"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "tenant",
+                    "state",
+                    "step",
+                    "progress",
+                    "started_at",
+                    "last_seen_at",
+                    "finished_at",
+                    "duration",
+                ]
+            },
+        ),
+        (
+            "Received",
+            {"fields": ["vendors_received", "bills_received", "deletions_received", "records_changed", "warnings"]},
+        ),
         ("Errors", {"fields": ["error_plain", "last_error", "hresult", "step_errors"]}),
-        ("QuickBooks", {"fields": ["company_name", "company_file", "qb_product", "qbxml_versions",
-                                   "qbxml_version", "ticket_hint", "client_address"]}),
+        (
+            "QuickBooks",
+            {
+                "fields": [
+                    "company_name",
+                    "company_file",
+                    "qb_product",
+                    "qbxml_versions",
+                    "qbxml_version",
+                    "ticket_hint",
+                    "client_address",
+                ]
+            },
+        ),
     ]
 
     actions = ["end_sessions"]
     readonly_fields = [
-        "tenant", "state", "step", "progress", "started_at", "last_seen_at", "finished_at", "duration",
-        "vendors_received", "bills_received", "deletions_received", "records_changed", "warnings",
-        "error_plain", "last_error", "hresult", "step_errors", "company_name", "company_file", "qb_product",
-        "qbxml_versions", "qbxml_version", "ticket_hint", "client_address",
+        "tenant",
+        "state",
+        "step",
+        "progress",
+        "started_at",
+        "last_seen_at",
+        "finished_at",
+        "duration",
+        "vendors_received",
+        "bills_received",
+        "deletions_received",
+        "records_changed",
+        "warnings",
+        "error_plain",
+        "last_error",
+        "hresult",
+        "step_errors",
+        "company_name",
+        "company_file",
+        "qb_product",
+        "qbxml_versions",
+        "qbxml_version",
+        "ticket_hint",
+        "client_address",
     ]
 
     @admin.action(description="End the selected sessions now (their tickets stop working)")
@@ -104,7 +157,10 @@ class QbwcSessionAdmin(TenantScopedAdmin):
             return format_html('<span style="color:#c62828">{}</span>', obj.last_error[:120])
         return format_html(
             '<span class="qb-error" style="color:#c62828">{} {}</span><br><small>{} · {}</small>',
-            plain.cause, plain.fix, plain.code, obj.last_error[:120],
+            plain.cause,
+            plain.fix,
+            plain.code,
+            obj.last_error[:120],
         )
 
     @admin.display(description="What to do")

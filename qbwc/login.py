@@ -64,10 +64,9 @@ def _facts(username: str, address: str, tenant: Tenant | None, now: datetime) ->
         "user_blocked_until": _throttle(username, LoginThrottle.ALL_ADDRESSES, "blocked_until"),
     }
     if tenant is None:
-        row = (
-            LoginThrottle.objects.filter(username=username, address__in=[address, LoginThrottle.ALL_ADDRESSES])
-            .values("address", "failures", "blocked_until")
-        )
+        row = LoginThrottle.objects.filter(
+            username=username, address__in=[address, LoginThrottle.ALL_ADDRESSES]
+        ).values("address", "failures", "blocked_until")
         rows: dict[str, dict[str, Any]] = {r["address"]: dict(r) for r in row}
         pair, user = rows.get(address, {}), rows.get(LoginThrottle.ALL_ADDRESSES, {})
         return Facts(
@@ -128,7 +127,11 @@ def _count_failure(username: str, address: str, facts: Facts, now: datetime) -> 
         LoginThrottle.objects.update_or_create(
             username=username,
             address=addr,
-            defaults={"failures": failures, "last_failure_at": now, "blocked_until": _block_until(failures, limit, now)},
+            defaults={
+                "failures": failures,
+                "last_failure_at": now,
+                "blocked_until": _block_until(failures, limit, now),
+            },
         )
 
 

@@ -69,7 +69,9 @@ class QbwcSession(TenantOwned):
         max_length=64, blank=True, default="", help_text="SHA-256 of the last response stored, to spot QBWC's retries"
     )
     marks = models.JSONField(
-        default=dict, blank=True, help_text="The queries' watermarks as read at the first request (one read per session)"
+        default=dict,
+        blank=True,
+        help_text="The queries' watermarks as read at the first request (one read per session)",
     )
     started_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -116,9 +118,7 @@ class RawResponse(TenantOwned):
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["session", "request_seq"], name="rawresponse_unique_request")
-        ]
+        constraints = [models.UniqueConstraint(fields=["session", "request_seq"], name="rawresponse_unique_request")]
         ordering = ["-received_at"]
 
     def __str__(self) -> str:

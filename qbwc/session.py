@@ -33,8 +33,7 @@ SERVER_VERSION = "ml-connector 1.0 (read-only: vendors, bills, deletions)"
 # QBWC 2.1 is the oldest release Intuit still supports; older ones lack fixes we rely on.
 MIN_CLIENT_VERSION = (2, 1)
 UNKNOWN_TICKET = (
-    "This Web Connector session is unknown or has expired. Nothing was lost: "
-    "the next update starts a new session."
+    "This Web Connector session is unknown or has expired. Nothing was lost: the next update starts a new session."
 )
 # How many times a step may restart after QuickBooks lost its iterator, per session.
 MAX_ITERATOR_RESTARTS = 2
@@ -90,7 +89,7 @@ def small_int(text: str) -> int | None:
 
 
 def client_version_check(*, version: str) -> str:
-    """"" to go on; "W:" warns (the user may continue)."""
+    """ "" to go on; "W:" warns (the user may continue)."""
     parts = tuple(n for n in (small_int(x) for x in version[:100].split(".")[:2]) if n is not None)
     if parts and parts < MIN_CLIENT_VERSION:
         return "W:This Web Connector is old; please update it from Intuit's site."
@@ -327,7 +326,9 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
     with transaction.atomic():
         locked = session_for(ticket, now=now, lock=True)
         if locked is None or (locked.state, locked.request_seq, locked.answered_seq) != (
-            SessionState.OPEN, seq, session.answered_seq
+            SessionState.OPEN,
+            seq,
+            session.answered_seq,
         ):
             return locked.progress if locked is not None and locked.state == SessionState.OPEN else -1
         session = locked

@@ -154,7 +154,9 @@ class CallReader:
         if not self._seen_envelope:
             raise SoapFault("not well-formed XML: no element found")
         if not self.method:
-            raise SoapFault("the Body must hold exactly one operation" if self._body_seen else "the Envelope has no Body")
+            raise SoapFault(
+                "the Body must hold exactly one operation" if self._body_seen else "the Envelope has no Body"
+            )
         return SoapCall(method=self.method, params=dict(self.params))
 
     def _check_size(self) -> None:

@@ -21,7 +21,9 @@ def marks_snapshot(tenant_id: int) -> dict[str, object]:
     is the same for every query, so it borrows the one most recently learned ("_offset").
     """
     rows = sorted(
-        Watermark.objects.filter(tenant_id=tenant_id).values_list("query", "mark", "qb_utc_offset_minutes", "updated_at"),
+        Watermark.objects.filter(tenant_id=tenant_id).values_list(
+            "query", "mark", "qb_utc_offset_minutes", "updated_at"
+        ),
         key=lambda row: row[3],
     )
     snapshot: dict[str, object] = {query: [mark.isoformat(), offset] for query, mark, offset, _ in rows}
@@ -125,4 +127,3 @@ def finish_step(session: QbwcSession, *, advance_mark: bool, offset: int | None)
 
 def step_error(session: QbwcSession, text: str, *, severity: str) -> None:
     session.step_errors = [*session.step_errors, {"step": session.step, "severity": severity, "text": text}]
-

@@ -57,9 +57,7 @@ def revocation_reason(session: QbwcSession, tenant: Tenant) -> str:
 
 def _revoked_q() -> Q:
     return (
-        Q(tenant__active=False)
-        | Q(tenant__sync_paused=True)
-        | Q(tenant__qbwc_password_changed_at__gte=F("started_at"))
+        Q(tenant__active=False) | Q(tenant__sync_paused=True) | Q(tenant__qbwc_password_changed_at__gte=F("started_at"))
     )
 
 
@@ -74,9 +72,7 @@ def expire_stale(*, now: datetime, tenant_id: int | None = None) -> int:
     )
     qbwc_session_ended(outcome="expired", count=n)
     # A finished plan whose closeConnection never came is still a complete run.
-    n += live.filter(state=SessionState.DONE, started_at__lt=cutoff).update(
-        state=SessionState.CLOSED, finished_at=now
-    )
+    n += live.filter(state=SessionState.DONE, started_at__lt=cutoff).update(state=SessionState.CLOSED, finished_at=now)
     for session in live.filter(_revoked_q()).select_related("tenant"):
         session_end(session=session, reason=revocation_reason(session, session.tenant), now=now)
         n += 1
@@ -114,9 +110,7 @@ def sessions_expire(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     # Failures for made-up usernames would otherwise pile up; a day is plenty to throttle.
-    LoginThrottle.objects.filter(last_failure_at__lt=now - timedelta(days=1)).exclude(
-        blocked_until__gt=now
-    ).delete()
+    LoginThrottle.objects.filter(last_failure_at__lt=now - timedelta(days=1)).exclude(blocked_until__gt=now).delete()
     RawResponse.objects.filter(received_at__lt=now - timedelta(days=RAW_RESPONSE_RETENTION_DAYS)).delete()
     return expire_stale(now=now)
 

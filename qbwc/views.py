@@ -30,9 +30,7 @@ CHUNK = 64 * 1024
 
 def _fault(message: str, *, client: bool = True) -> HttpResponse:
     # SOAP 1.1 section 6.2: a Fault travels with HTTP 500.
-    response = HttpResponse(
-        soap.render_fault(soap.SoapFault(message, client=client)), status=500, content_type=XML
-    )
+    response = HttpResponse(soap.render_fault(soap.SoapFault(message, client=client)), status=500, content_type=XML)
     # Already logged by us at the right level: keep django.request from adding an
     # ERROR "Internal Server Error" line that anyone on the internet could trigger.
     response._has_been_logged = True  # type: ignore[attr-defined]

@@ -37,11 +37,7 @@ def tenant_ids_for(user: AnyUser) -> list[int] | None:
         return None
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return []
-    return list(
-        Membership.objects.filter(user_id=_uid(user), role=Role.ACCOUNTANT).values_list(
-            "tenant_id", flat=True
-        )
-    )
+    return list(Membership.objects.filter(user_id=_uid(user), role=Role.ACCOUNTANT).values_list("tenant_id", flat=True))
 
 
 def tenants_for(user: AnyUser) -> QuerySet[Tenant]:

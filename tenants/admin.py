@@ -54,8 +54,16 @@ class TenantForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Tenant
         fields = [
-            "name", "slug", "active", "sync_paused", "qbwc_username", "poll_interval_minutes",
-            "procore_environment", "procore_company_id", "procore_project_id", "bill_target",
+            "name",
+            "slug",
+            "active",
+            "sync_paused",
+            "qbwc_username",
+            "poll_interval_minutes",
+            "procore_environment",
+            "procore_company_id",
+            "procore_project_id",
+            "bill_target",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -65,9 +73,13 @@ class TenantForm(forms.ModelForm):  # type: ignore[type-arg]
         password = data.get("new_qbwc_password") or ""
         try:
             services.tenant_validate(
-                slug=data["slug"], name=data["name"], qbwc_username=data["qbwc_username"],
-                procore_environment=data["procore_environment"], procore_company_id=data["procore_company_id"],
-                procore_project_id=data["procore_project_id"], poll_interval_minutes=data["poll_interval_minutes"],
+                slug=data["slug"],
+                name=data["name"],
+                qbwc_username=data["qbwc_username"],
+                procore_environment=data["procore_environment"],
+                procore_company_id=data["procore_company_id"],
+                procore_project_id=data["procore_project_id"],
+                poll_interval_minutes=data["poll_interval_minutes"],
                 tenant_id=self.instance.pk,
             )
             if self.instance.pk is None and not password:
@@ -83,11 +95,17 @@ class TenantForm(forms.ModelForm):  # type: ignore[type-arg]
         data = self.cleaned_data
         if self.instance.pk is None:
             self.instance = services.tenant_create(
-                slug=data["slug"], name=data["name"], qbwc_username=data["qbwc_username"],
-                qbwc_password=data["new_qbwc_password"], procore_environment=data["procore_environment"],
-                procore_company_id=data["procore_company_id"], procore_project_id=data["procore_project_id"],
-                poll_interval_minutes=data["poll_interval_minutes"], active=data["active"],
-                sync_paused=data["sync_paused"], bill_target=data["bill_target"],
+                slug=data["slug"],
+                name=data["name"],
+                qbwc_username=data["qbwc_username"],
+                qbwc_password=data["new_qbwc_password"],
+                procore_environment=data["procore_environment"],
+                procore_company_id=data["procore_company_id"],
+                procore_project_id=data["procore_project_id"],
+                poll_interval_minutes=data["poll_interval_minutes"],
+                active=data["active"],
+                sync_paused=data["sync_paused"],
+                bill_target=data["bill_target"],
             )
             self.save_m2m = self._save_m2m  # type: ignore[method-assign,attr-defined]  # the admin calls it next
             return self.instance
@@ -176,11 +194,13 @@ class ProcoreConnectionForm(forms.ModelForm):  # type: ignore[type-arg]
     """Secrets are write-only: the form never renders a stored value back."""
 
     client_id = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Leave blank to keep the stored value.",
     )
     client_secret = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Leave blank to keep the stored value.",
     )
 
@@ -215,7 +235,13 @@ class ProcoreConnectionAdmin(TenantScopedAdmin):
     list_filter = ["environment", "status"]
     list_select_related = ["tenant"]
     readonly_fields = [
-        "secrets_stored", "status", "status_detail", "company_name", "token_expires_at", "grant_type", "updated_at",
+        "secrets_stored",
+        "status",
+        "status_detail",
+        "company_name",
+        "token_expires_at",
+        "grant_type",
+        "updated_at",
     ]
 
     @admin.display(description="Secrets stored")
@@ -224,8 +250,10 @@ class ProcoreConnectionAdmin(TenantScopedAdmin):
         parts = [
             f"{label}: {'set' if getattr(obj, name) else 'not set'}"
             for name, label in (
-                ("client_id", "client ID"), ("client_secret", "client secret"),
-                ("access_token", "access token"), ("refresh_token", "refresh token"),
+                ("client_id", "client ID"),
+                ("client_secret", "client secret"),
+                ("access_token", "access token"),
+                ("refresh_token", "refresh token"),
             )
         ]
         return format_html("{}", " · ".join(parts))

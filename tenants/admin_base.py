@@ -72,8 +72,4 @@ class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 def tenant_owned_models() -> list[type[Model]]:
     from django.apps import apps
 
-    return [
-        model
-        for model in apps.get_models()
-        if issubclass(model, TenantOwned) and not model._meta.abstract
-    ]
+    return [model for model in apps.get_models() if issubclass(model, TenantOwned) and not model._meta.abstract]

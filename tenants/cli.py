@@ -35,7 +35,9 @@ ARGUMENT_WARNING = (
 
 def add_secret_arguments(parser: CommandParser, flag: str, *, help_text: str) -> None:
     parser.add_argument(flag, default=None, help=f"{help_text} (insecure: prefer {flag}-file)")
-    parser.add_argument(f"{flag}-file", default=None, metavar="PATH", help=f"read {help_text} from a file ('-' = stdin)")
+    parser.add_argument(
+        f"{flag}-file", default=None, metavar="PATH", help=f"read {help_text} from a file ('-' = stdin)"
+    )
 
 
 def read_secret(

@@ -120,17 +120,13 @@ class ProcoreConnection(TenantOwned):
     refresh_token = EncryptedTextField(null=True, blank=True, default=None)
     token_expires_at = models.DateTimeField(null=True, blank=True)
     grant_type = models.CharField(max_length=40, blank=True, default="client_credentials")
-    status = models.CharField(
-        max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.NOT_CONNECTED
-    )
+    status = models.CharField(max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.NOT_CONNECTED)
     status_detail = models.TextField(blank=True, default="")
     company_name = models.CharField(max_length=200, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "environment"], name="procore_connection_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["tenant", "environment"], name="procore_connection_unique")]
 
     def __str__(self) -> str:
         return f"{self.tenant} · Procore {self.environment}"

@@ -41,8 +41,7 @@ def tenant_validate(
         raise ValidationError(f"QBWC username {qbwc_username!r} is already used by another tenant")
     if procore_environment not in ProcoreEnvironment.values:
         raise ValidationError(
-            f"Procore environment {procore_environment!r} is not one of: "
-            + ", ".join(ProcoreEnvironment.values)
+            f"Procore environment {procore_environment!r} is not one of: " + ", ".join(ProcoreEnvironment.values)
         )
     for label, value in (("company", procore_company_id), ("project", procore_project_id)):
         if value <= 0:
@@ -88,8 +87,12 @@ def tenant_create(
     (stored as a keyed fast hash); otherwise it is an operator's choice (slow hasher).
     """
     tenant_validate(
-        slug=slug, name=name, qbwc_username=qbwc_username, procore_environment=procore_environment,
-        procore_company_id=procore_company_id, procore_project_id=procore_project_id,
+        slug=slug,
+        name=name,
+        qbwc_username=qbwc_username,
+        procore_environment=procore_environment,
+        procore_company_id=procore_company_id,
+        procore_project_id=procore_project_id,
         poll_interval_minutes=poll_interval_minutes,
     )
     qbwc_password_validate(qbwc_password, generated=qbwc_password_generated)
@@ -144,7 +147,5 @@ def membership_add(*, tenant: Tenant, username: str, password: str, role: str) -
             raise ValidationError("a new user needs a password")
         user.is_staff = True
         user.save()
-        membership, _ = Membership.objects.update_or_create(
-            user=user, tenant=tenant, defaults={"role": role}
-        )
+        membership, _ = Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
     return membership

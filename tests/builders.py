@@ -31,8 +31,13 @@ def bill(
 ) -> SyncRecord:
     n = next(_seq)
     obj = QbBill(
-        txn_id=f"{n:X}-1", edit_sequence=str(n), vendor_list_id=vendor_record.qb_id,
-        vendor_name=vendor_record.label, txn_date=T0.date(), amount_due=Decimal(amount), ref_number=ref,
+        txn_id=f"{n:X}-1",
+        edit_sequence=str(n),
+        vendor_list_id=vendor_record.qb_id,
+        vendor_name=vendor_record.label,
+        txn_date=T0.date(),
+        amount_due=Decimal(amount),
+        ref_number=ref,
         time_modified=T0,
         lines=(QbBillLine(txn_line_id=f"{n}-L1", kind="expense", amount=Decimal(amount), customer_full_name=job),),
     )
@@ -52,8 +57,9 @@ def park_for_mapping(record: SyncRecord) -> PushJob:
     """What the pusher does with a bill it cannot map: job waiting/needs_mapping, record waiting."""
     [job] = _claimed(record)
     job_set_state(job, state=JobState.WAITING, reason=JobReason.NEEDS_MAPPING, attempts=job.attempts - 1)
-    record_set_state(record=record, state=RecordState.WAITING, code=EventCode.MAPPING_MISSING,
-                     reason="No cost code for this vendor")
+    record_set_state(
+        record=record, state=RecordState.WAITING, code=EventCode.MAPPING_MISSING, reason="No cost code for this vendor"
+    )
     return job
 
 
@@ -61,14 +67,25 @@ def fail(record: SyncRecord, reason: str = "HTTP 422: vendor_id is invalid") -> 
     """What the pusher does on a permanent error: job failed, record failed with the reason."""
     for job in _claimed(record):
         job_set_state(job, state=JobState.FAILED, reason=JobReason.PERMANENT, last_error=reason)
-    record_set_state(record=record, state=RecordState.FAILED, code=EventCode.PUSH_FAILED_PERMANENT,
-                     message=reason, reason=reason, data={"status": 422})
+    record_set_state(
+        record=record,
+        state=RecordState.FAILED,
+        code=EventCode.PUSH_FAILED_PERMANENT,
+        message=reason,
+        reason=reason,
+        data={"status": 422},
+    )
     return record
 
 
 def sync(record: SyncRecord, procore_id: int = 5550001) -> SyncRecord:
     for job in _claimed(record):
         job_set_state(job, state=JobState.DONE, reason=JobReason.NONE)
-    record_set_state(record=record, state=RecordState.SYNCED, code=EventCode.PUSH_SUCCEEDED,
-                     message="Created in Procore", procore_id=procore_id)
+    record_set_state(
+        record=record,
+        state=RecordState.SYNCED,
+        code=EventCode.PUSH_SUCCEEDED,
+        message="Created in Procore",
+        procore_id=procore_id,
+    )
     return record

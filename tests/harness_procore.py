@@ -261,10 +261,18 @@ def acme_globex(procore_emulator: Emu, transactional_db: None) -> Tenants:
     )
     connect_with_code(acme, procore_emulator, "acme-client", "acme-secret")
     connect_with_code(globex, procore_emulator, "globex-client", "globex-secret")
-    CostCodeMapping.objects.create(tenant=acme, vendor_list_id="V-APEX", vendor_name="Apex Concrete", cost_code="03-300")
-    CostCodeMapping.objects.create(tenant=acme, vendor_list_id="V-BRE", vendor_name="Blue Ridge Electric", cost_code="26-000")
-    CostCodeMapping.objects.create(tenant=globex, vendor_list_id="G-PLUMB", vendor_name="Globex Plumbing", cost_code="22-000")
-    JobProjectMapping.objects.create(tenant=acme, customer_full_name="Port Authority:Harbor Bridge", project_id=ids["project:Harbor Bridge"])
+    CostCodeMapping.objects.create(
+        tenant=acme, vendor_list_id="V-APEX", vendor_name="Apex Concrete", cost_code="03-300"
+    )
+    CostCodeMapping.objects.create(
+        tenant=acme, vendor_list_id="V-BRE", vendor_name="Blue Ridge Electric", cost_code="26-000"
+    )
+    CostCodeMapping.objects.create(
+        tenant=globex, vendor_list_id="G-PLUMB", vendor_name="Globex Plumbing", cost_code="22-000"
+    )
+    JobProjectMapping.objects.create(
+        tenant=acme, customer_full_name="Port Authority:Harbor Bridge", project_id=ids["project:Harbor Bridge"]
+    )
     return Tenants(acme, globex, procore_emulator)
 
 
@@ -274,7 +282,9 @@ def acme_globex(procore_emulator: Emu, transactional_db: None) -> Tenants:
 def qb_vendor(list_id: str, name: str, seq: str = "1", **kw: Any) -> QbVendor:
     values: dict[str, Any] = {
         "company_name": name + " LLC",
-        "address": QbAddress(addr1=name, addr2="12 Main St", city="Denver", state="Colorado", postal_code="80202", country="USA"),
+        "address": QbAddress(
+            addr1=name, addr2="12 Main St", city="Denver", state="Colorado", postal_code="80202", country="USA"
+        ),
         "phone": "303-555-0100",
         "email": "ap@" + list_id.lower() + ".example",
     }
@@ -342,5 +352,6 @@ def wait_settled(*, timeout: float = 45) -> None:
 
 def _open_jobs() -> str:
     return ", ".join(
-        f"#{j.pk} {j.op} {j.state} {j.reason} {j.last_error[:80]}" for j in PushJob.objects.exclude(state__in=SETTLED)[:10]
+        f"#{j.pk} {j.op} {j.state} {j.reason} {j.last_error[:80]}"
+        for j in PushJob.objects.exclude(state__in=SETTLED)[:10]
     )

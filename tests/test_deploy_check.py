@@ -22,7 +22,9 @@ def example_env(tmp: Path) -> dict[str, str]:
         if match and match.group(2):
             env[match.group(1)] = match.group(2)
     # The example's database and broker are not running here; check --deploy needs neither.
-    env.update(VAR_DIR=str(tmp), DATABASE_URL=f"sqlite:///{tmp / 'x.sqlite3'}", DJANGO_SETTINGS_MODULE="connector.settings")
+    env.update(
+        VAR_DIR=str(tmp), DATABASE_URL=f"sqlite:///{tmp / 'x.sqlite3'}", DJANGO_SETTINGS_MODULE="connector.settings"
+    )
     env.pop("PASSWORD_HASHERS_FAST", None)
     return env
 
@@ -30,7 +32,11 @@ def example_env(tmp: Path) -> dict[str, str]:
 def test_check_deploy_is_clean_with_the_production_example(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=example_env(tmp_path), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=example_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout
@@ -40,6 +46,12 @@ def test_the_proxy_ssl_header_is_trusted_only_behind_our_proxy(tmp_path: Path) -
     code = "from django.conf import settings; print(getattr(settings, 'SECURE_PROXY_SSL_HEADER', None))"
     for behind, expected in (("0", "None"), ("1", "('HTTP_X_FORWARDED_PROTO', 'https')")):
         env = example_env(tmp_path) | {"BEHIND_PROXY": behind}
-        done = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {code}"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.stdout.strip() == expected, done.stderr

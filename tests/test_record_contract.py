@@ -31,11 +31,19 @@ EST = timezone(timedelta(hours=-5))
 
 def bill(edit: str = "1700000000", amount: str = "1250.10") -> QbBill:
     return QbBill(
-        txn_id="1A2B-1700000000", edit_sequence=edit, vendor_list_id="80000001-1700000000",
-        vendor_name="Smith & Sons Concrete", txn_date=date(2026, 11, 2), amount_due=Decimal(amount),
-        time_modified=datetime(2026, 11, 20, 10, 15, 30, tzinfo=EST), ref_number="INV-77",
-        lines=(QbBillLine(txn_line_id="L1", kind="expense", amount=Decimal(amount),
-                          customer_full_name="Riverside Clinic:Phase 1"),),
+        txn_id="1A2B-1700000000",
+        edit_sequence=edit,
+        vendor_list_id="80000001-1700000000",
+        vendor_name="Smith & Sons Concrete",
+        txn_date=date(2026, 11, 2),
+        amount_due=Decimal(amount),
+        time_modified=datetime(2026, 11, 20, 10, 15, 30, tzinfo=EST),
+        ref_number="INV-77",
+        lines=(
+            QbBillLine(
+                txn_line_id="L1", kind="expense", amount=Decimal(amount), customer_full_name="Riverside Clinic:Phase 1"
+            ),
+        ),
     )
 
 

@@ -16,7 +16,7 @@ from peers.procore_emulator.state import DEFAULT_SEED, EmulatorState
 
 
 def parse_windows(text: str) -> list[tuple[int, float]]:
-    """"3600/3600,1000/10" → [(3600, 3600.0), (1000, 10.0)]."""
+    """ "3600/3600,1000/10" → [(3600, 3600.0), (1000, 10.0)]."""
     windows = []
     for part in text.split(","):
         limit, seconds = part.strip().split("/")

@@ -85,12 +85,28 @@ REQUISITION_VIEW = (
     "requisition_start", "requisition_end", "origin_id", "origin_data", "vendor_id", "vendor_name", "deletable",
     "final",
 )  # fmt: skip
-REQUISITION_ITEM_VIEW = ("id", "item_type", "cost_code_id", "line_item_id", "work_completed_this_period", "scheduled_value")
+REQUISITION_ITEM_VIEW = (
+    "id",
+    "item_type",
+    "cost_code_id",
+    "line_item_id",
+    "work_completed_this_period",
+    "scheduled_value",
+)
 DIRECT_COST_VIEW = (
     "id", "description", "direct_cost_type", "direct_cost_date", "grand_total", "invoice_number", "origin_data",
     "origin_id", "status", "vendor_id", "vendor_name", "payment_date", "received_date", "terms",
 )  # fmt: skip
-DIRECT_COST_LINE_VIEW = ("id", "amount", "cost_code", "description", "line_item_type", "origin_id", "origin_data", "holder")
+DIRECT_COST_LINE_VIEW = (
+    "id",
+    "amount",
+    "cost_code",
+    "description",
+    "line_item_type",
+    "origin_id",
+    "origin_data",
+    "holder",
+)
 COST_CODE_VIEW = ("id", "code", "full_code", "name", "origin_id", "line_item_types")
 # Invoice statuses a non-admin may still edit; "open" ones the latest of which may be deleted.
 EDITABLE_STATUSES = ("draft", "revise_and_resubmit")
@@ -143,11 +159,7 @@ class Api:
             raise invalid("country_code", "is not a valid ISO 3166 code")
 
     def vendor_list(self, company_id: int, origin_id: str | None, active: bool = True) -> list[dict[str, Any]]:
-        found = [
-            v
-            for v in self.s.vendors.values()
-            if v["company_id"] == company_id and v["is_active"] == active
-        ]
+        found = [v for v in self.s.vendors.values() if v["company_id"] == company_id and v["is_active"] == active]
         if origin_id is not None:
             found = [v for v in found if v.get("origin_id") == origin_id]
         return [view(v, VENDOR_VIEW) for v in sorted(found, key=lambda v: v["id"])]
@@ -340,7 +352,9 @@ class Api:
         self.s.requisitions[rid] = record
         return record
 
-    def _origin_free(self, company_id: int, records: dict[int, dict[str, Any]], origin: Any, own_id: int | None) -> None:
+    def _origin_free(
+        self, company_id: int, records: dict[int, dict[str, Any]], origin: Any, own_id: int | None
+    ) -> None:
         """Origin IDs are unique within a company, across its projects, per object type (Using Sync Actions)."""
         if not origin:
             return
@@ -357,9 +371,7 @@ class Api:
         if latest is None or latest["id"] != r["id"]:
             raise ApiError(403, {"errors": {"base": ["Only the most recent invoice of a commitment can be updated"]}})
         if r["status"] not in EDITABLE_STATUSES:
-            raise ApiError(
-                403, {"errors": {"base": [f"An invoice with status {r['status']} can not be updated"]}}
-            )
+            raise ApiError(403, {"errors": {"base": [f"An invoice with status {r['status']} can not be updated"]}})
 
     def requisition_update(
         self, company_id: int, project_id: int, rid: int, body: dict[str, Any], client_id: str = ""
@@ -385,9 +397,7 @@ class Api:
     def requisition_delete(self, company_id: int, project_id: int, rid: int, client_id: str = "") -> None:
         r = self._requisition(company_id, project_id, rid)
         if not self._deletable(r) and client_id not in self.s.admin_clients:
-            raise ApiError(
-                403, {"errors": {"base": ["Only the latest open invoice of a commitment can be deleted"]}}
-            )
+            raise ApiError(403, {"errors": {"base": ["Only the latest open invoice of a commitment can be deleted"]}})
         del self.s.requisitions[rid]
 
     # --- direct costs ------------------------------------------------------------
@@ -441,7 +451,9 @@ class Api:
                          if d["project_id"] == project_id and d.get("origin_id") == item["origin_id"]),
                         None,
                     )  # fmt: skip
-                self._origin_free(company_id, self.s.direct_costs, item.get("origin_id"), target["id"] if target else None)
+                self._origin_free(
+                    company_id, self.s.direct_costs, item.get("origin_id"), target["id"] if target else None
+                )
                 if target is None:
                     self._check_direct_cost(project_id, item, partial=False)
                     did = self.s.next_id()

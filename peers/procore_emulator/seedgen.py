@@ -69,7 +69,9 @@ def build(dataset: dict[str, Any]) -> dict[str, Any]:
                 {
                     "project": p["name"],
                     "vendor": v["ListID"],
-                    "kind": "purchase_order_contracts" if "Supply" in v["Name"] or "Lumber" in v["Name"] else "work_order_contracts",
+                    "kind": "purchase_order_contracts"
+                    if "Supply" in v["Name"] or "Lumber" in v["Name"]
+                    else "work_order_contracts",
                     "title": f"{v['Name']} — {p['name']}",
                     "lines": [
                         {"cost_code": trade(v["Name"]), "amount": "250000.00"},
@@ -100,7 +102,9 @@ def main(argv: list[str]) -> None:
     out = Path(argv[2]) if len(argv) > 2 else OUT
     seed = build(json.loads(source.read_text(encoding="utf-8")))
     out.write_text(json.dumps(seed, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {out}: {len(seed['projects'])} projects, {len(seed['vendors'])} vendors, {len(seed['commitments'])} commitments")
+    print(
+        f"wrote {out}: {len(seed['projects'])} projects, {len(seed['vendors'])} vendors, {len(seed['commitments'])} commitments"
+    )
 
 
 if __name__ == "__main__":

@@ -68,8 +68,10 @@ class ProcoreEmulator:
         # serve_forever notices shutdown() only between polls; its default 0.5 s poll made
         # every stop (one per test) wait half a second.
         self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
-            name="procore-emulator", daemon=True,
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name="procore-emulator",
+            daemon=True,
         )
         self.thread.start()
         return self

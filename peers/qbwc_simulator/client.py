@@ -153,16 +153,18 @@ class WebConnector:
         first = True
         responses = 0
         for _ in range(MAX_EXCHANGES):
-            request = str(self._call(
-                result,
-                "sendRequestXML",
-                ticket=ticket,
-                strHCPResponse=self.company.host_response() if first else "",
-                strCompanyFileName=r"C:\Users\Public\Documents\Intuit\QuickBooks\Company Files\Keystone.QBW",
-                qbXMLCountry="US",
-                qbXMLMajorVers=16,
-                qbXMLMinorVers=0,
-            ))
+            request = str(
+                self._call(
+                    result,
+                    "sendRequestXML",
+                    ticket=ticket,
+                    strHCPResponse=self.company.host_response() if first else "",
+                    strCompanyFileName=r"C:\Users\Public\Documents\Intuit\QuickBooks\Company Files\Keystone.QBW",
+                    qbXMLCountry="US",
+                    qbXMLMajorVers=16,
+                    qbXMLMinorVers=0,
+                )
+            )
             first = False
             if not request:
                 result.last_error = str(self._call(result, "getLastError", ticket=ticket))
@@ -179,16 +181,32 @@ class WebConnector:
                 result.outcome = "dropped"
                 return
             kind = self.company.requests_seen[-1] if self.company.requests_seen else "?"
-            progress = int(str(self._call(
-                result, "receiveResponseXML", ticket=ticket, response=answer_qb.response,
-                hresult=answer_qb.hresult, message=answer_qb.message,
-            )))
+            progress = int(
+                str(
+                    self._call(
+                        result,
+                        "receiveResponseXML",
+                        ticket=ticket,
+                        response=answer_qb.response,
+                        hresult=answer_qb.hresult,
+                        message=answer_qb.message,
+                    )
+                )
+            )
             responses += 1
             if faults.duplicate_responses:
-                repeat = int(str(self._call(
-                    result, "receiveResponseXML", ticket=ticket, response=answer_qb.response,
-                    hresult=answer_qb.hresult, message=answer_qb.message,
-                )))
+                repeat = int(
+                    str(
+                        self._call(
+                            result,
+                            "receiveResponseXML",
+                            ticket=ticket,
+                            response=answer_qb.response,
+                            hresult=answer_qb.hresult,
+                            message=answer_qb.message,
+                        )
+                    )
+                )
                 if repeat != progress:
                     raise SoapFaultError(200, f"retried receiveResponseXML answered {repeat}, first {progress}")
             result.progress.append(progress)

@@ -29,14 +29,36 @@ ITERATOR_LOST = ("3000", "The iterator ID is invalid or has expired.")
 # Children each request may have, in schema order (qbXML 13.0 OSR, qbxmlops130.xsd).
 REQUEST_ORDER: dict[str, tuple[str, ...]] = {
     "VendorQueryRq": (
-        "ListID", "FullName", "MaxReturned", "ActiveStatus", "FromModifiedDate", "ToModifiedDate",
-        "NameFilter", "NameRangeFilter", "TotalBalanceFilter", "CurrencyFilter", "ClassFilter",
-        "IncludeRetElement", "OwnerID",
+        "ListID",
+        "FullName",
+        "MaxReturned",
+        "ActiveStatus",
+        "FromModifiedDate",
+        "ToModifiedDate",
+        "NameFilter",
+        "NameRangeFilter",
+        "TotalBalanceFilter",
+        "CurrencyFilter",
+        "ClassFilter",
+        "IncludeRetElement",
+        "OwnerID",
     ),
     "BillQueryRq": (
-        "TxnID", "RefNumber", "RefNumberCaseSensitive", "MaxReturned", "ModifiedDateRangeFilter",
-        "TxnDateRangeFilter", "EntityFilter", "AccountFilter", "RefNumberFilter", "RefNumberRangeFilter",
-        "CurrencyFilter", "PaidStatus", "IncludeLineItems", "IncludeLinkedTxns", "IncludeRetElement",
+        "TxnID",
+        "RefNumber",
+        "RefNumberCaseSensitive",
+        "MaxReturned",
+        "ModifiedDateRangeFilter",
+        "TxnDateRangeFilter",
+        "EntityFilter",
+        "AccountFilter",
+        "RefNumberFilter",
+        "RefNumberRangeFilter",
+        "CurrencyFilter",
+        "PaidStatus",
+        "IncludeLineItems",
+        "IncludeLinkedTxns",
+        "IncludeRetElement",
         "OwnerID",
     ),
     "TxnDeletedQueryRq": ("TxnDelType", "DeletedDateRangeFilter", "RefNumberFilter", "RefNumberRangeFilter"),
@@ -144,17 +166,27 @@ class FakeCompany:
         for txn_id in change.get("delete_bills", []):
             bill = next(b for b in self.data.bills if b["TxnID"] == txn_id)
             self.data.bills.remove(bill)
-            self.deleted_bills.append({
-                "TxnDelType": "Bill", "TxnID": txn_id, "TimeCreated": bill["TimeCreated"],
-                "TimeDeleted": now, "RefNumber": bill.get("RefNumber", ""),
-            })
+            self.deleted_bills.append(
+                {
+                    "TxnDelType": "Bill",
+                    "TxnID": txn_id,
+                    "TimeCreated": bill["TimeCreated"],
+                    "TimeDeleted": now,
+                    "RefNumber": bill.get("RefNumber", ""),
+                }
+            )
         for list_id in change.get("delete_vendors", []):
             vendor = next(v for v in self.data.vendors if v["ListID"] == list_id)
             self.data.vendors.remove(vendor)
-            self.deleted_vendors.append({
-                "ListDelType": "Vendor", "ListID": list_id, "TimeCreated": vendor["TimeCreated"],
-                "TimeDeleted": now, "FullName": vendor["Name"],
-            })
+            self.deleted_vendors.append(
+                {
+                    "ListDelType": "Vendor",
+                    "ListID": list_id,
+                    "TimeCreated": vendor["TimeCreated"],
+                    "TimeDeleted": now,
+                    "FullName": vendor["Name"],
+                }
+            )
         return True
 
     @staticmethod
@@ -177,23 +209,37 @@ class FakeCompany:
         """What QBWC passes as strHCPResponse on the first sendRequestXML."""
         root = etree.Element("QBXML")
         msgs = etree.SubElement(root, "QBXMLMsgsRs")
-        host = etree.SubElement(msgs, "HostQueryRs", requestID="0", statusCode="0", statusSeverity="Info",
-                                statusMessage="Status OK")
-        _render(host, "HostRet", {
-            "ProductName": self.data.product,
-            "MajorVersion": "34",
-            "MinorVersion": "0",
-            "Country": "US",
-            "SupportedQBXMLVersion": self.data.qbxml_versions,
-            "IsAutomaticLogin": "false",
-            "QBFileMode": "SingleUser",
-        })
-        company = etree.SubElement(msgs, "CompanyQueryRs", requestID="1", statusCode="0",
-                                   statusSeverity="Info", statusMessage="Status OK")
-        _render(company, "CompanyRet", {"IsSampleCompany": "false", "CompanyName": self.data.company_name,
-                                        "LegalCompanyName": self.data.company_name})
-        etree.SubElement(msgs, "PreferencesQueryRs", requestID="2", statusCode="0", statusSeverity="Info",
-                         statusMessage="Status OK")
+        host = etree.SubElement(
+            msgs, "HostQueryRs", requestID="0", statusCode="0", statusSeverity="Info", statusMessage="Status OK"
+        )
+        _render(
+            host,
+            "HostRet",
+            {
+                "ProductName": self.data.product,
+                "MajorVersion": "34",
+                "MinorVersion": "0",
+                "Country": "US",
+                "SupportedQBXMLVersion": self.data.qbxml_versions,
+                "IsAutomaticLogin": "false",
+                "QBFileMode": "SingleUser",
+            },
+        )
+        company = etree.SubElement(
+            msgs, "CompanyQueryRs", requestID="1", statusCode="0", statusSeverity="Info", statusMessage="Status OK"
+        )
+        _render(
+            company,
+            "CompanyRet",
+            {
+                "IsSampleCompany": "false",
+                "CompanyName": self.data.company_name,
+                "LegalCompanyName": self.data.company_name,
+            },
+        )
+        etree.SubElement(
+            msgs, "PreferencesQueryRs", requestID="2", statusCode="0", statusSeverity="Info", statusMessage="Status OK"
+        )
         return self._serialize(root)
 
     @staticmethod
@@ -238,10 +284,18 @@ class FakeCompany:
             code, message = self.faults.qbxml_warning[kind]
             return Answer(self._envelope(rs_tag, request_id, code, "Warn", message, rows, ret_tag, iterator_attrs))
         if not rows:
-            return Answer(self._envelope(
-                rs_tag, request_id, "1", "Info",
-                "A query request did not find a matching object in QuickBooks", [], ret_tag, iterator_attrs,
-            ))
+            return Answer(
+                self._envelope(
+                    rs_tag,
+                    request_id,
+                    "1",
+                    "Info",
+                    "A query request did not find a matching object in QuickBooks",
+                    [],
+                    ret_tag,
+                    iterator_attrs,
+                )
+            )
         return Answer(self._envelope(rs_tag, request_id, "0", "Info", "Status OK", rows, ret_tag, iterator_attrs))
 
     @staticmethod
@@ -285,7 +339,8 @@ class FakeCompany:
             since = rq.findtext("FromModifiedDate")
             status = (rq.findtext("ActiveStatus") or "ActiveOnly").strip()
             rows = [
-                v for v in self.data.vendors
+                v
+                for v in self.data.vendors
                 if status == "All" or (v.get("IsActive", "true") == "true") == (status == "ActiveOnly")
             ]
             stamp = "TimeModified"

@@ -48,23 +48,59 @@ def save(dataset: Dataset, path: Path | str) -> None:
 # --- the sample: a construction firm -------------------------------------------
 
 VENDOR_NAMES = [
-    "Smith & Sons Framing", 'O\'Brien "Sparky" Electric', "Müller Concrete GmbH", "Zoë’s Tile & Stone",
-    "Łukasz Drywall Sp. z o.o.", "Peña Brothers Masonry", "A&B Lumber Supply", "<Rapid> Rentals",
-    "Northside Plumbing", "Great Lakes Steel", "Bright Glass & Glazing", "Ridgeline Roofing",
-    "Cascade HVAC", "Summit Excavation", "Ace Hardware #1142", "Blue River Paving",
-    "Crane Co. of the Midwest", "Dürr Insulation", "Evergreen Landscaping", "Fortress Fire Protection",
-    "Granite State Countertops", "Hudson Painting", "Iron Works & Welding", "Jansen Electric Supply",
-    "Keystone Surveying", "Liberty Waste Hauling", "Metro Elevator", "Nordic Windows",
-    "Pinnacle Scaffolding", "Quality Flooring — Café Division",
+    "Smith & Sons Framing",
+    'O\'Brien "Sparky" Electric',
+    "Müller Concrete GmbH",
+    "Zoë’s Tile & Stone",
+    "Łukasz Drywall Sp. z o.o.",
+    "Peña Brothers Masonry",
+    "A&B Lumber Supply",
+    "<Rapid> Rentals",
+    "Northside Plumbing",
+    "Great Lakes Steel",
+    "Bright Glass & Glazing",
+    "Ridgeline Roofing",
+    "Cascade HVAC",
+    "Summit Excavation",
+    "Ace Hardware #1142",
+    "Blue River Paving",
+    "Crane Co. of the Midwest",
+    "Dürr Insulation",
+    "Evergreen Landscaping",
+    "Fortress Fire Protection",
+    "Granite State Countertops",
+    "Hudson Painting",
+    "Iron Works & Welding",
+    "Jansen Electric Supply",
+    "Keystone Surveying",
+    "Liberty Waste Hauling",
+    "Metro Elevator",
+    "Nordic Windows",
+    "Pinnacle Scaffolding",
+    "Quality Flooring — Café Division",
 ]
 JOBS = [
-    "Harbor View Condos:Phase 1", "Harbor View Condos:Phase 2", "Riverside Medical Center:Building A",
-    "Oak & Pine Residence:Kitchen Remodel", "Städtische Bibliothek:Renovation", "Lot 14 – Warehouse",
+    "Harbor View Condos:Phase 1",
+    "Harbor View Condos:Phase 2",
+    "Riverside Medical Center:Building A",
+    "Oak & Pine Residence:Kitchen Remodel",
+    "Städtische Bibliothek:Renovation",
+    "Lot 14 – Warehouse",
 ]
-ACCOUNTS = ["Job Expenses:Subcontractors", "Job Expenses:Materials", "Job Expenses:Equipment Rental",
-            "Job Expenses:Permits & Fees"]
-ITEMS = ["Lumber:2x4 Stud", "Concrete:Ready Mix 4000psi", "Drywall:5/8\" Type X", "Labor:Framing",
-         "Rebar:#5", "Electrical:Wire 12/2 NM-B"]
+ACCOUNTS = [
+    "Job Expenses:Subcontractors",
+    "Job Expenses:Materials",
+    "Job Expenses:Equipment Rental",
+    "Job Expenses:Permits & Fees",
+]
+ITEMS = [
+    "Lumber:2x4 Stud",
+    "Concrete:Ready Mix 4000psi",
+    'Drywall:5/8" Type X',
+    "Labor:Framing",
+    "Rebar:#5",
+    "Electrical:Wire 12/2 NM-B",
+]
 TERMS = ["Net 30", "Net 15", "Due on receipt", "2% 10 Net 30"]
 
 
@@ -114,29 +150,46 @@ def make_bill(n: int, vendor: Record, when: datetime, rnd: random.Random, job_id
         customer = {"ListID": job_ids[job], "FullName": job}
         if rnd.random() < 0.6:
             amount = Decimal(rnd.randint(5000, 2500000)) / 100
-            lines.append(("ExpenseLineRet", {
-                "TxnLineID": f"{n:X}-{k}",
-                "AccountRef": {"FullName": rnd.choice(ACCOUNTS)},
-                "Amount": _money(amount),
-                "Memo": rnd.choice(["Progress billing", "Change order #3 – extra work", "Materials delivered",
-                                    "Retainage 10%", "Crane hire ‘weekend’"]),
-                "CustomerRef": customer,
-                "BillableStatus": "NotBillable",
-            }))
+            lines.append(
+                (
+                    "ExpenseLineRet",
+                    {
+                        "TxnLineID": f"{n:X}-{k}",
+                        "AccountRef": {"FullName": rnd.choice(ACCOUNTS)},
+                        "Amount": _money(amount),
+                        "Memo": rnd.choice(
+                            [
+                                "Progress billing",
+                                "Change order #3 – extra work",
+                                "Materials delivered",
+                                "Retainage 10%",
+                                "Crane hire ‘weekend’",
+                            ]
+                        ),
+                        "CustomerRef": customer,
+                        "BillableStatus": "NotBillable",
+                    },
+                )
+            )
         else:
             qty = Decimal(rnd.randint(1, 400))
             cost = Decimal(rnd.randint(150, 9000)) / 100
             amount = qty * cost
-            lines.append(("ItemLineRet", {
-                "TxnLineID": f"{n:X}-{k}",
-                "ItemRef": {"FullName": rnd.choice(ITEMS)},
-                "Desc": "Delivered to site & signed for",
-                "Quantity": str(qty),
-                "Cost": _money(cost),
-                "Amount": _money(amount),
-                "CustomerRef": customer,
-                "BillableStatus": "Billable",
-            }))
+            lines.append(
+                (
+                    "ItemLineRet",
+                    {
+                        "TxnLineID": f"{n:X}-{k}",
+                        "ItemRef": {"FullName": rnd.choice(ITEMS)},
+                        "Desc": "Delivered to site & signed for",
+                        "Quantity": str(qty),
+                        "Cost": _money(cost),
+                        "Amount": _money(amount),
+                        "CustomerRef": customer,
+                        "BillableStatus": "Billable",
+                    },
+                )
+            )
         total += amount.quantize(Decimal("0.01"))
     txn_date = when.date()
     bill: Record = {

@@ -97,11 +97,15 @@ def compare(expected: list[ExpectedPart], found: list[FoundCost], *, vendor_of: 
         totals[(part.vendor_name, part.project_id)][1] += got
         if not costs:
             problem = f"not in Procore ({part.waiting})" if part.waiting else "not in Procore"
-            report.differences.append(Difference(part.vendor_name, part.project_id, part.ref, part.amount, None, problem))
+            report.differences.append(
+                Difference(part.vendor_name, part.project_id, part.ref, part.amount, None, problem)
+            )
         elif len(costs) > 1:
             ids = ", ".join(f"{c.kind} {c.procore_id}" for c in costs)
             report.differences.append(
-                Difference(part.vendor_name, part.project_id, part.ref, part.amount, got, f"duplicated in Procore: {ids}")
+                Difference(
+                    part.vendor_name, part.project_id, part.ref, part.amount, got, f"duplicated in Procore: {ids}"
+                )
             )
         elif costs[0].amount != part.amount:
             report.differences.append(
@@ -146,7 +150,9 @@ def render(report: Report, *, project_names: dict[int, str] | None = None) -> st
             exp = "—" if d.expected is None else f"{d.expected:,.2f}"
             got = "—" if d.found is None else f"{d.found:,.2f}"
             project = names.get(d.project_id, str(d.project_id))
-            lines.append(f"  {d.vendor_name[:30]} · {project[:24]} · {d.ref}: QuickBooks {exp}, Procore {got} — {d.problem}")
+            lines.append(
+                f"  {d.vendor_name[:30]} · {project[:24]} · {d.ref}: QuickBooks {exp}, Procore {got} — {d.problem}"
+            )
     else:
         lines.append("Every open QuickBooks bill is in Procore exactly once, to the cent.")
     return "\n".join(lines)

@@ -21,9 +21,7 @@ def _money(value: Any) -> Decimal:
 
 def expected_parts(*, tenant: Tenant) -> tuple[list[ExpectedPart], dict[str, str]]:
     """Every bill still open in QuickBooks, split per project as the pusher splits it."""
-    job_projects = dict(
-        JobProjectMapping.objects.filter(tenant=tenant).values_list("customer_full_name", "project_id")
-    )
+    job_projects = dict(JobProjectMapping.objects.filter(tenant=tenant).values_list("customer_full_name", "project_id"))
     parts: list[ExpectedPart] = []
     vendor_of: dict[str, str] = {}
     for record in SyncRecord.objects.filter(tenant=tenant, kind=RecordKind.BILL).iterator():
@@ -59,7 +57,9 @@ def found_costs(*, client: ProcoreClient, ours: set[str]) -> tuple[list[FoundCos
         for req in client.requisitions(project_id):
             txn = txn_of_origin(str(req.get("origin_id") or ""))
             if txn in ours:
-                amount = sum((_money(i.get("work_completed_this_period")) for i in req.get("items") or []), Decimal("0"))
+                amount = sum(
+                    (_money(i.get("work_completed_this_period")) for i in req.get("items") or []), Decimal("0")
+                )
                 found.append(FoundCost(txn, "requisition", int(req["id"]), project_id, amount))
         for cost in client.direct_costs(project_id):
             txn = txn_of_origin(str(cost.get("origin_id") or ""))

@@ -155,7 +155,13 @@ def _plan(*, client: ProcoreClient, job: PushJob, bill: QbBill, part: BillPart, 
     plan = Plan(ProcoreKind.DIRECT_COST, part, code)
     plan.digest = payload_hash([plan.kind, direct_cost_header(bill, part, vendor_id=vendor_id)])
     plan.line_digest = payload_hash(
-        [code.procore_id, code.line_item_type_id, direct_cost_line(bill, part, direct_cost_id=0, cost_code_id=code.procore_id, line_item_type_id=code.line_item_type_id)]
+        [
+            code.procore_id,
+            code.line_item_type_id,
+            direct_cost_line(
+                bill, part, direct_cost_id=0, cost_code_id=code.procore_id, line_item_type_id=code.line_item_type_id
+            ),
+        ]
     )
     return plan
 
@@ -174,9 +180,7 @@ def _prepare(*, client: ProcoreClient, job: PushJob) -> BillWork:
             JobReason.NEEDS_VENDOR,
             f"Waiting for vendor {bill.vendor_name!r} to reach Procore (its own push shows why it has not)",
         )
-    job_projects = dict(
-        JobProjectMapping.objects.filter(tenant=tenant).values_list("customer_full_name", "project_id")
-    )
+    job_projects = dict(JobProjectMapping.objects.filter(tenant=tenant).values_list("customer_full_name", "project_id"))
     parts = bill_split(bill, job_projects=job_projects, default_project_id=tenant.procore_project_id)
     plans = [_plan(client=client, job=job, bill=bill, part=p, vendor_id=vendor_ext.procore_id) for p in parts]
     return BillWork(job, bill, vendor_ext.procore_id, plans)
@@ -185,7 +189,9 @@ def _prepare(*, client: ProcoreClient, job: PushJob) -> BillWork:
 # --- project directory ----------------------------------------------------------------------
 
 
-def _project_vendor_ensure(*, client: ProcoreClient, job: PushJob, list_id: str, vendor_id: int, project_id: int) -> None:
+def _project_vendor_ensure(
+    *, client: ProcoreClient, job: PushJob, list_id: str, vendor_id: int, project_id: int
+) -> None:
     """Add the vendor to the project's directory once per vendor and project (kept in the id map)."""
     if external_get(job=job, qb_id=list_id, kind=ProcoreKind.PROJECT_VENDOR, project_id=project_id):
         return
@@ -196,7 +202,9 @@ def _project_vendor_ensure(*, client: ProcoreClient, job: PushJob, list_id: str,
 # --- requisitions ---------------------------------------------------------------------------
 
 
-def _create_or_recover(create: Callable[[], dict[str, Any]], find: Callable[[], list[dict[str, Any]]]) -> dict[str, Any] | None:
+def _create_or_recover(
+    create: Callable[[], dict[str, Any]], find: Callable[[], list[dict[str, Any]]]
+) -> dict[str, Any] | None:
     """Create; if the answer was lost after Procore may have committed, find it by origin_id (None = not there)."""
     try:
         return create()
@@ -300,7 +308,9 @@ def _requisition_write(*, client: ProcoreClient, work: BillWork, plan: Plan, ret
                 raise _invoice_refused(exc, what="change", bill=bill, requisition_id=rid, project_id=pid) from None
             req = current
     rid = int(req["id"])
-    external_save(job=job, qb_id=bill.txn_id, kind=ProcoreKind.REQUISITION, procore_id=rid, digest=plan.digest, project_id=pid)
+    external_save(
+        job=job, qb_id=bill.txn_id, kind=ProcoreKind.REQUISITION, procore_id=rid, digest=plan.digest, project_id=pid
+    )
     item = _item_for(req, plan.line_item_id)
     if item is not None:
         external_save(
@@ -324,7 +334,9 @@ def _direct_costs_sync(*, client: ProcoreClient, project_id: int, entries: list[
         headers: dict[str, tuple[BillWork, Plan]] = {}
         dc_ids: dict[str, int] = {}
         for work, plan in chunk:
-            ext = external_get(job=work.job, qb_id=work.bill.txn_id, kind=ProcoreKind.DIRECT_COST, project_id=project_id)
+            ext = external_get(
+                job=work.job, qb_id=work.bill.txn_id, kind=ProcoreKind.DIRECT_COST, project_id=project_id
+            )
             origin = plan.part.origin_id
             if ext is not None and ext.payload_hash == plan.digest:
                 dc_ids[origin] = ext.procore_id
@@ -352,7 +364,8 @@ def _direct_costs_sync(*, client: ProcoreClient, project_id: int, entries: list[
                     dc_ids.pop(origin, None)
                     err = errors.get(origin)
                     work.error = ValidationFailed(
-                        f"direct cost in project {project_id}: " + (_sync_errors(err) if err else "missing from the sync answer"),
+                        f"direct cost in project {project_id}: "
+                        + (_sync_errors(err) if err else "missing from the sync answer"),
                         status=422 if err else None,
                         body=err,
                         permanent=err is not None,
@@ -390,7 +403,8 @@ def _direct_costs_sync(*, client: ProcoreClient, project_id: int, entries: list[
             else:
                 err = errors.get(origin)
                 work.error = ValidationFailed(
-                    f"direct cost line in project {project_id}: " + (_sync_errors(err) if err else "missing from the sync answer"),
+                    f"direct cost line in project {project_id}: "
+                    + (_sync_errors(err) if err else "missing from the sync answer"),
                     status=422 if err else None,
                     body=err,
                     permanent=err is not None,
@@ -412,7 +426,9 @@ def _remote_delete(*, client: ProcoreClient, bill: QbBill | None, kind: str, pro
     except (Forbidden, ValidationFailed) as exc:
         if kind != ProcoreKind.REQUISITION or bill is None:
             raise
-        raise _invoice_refused(exc, what="delete", bill=bill, requisition_id=procore_id, project_id=project_id) from None
+        raise _invoice_refused(
+            exc, what="delete", bill=bill, requisition_id=procore_id, project_id=project_id
+        ) from None
 
 
 def _forget(*, job: PushJob, qb_id: str, kind: str, project_id: int) -> None:
@@ -443,12 +459,22 @@ def bills_upsert_batch(*, client: ProcoreClient, jobs: list[PushJob]) -> dict[in
         for plan in work.plans:
             ext = external_get(job=work.job, qb_id=work.bill.txn_id, kind=plan.kind, project_id=plan.part.project_id)
             line_ext = (
-                external_get(job=work.job, qb_id=work.bill.txn_id, kind=ProcoreKind.DIRECT_COST_LINE, project_id=plan.part.project_id)
+                external_get(
+                    job=work.job,
+                    qb_id=work.bill.txn_id,
+                    kind=ProcoreKind.DIRECT_COST_LINE,
+                    project_id=plan.part.project_id,
+                )
                 if plan.kind == ProcoreKind.DIRECT_COST
                 else None
             )
-            unchanged = ext is not None and ext.payload_hash == plan.digest and (
-                plan.kind != ProcoreKind.DIRECT_COST or (line_ext is not None and line_ext.payload_hash == plan.line_digest)
+            unchanged = (
+                ext is not None
+                and ext.payload_hash == plan.digest
+                and (
+                    plan.kind != ProcoreKind.DIRECT_COST
+                    or (line_ext is not None and line_ext.payload_hash == plan.line_digest)
+                )
             )
             if not unchanged:
                 todo.append((work, plan))
@@ -541,10 +567,19 @@ def _drop_moved_parts(*, client: ProcoreClient, work: BillWork) -> None:
     job = work.job
     keep = {(p.kind, p.part.project_id) for p in work.plans}
     for ext in ExternalId.objects.filter(
-        tenant=job.tenant, environment=job.tenant.procore_environment, qb_id=work.bill.txn_id, procore_kind__in=BILL_KINDS
+        tenant=job.tenant,
+        environment=job.tenant.procore_environment,
+        qb_id=work.bill.txn_id,
+        procore_kind__in=BILL_KINDS,
     ):
         if (ext.procore_kind, ext.project_id) not in keep:
-            _remote_delete(client=client, bill=work.bill, kind=ext.procore_kind, project_id=ext.project_id, procore_id=ext.procore_id)
+            _remote_delete(
+                client=client,
+                bill=work.bill,
+                kind=ext.procore_kind,
+                project_id=ext.project_id,
+                procore_id=ext.procore_id,
+            )
             _forget(job=job, qb_id=work.bill.txn_id, kind=ext.procore_kind, project_id=ext.project_id)
             work.changed += 1
 
@@ -564,7 +599,9 @@ def _done(work: BillWork) -> Done:
         )
     first: int | None = written[0]["id"] if written else None
     if not work.changed:
-        return Done(RecordState.SYNCED, EventCode.PUSH_SKIPPED, "Unchanged since the last push", first, {"parts": written})
+        return Done(
+            RecordState.SYNCED, EventCode.PUSH_SKIPPED, "Unchanged since the last push", first, {"parts": written}
+        )
     kinds = ", ".join(f"{w['kind']} in project {w['project_id']}" for w in written)
     return Done(RecordState.SYNCED, EventCode.PUSH_SUCCEEDED, f"In Procore as {kinds}", first, {"parts": written})
 
@@ -597,10 +634,16 @@ def bill_delete(*, client: ProcoreClient, job: PushJob) -> Done:
         # An upsert ran but left no id behind (lost answer, crash): ask Procore by origin_id.
         for pid in _bill_projects(job, bill):
             for origin in (record.qb_id, part_origin_id(record.qb_id, pid, split=True)):
-                targets += [(ProcoreKind.REQUISITION, pid, int(r["id"])) for r in client.requisitions_by_origin(pid, origin)]
-                targets += [(ProcoreKind.DIRECT_COST, pid, int(d["id"])) for d in client.direct_costs_by_origin(pid, origin)]
+                targets += [
+                    (ProcoreKind.REQUISITION, pid, int(r["id"])) for r in client.requisitions_by_origin(pid, origin)
+                ]
+                targets += [
+                    (ProcoreKind.DIRECT_COST, pid, int(d["id"])) for d in client.direct_costs_by_origin(pid, origin)
+                ]
     if not targets:
-        return Done(RecordState.DELETED, EventCode.PROCORE_DROPPED, "Deleted in QuickBooks before it reached Procore: dropped")
+        return Done(
+            RecordState.DELETED, EventCode.PROCORE_DROPPED, "Deleted in QuickBooks before it reached Procore: dropped"
+        )
     for kind, pid, procore_id in targets:
         _remote_delete(client=client, bill=bill, kind=kind, project_id=pid, procore_id=procore_id)
         _forget(job=job, qb_id=record.qb_id, kind=kind, project_id=pid)

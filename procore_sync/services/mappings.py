@@ -48,19 +48,25 @@ def _catalog_check(*, tenant: Tenant, project_id: int = 0, cost_code: str = "") 
         )
         if projects and project_id not in projects:
             raise ValidationError(
-                {"project_id": f"{project_id} is not a project in {tenant}'s Procore catalog; "
-                               "refresh the catalog if it is new."}
+                {
+                    "project_id": f"{project_id} is not a project in {tenant}'s Procore catalog; "
+                    "refresh the catalog if it is new."
+                }
             )
     if cost_code:
         codes = set(CachedCostCode.objects.filter(tenant=tenant, environment=env).values_list("code", flat=True))
         if codes and cost_code not in codes:
             raise ValidationError(
-                {"cost_code": f"{cost_code} is not a cost code in {tenant}'s Procore catalog; "
-                              "refresh the catalog if it is new."}
+                {
+                    "cost_code": f"{cost_code} is not a cost code in {tenant}'s Procore catalog; "
+                    "refresh the catalog if it is new."
+                }
             )
 
 
-def costcode_mapping_validate(*, tenant: Tenant, vendor_list_id: str, cost_code: str, project_id: int) -> tuple[str, str]:
+def costcode_mapping_validate(
+    *, tenant: Tenant, vendor_list_id: str, cost_code: str, project_id: int
+) -> tuple[str, str]:
     """The rules for a cost-code mapping, for costcode_map and the admin form: (ListID, code) cleaned.
 
     Raises ValidationError keyed by field name.
@@ -127,9 +133,7 @@ def costcode_map(
             defaults={"cost_code": code, "vendor_name": name[:255]},
         )
         label = name or list_id
-        released = _release_waiting(
-            tenant=tenant, what=f"Cost code {code} for {label}", acting_user_id=acting_user_id
-        )
+        released = _release_waiting(tenant=tenant, what=f"Cost code {code} for {label}", acting_user_id=acting_user_id)
     return MappingResult(mapping=mapping, created=created, released=released)
 
 

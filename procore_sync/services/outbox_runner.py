@@ -88,9 +88,7 @@ def _claim(job_id: int) -> list[PushJob]:
         ids = [job.pk]
         if job.op in _BATCHED:
             ids += list(
-                PushJob.objects.filter(
-                    tenant_id=job.tenant_id, op=job.op, state=JobState.PENDING, not_before__lte=now
-                )
+                PushJob.objects.filter(tenant_id=job.tenant_id, op=job.op, state=JobState.PENDING, not_before__lte=now)
                 .exclude(pk=job.pk)
                 .order_by("not_before", "pk")
                 .values_list("pk", flat=True)[: _batch_limit(job.op) - 1]
@@ -172,8 +170,15 @@ def push_job_run(*, job_id: int) -> str:
             log.warning("push job %s: database connection lost while finishing; reconnecting once", j.pk)
             connection.close()
             _finish(j, result, call_data)
-        push_attempt_observed(op=j.op, outcome=type(result).__name__, seconds=time.perf_counter() - started,
-                              tenant=j.tenant.slug, job_id=j.pk, record_id=j.record_id, attempt=j.attempts)
+        push_attempt_observed(
+            op=j.op,
+            outcome=type(result).__name__,
+            seconds=time.perf_counter() - started,
+            tenant=j.tenant.slug,
+            job_id=j.pk,
+            record_id=j.record_id,
+            attempt=j.attempts,
+        )
     lead = results.get(job.pk)
     if isinstance(lead, RateLimited) and calls:
         # Visible once per batch (not once per record): Procore's window said wait; nothing was spent.
@@ -269,8 +274,14 @@ class _Verdict:
 
 
 def _on_done(job: PushJob, record: SyncRecord, result: Done, claimed_at: Any) -> _Verdict:
-    return _Verdict("done", record_state=result.state, code=result.code, message=result.message,
-                    data=result.data, procore_id=result.procore_id)
+    return _Verdict(
+        "done",
+        record_state=result.state,
+        code=result.code,
+        message=result.message,
+        data=result.data,
+        procore_id=result.procore_id,
+    )
 
 
 def _on_waiting(job: PushJob, record: SyncRecord, result: Waiting | ReconnectNeeded, claimed_at: Any) -> _Verdict:
@@ -278,8 +289,15 @@ def _on_waiting(job: PushJob, record: SyncRecord, result: Waiting | ReconnectNee
     if isinstance(result, Waiting) and _unblocked_meanwhile(job, record, reason, claimed_at):
         return _Verdict("unblocked", delay=0.01)
     code = _WAIT_CODES.get(reason, EventCode.PUSH_WAITING)
-    return _Verdict("waiting", reason=reason, error=result.message, code=code,
-                    message=result.message, record_reason=result.message, data={"reason": reason})
+    return _Verdict(
+        "waiting",
+        reason=reason,
+        error=result.message,
+        code=code,
+        message=result.message,
+        record_reason=result.message,
+        data={"reason": reason},
+    )
 
 
 def _on_rate_limited(job: PushJob, record: SyncRecord, result: RateLimited, claimed_at: Any) -> _Verdict:
@@ -289,12 +307,23 @@ def _on_rate_limited(job: PushJob, record: SyncRecord, result: RateLimited, clai
 def _on_error(job: PushJob, record: SyncRecord, result: ProcoreError, claimed_at: Any) -> _Verdict:
     if not result.permanent and job.attempts < settings.PROCORE_JOB_MAX_ATTEMPTS:
         delay = max(_retry_delay(job.attempts), result.retry_after or 0.0)
-        return _Verdict("retry", reason=JobReason.TRANSIENT, error=str(result), delay=delay, record_reason=str(result),
-                        message=f"{result} (attempt {job.attempts}; retrying in {delay:.0f}s)")
+        return _Verdict(
+            "retry",
+            reason=JobReason.TRANSIENT,
+            error=str(result),
+            delay=delay,
+            record_reason=str(result),
+            message=f"{result} (attempt {job.attempts}; retrying in {delay:.0f}s)",
+        )
     gave_up = "" if result.permanent else f" — gave up after {job.attempts} attempts"
-    return _Verdict("failed", reason=JobReason.PERMANENT if result.permanent else JobReason.TRANSIENT,
-                    error=str(result), message=f"{result}{gave_up}", record_reason=f"Procore said: {result}",
-                    data={"status": result.status, "body": result.body})
+    return _Verdict(
+        "failed",
+        reason=JobReason.PERMANENT if result.permanent else JobReason.TRANSIENT,
+        error=str(result),
+        message=f"{result}{gave_up}",
+        record_reason=f"Procore said: {result}",
+        data={"status": result.status, "body": result.body},
+    )
 
 
 # First match wins: ReconnectNeeded and RateLimited are ProcoreErrors, so they come before it.

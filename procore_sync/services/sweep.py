@@ -38,7 +38,9 @@ def outbox_sweep(*, limit: int = 1000) -> dict[str, int]:
     changed_mapping = Exists(
         CostCodeMapping.objects.filter(tenant_id=OuterRef("tenant_id"), updated_at__gt=OuterRef("updated_at"))
     ) | Exists(JobProjectMapping.objects.filter(tenant_id=OuterRef("tenant_id"), updated_at__gt=OuterRef("updated_at")))
-    rearmed = len(outbox_rearm(PushJob.objects.filter(reason=JobReason.NEEDS_VENDOR).filter(vendor_arrived), limit=5000))
+    rearmed = len(
+        outbox_rearm(PushJob.objects.filter(reason=JobReason.NEEDS_VENDOR).filter(vendor_arrived), limit=5000)
+    )
     rearmed += len(
         outbox_rearm(PushJob.objects.filter(reason=JobReason.NEEDS_MAPPING).filter(changed_mapping), limit=5000)
     )

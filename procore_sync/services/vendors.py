@@ -50,8 +50,12 @@ def vendor_upsert_batch(*, client: ProcoreClient, jobs: list[PushJob]) -> dict[i
             return results | vendor_upsert_batch(client=client, jobs=[job])
         except ProcoreError as exc:
             return results | {job.pk: exc}
-        external_save(job=job, qb_id=job.record.qb_id, kind=ProcoreKind.VENDOR, procore_id=int(written["id"]), digest=digest)
-        return results | {job.pk: Done(RecordState.SYNCED, EventCode.PUSH_SUCCEEDED, "Vendor updated in Procore", int(written["id"]))}
+        external_save(
+            job=job, qb_id=job.record.qb_id, kind=ProcoreKind.VENDOR, procore_id=int(written["id"]), digest=digest
+        )
+        return results | {
+            job.pk: Done(RecordState.SYNCED, EventCode.PUSH_SUCCEEDED, "Vendor updated in Procore", int(written["id"]))
+        }
 
     updates = [{**payload, **({"id": ext.procore_id} if ext else {})} for _, payload, _, ext in pending.values()]
     answer = client.vendors_sync(updates) or {}
@@ -63,7 +67,10 @@ def vendor_upsert_batch(*, client: ProcoreClient, jobs: list[PushJob]) -> dict[i
             external_save(job=job, qb_id=list_id, kind=ProcoreKind.VENDOR, procore_id=int(entity["id"]), digest=digest)
             verb = "updated" if ext else "written"
             results[job.pk] = Done(
-                RecordState.SYNCED, EventCode.PUSH_SUCCEEDED, f"Vendor {verb} in Procore (batch of {len(updates)})", int(entity["id"])
+                RecordState.SYNCED,
+                EventCode.PUSH_SUCCEEDED,
+                f"Vendor {verb} in Procore (batch of {len(updates)})",
+                int(entity["id"]),
             )
         elif list_id in errors_by_origin:
             err = errors_by_origin[list_id]

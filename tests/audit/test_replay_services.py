@@ -19,7 +19,7 @@ def test_replay_adds_an_event_and_one_pending_job(cast: Cast) -> None:
     assert records_replay(records=[record], acting_user_id=cast.alice.pk) == 1  # coalesces
     after = list(SyncEvent.objects.filter(record=record).values_list("pk", "code"))
     assert after[: len(before)] == before  # history untouched, only appended
-    assert [c for _, c in after[len(before):]] == [EventCode.REPLAY_REQUESTED] * 2
+    assert [c for _, c in after[len(before) :]] == [EventCode.REPLAY_REQUESTED] * 2
     jobs = PushJob.objects.filter(record=record, state=JobState.PENDING)
     assert [j.op for j in jobs] == [PushOp.BILL_UPSERT]
 

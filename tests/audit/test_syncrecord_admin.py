@@ -125,11 +125,16 @@ def test_timeline_lists_each_http_call_of_an_attempt_without_secrets(cast: Cast,
 
     v = builders.vendor(cast.acme, "Acme Concrete Supply")
     event_record(
-        record=v, code=EventCode.PUSH_SUCCEEDED, message="In Procore as vendor 5000000001",
-        data={"calls": [
-            {"method": "POST", "path": "/oauth/token", "status": 200, "ms": 12},
-            {"method": "PATCH", "path": "/rest/v1.0/vendors/sync", "status": 200, "ms": 34},
-        ], "response_excerpt": '{"access_token": "leaked-token"}'},
+        record=v,
+        code=EventCode.PUSH_SUCCEEDED,
+        message="In Procore as vendor 5000000001",
+        data={
+            "calls": [
+                {"method": "POST", "path": "/oauth/token", "status": 200, "ms": 12},
+                {"method": "PATCH", "path": "/rest/v1.0/vendors/sync", "status": 200, "ms": 34},
+            ],
+            "response_excerpt": '{"access_token": "leaked-token"}',
+        },
     )
     page = login("alice").get(reverse("admin:audit_syncrecord_change", args=[v.pk])).text
     assert "PATCH /rest/v1.0/vendors/sync → 200 (34 ms)" in page

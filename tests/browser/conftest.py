@@ -34,7 +34,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if CHROMIUM.exists():
         return
-    skip = pytest.mark.skip(reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    skip = pytest.mark.skip(
+        reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+    )
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)

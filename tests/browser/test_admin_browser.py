@@ -27,7 +27,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def _acme_on_the_emulator(cast: Cast, procore_emulator: Emu) -> None:
     acme = cast.acme
     acme.procore_company_id = procore_emulator.seeds[0]["company"]["id"]
-    acme.procore_project_id = procore_emulator.ids["project:" + procore_emulator.seeds[0]["connector_hints"]["default_project"]]
+    acme.procore_project_id = procore_emulator.ids[
+        "project:" + procore_emulator.seeds[0]["connector_hints"]["default_project"]
+    ]
     acme.bill_target = BillTarget.DIRECT_COST_ONLY
     acme.save()
     client = procore_emulator.seeds[0]["clients"][0]
@@ -94,7 +96,9 @@ def test_accountant_maps_a_vendor_and_the_waiting_bills_reach_procore(
     shot(page, "04-accountant-dashboard-after")
 
 
-def test_support_replays_a_failed_record_and_the_new_attempt_succeeds(cast: Cast, procore_emulator: Emu, open_as: Any) -> None:
+def test_support_replays_a_failed_record_and_the_new_attempt_succeeds(
+    cast: Cast, procore_emulator: Emu, open_as: Any
+) -> None:
     _acme_on_the_emulator(cast, procore_emulator)
     vendor = builders.vendor(cast.acme, "Summit Drywall Co", list_id="80000099-1700000099")
     from procore_sync.services.mappings import costcode_map
@@ -172,7 +176,9 @@ def test_globex_accountant_never_sees_acme(cast: Cast, open_as: Any, live_server
     assert SyncRecord.objects.filter(tenant=cast.acme).count() == 2
 
 
-def test_support_tests_the_procore_connection_and_downloads_the_qwc(cast: Cast, procore_emulator: Emu, open_as: Any) -> None:
+def test_support_tests_the_procore_connection_and_downloads_the_qwc(
+    cast: Cast, procore_emulator: Emu, open_as: Any
+) -> None:
     from qbwc.models import QbwcSession
 
     _acme_on_the_emulator(cast, procore_emulator)

@@ -53,7 +53,9 @@ def test_an_empty_tenant_turns_all_green(
     settings.QBWC_MIN_SECONDS_BETWEEN_RUNS = 0
     acme = cast.acme
     acme.procore_company_id = procore_emulator.seeds[0]["company"]["id"]
-    acme.procore_project_id = procore_emulator.ids["project:" + procore_emulator.seeds[0]["connector_hints"]["default_project"]]
+    acme.procore_project_id = procore_emulator.ids[
+        "project:" + procore_emulator.seeds[0]["connector_hints"]["default_project"]
+    ]
     acme.bill_target = BillTarget.DIRECT_COST_ONLY
     acme.save()
     base = live_server.url

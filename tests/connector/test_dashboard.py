@@ -16,7 +16,7 @@ from tests.conftest import Cast
 
 
 def _figure(html: str, slug: str, name: str) -> int:
-    block = html[html.index(f'id="dashboard-{slug}"'):]
+    block = html[html.index(f'id="dashboard-{slug}"') :]
     match = re.search(rf'data-figure="{name}"[^>]*><span class="n">(\d+)</span>', block)
     assert match, name
     return int(match.group(1))
@@ -27,13 +27,21 @@ def test_dashboard_shows_figures_for_own_tenant_only(cast: Cast, login) -> None:
     builders.sync(v)
     builders.park_for_mapping(builders.bill(cast.acme, v, "A-1"))
     failed = builders.fail(builders.bill(cast.acme, v, "A-2"), reason="HTTP 422: invoice_number is blank")
-    QbwcSession.objects.create(tenant=cast.acme, ticket_digest="a" * 64, ticket_hint="abcd",
-                               last_seen_at=timezone.now() - dt.timedelta(hours=2))
+    QbwcSession.objects.create(
+        tenant=cast.acme,
+        ticket_digest="a" * 64,
+        ticket_hint="abcd",
+        last_seen_at=timezone.now() - dt.timedelta(hours=2),
+    )
     page = login("alice").get(reverse("admin:index"))
     assert page.status_code == 200
     html = page.text
-    assert (_figure(html, "acme", "synced"), _figure(html, "acme", "waiting"),
-            _figure(html, "acme", "retrying"), _figure(html, "acme", "failed")) == (1, 1, 0, 1)
+    assert (
+        _figure(html, "acme", "synced"),
+        _figure(html, "acme", "waiting"),
+        _figure(html, "acme", "retrying"),
+        _figure(html, "acme", "failed"),
+    ) == (1, 1, 0, 1)
     assert "2\xa0hours ago" in html or "2 hours ago" in html
     assert "invoice_number is blank" in html
     assert reverse("admin:audit_syncrecord_change", args=[failed.pk]) in html

@@ -121,7 +121,9 @@ class Drill:
                 self.map_vendor(tenant, v)
         if tenant == self.t.acme:
             JobProjectMapping.objects.get_or_create(
-                tenant=tenant, customer_full_name=SPLIT_JOB, defaults={"project_id": self.emu.ids["project:Harbor Bridge"]}
+                tenant=tenant,
+                customer_full_name=SPLIT_JOB,
+                defaults={"project_id": self.emu.ids["project:Harbor Bridge"]},
             )
         return company
 
@@ -134,7 +136,9 @@ class Drill:
             defaults={"vendor_name": vendor["Name"][:255], "cost_code": cost_code},
         )
 
-    def connector(self, company: FakeCompany, *, tenant: Tenant | None = None, hook: Callable[[str, int], None] | None = None) -> WebConnector:
+    def connector(
+        self, company: FakeCompany, *, tenant: Tenant | None = None, hook: Callable[[str, int], None] | None = None
+    ) -> WebConnector:
         username = (tenant or self.t.acme).qbwc_username
         conn: WebConnector
         if hook is None:
@@ -172,7 +176,9 @@ class Drill:
     def vendors(self, tenant: Tenant, list_id: str) -> list[dict[str, Any]]:
         cid = self.company_id(tenant)
         with self.state.lock:
-            return [dict(v) for v in self.state.vendors.values() if v["company_id"] == cid and v.get("origin_id") == list_id]
+            return [
+                dict(v) for v in self.state.vendors.values() if v["company_id"] == cid and v.get("origin_id") == list_id
+            ]
 
     def documents(self, tenant: Tenant) -> dict[str, list[Found]]:
         """Every requisition and direct cost in the tenant's company, by TxnID (origin_id TxnID or TxnID:project)."""
@@ -182,11 +188,15 @@ class Drill:
             for r in self.state.requisitions.values():
                 if r["project_id"] in projects and r.get("origin_id"):
                     amount = sum((Decimal(str(i["work_completed_this_period"])) for i in r["items"]), Decimal("0"))
-                    found[txn_of_origin(str(r["origin_id"]))].append(Found("requisition", r["id"], r["project_id"], amount))
+                    found[txn_of_origin(str(r["origin_id"]))].append(
+                        Found("requisition", r["id"], r["project_id"], amount)
+                    )
             for d in self.state.direct_costs.values():
                 if d["project_id"] in projects and d.get("origin_id"):
                     amount = sum((Decimal(str(li["amount"])) for li in d["line_items"]), Decimal("0"))
-                    found[txn_of_origin(str(d["origin_id"]))].append(Found("direct_cost", d["id"], d["project_id"], amount))
+                    found[txn_of_origin(str(d["origin_id"]))].append(
+                        Found("direct_cost", d["id"], d["project_id"], amount)
+                    )
         return found
 
     def expected_parts(self, tenant: Tenant, bill: Record) -> dict[int, Decimal]:
@@ -203,7 +213,9 @@ class Drill:
 
     # --- the verdict -------------------------------------------------------------
 
-    def check(self, company: FakeCompany, *, tenant: Tenant | None = None, skip_bills: set[str] | frozenset[str] = frozenset()) -> None:
+    def check(
+        self, company: FakeCompany, *, tenant: Tenant | None = None, skip_bills: set[str] | frozenset[str] = frozenset()
+    ) -> None:
         """Every QuickBooks record in Procore exactly once, to the cent; deletions gone; the audit agrees."""
         tenant = tenant or self.t.acme
         data = company.data
@@ -243,11 +255,16 @@ class Drill:
         assert not problems, "\n".join(problems)
         self.check_audit(company, tenant=tenant, skip_bills=skip_bills)
 
-    def check_audit(self, company: FakeCompany, *, tenant: Tenant, skip_bills: set[str] | frozenset[str] = frozenset()) -> None:
+    def check_audit(
+        self, company: FakeCompany, *, tenant: Tenant, skip_bills: set[str] | frozenset[str] = frozenset()
+    ) -> None:
         records = {(r.kind, r.qb_id): r for r in SyncRecord.objects.filter(tenant=tenant)}
         problems: list[str] = []
         deleted_bills = {d["TxnID"] for d in company.deleted_bills}
-        for kind, rows, key in ((RecordKind.VENDOR, company.data.vendors, "ListID"), (RecordKind.BILL, company.data.bills, "TxnID")):
+        for kind, rows, key in (
+            (RecordKind.VENDOR, company.data.vendors, "ListID"),
+            (RecordKind.BILL, company.data.bills, "TxnID"),
+        ):
             for row in rows:
                 if row[key] in skip_bills:
                     continue
@@ -283,7 +300,9 @@ class Drill:
     @staticmethod
     def codes(tenant: Tenant, qb_id: str) -> list[str]:
         return list(
-            SyncEvent.objects.filter(tenant=tenant, record__qb_id=qb_id).order_by("at", "pk").values_list("code", flat=True)
+            SyncEvent.objects.filter(tenant=tenant, record__qb_id=qb_id)
+            .order_by("at", "pk")
+            .values_list("code", flat=True)
         )
 
     @staticmethod
@@ -366,7 +385,9 @@ def background(target: Callable[[threading.Event], None]) -> Iterator[threading.
     assert not errors, errors
 
 
-def when(predicate: Callable[[], bool], action: Callable[[], None], *, timeout: float = 30) -> Callable[[threading.Event], None]:
+def when(
+    predicate: Callable[[], bool], action: Callable[[], None], *, timeout: float = 30
+) -> Callable[[threading.Event], None]:
     """A background target: once `predicate()` holds, do `action()` once."""
 
     def target(stop: threading.Event) -> None:

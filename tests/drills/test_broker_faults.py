@@ -40,7 +40,12 @@ def test_drill_07_redis_broker_restarted_the_sweep_picks_up_what_was_queued(dril
     state, acme = drill.state, drill.t.acme
     company = drill.company(dataset())
     drill.sync(company)
-    change(company, edit_bills=[{"TxnID": b["TxnID"], "line_amount": f"{500 + i}.{i:02d}"} for i, b in enumerate(company.data.bills)])
+    change(
+        company,
+        edit_bills=[
+            {"TxnID": b["TxnID"], "line_amount": f"{500 + i}.{i:02d}"} for i, b in enumerate(company.data.bills)
+        ],
+    )
     # Keep the tenant's push in flight (3 s, inside a 5 s timeout: one batch holds the tenant's
     # lane) while the broker loses every message queued meanwhile.
     settings.PROCORE_TIMEOUT_SECONDS = 5
@@ -48,7 +53,10 @@ def test_drill_07_redis_broker_restarted_the_sweep_picks_up_what_was_queued(dril
     drill.run(company)
     wait_for(lambda: PushJob.objects.filter(tenant=acme, state=JobState.IN_FLIGHT).exists(), message="a push in flight")
     broker_lose_everything()
-    wait_for(lambda: not PushJob.objects.filter(tenant=acme, state=JobState.IN_FLIGHT).exists(), message="the busy push to end")
+    wait_for(
+        lambda: not PushJob.objects.filter(tenant=acme, state=JobState.IN_FLIGHT).exists(),
+        message="the busy push to end",
+    )
 
     lost = PushJob.objects.filter(tenant=acme, state=JobState.PENDING)
     # A minute later the periodic sweep runs (beat sends it through the restarted broker).
@@ -112,8 +120,20 @@ class WorkerProcess:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "connector", "worker", "--pool=solo", "-Q", f"{DRILL_QUEUE},celery",
-                "-n", f"{name}@drills", "--without-mingle", "--without-gossip", "--without-heartbeat",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "connector",
+                "worker",
+                "--pool=solo",
+                "-Q",
+                f"{DRILL_QUEUE},celery",
+                "-n",
+                f"{name}@drills",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
                 "--loglevel=INFO",
             ],
             cwd=django_settings.BASE_DIR,
@@ -190,6 +210,11 @@ def test_drill_06_worker_process_killed_mid_push(drill: Drill, celery_worker: An
     drill.check(company)
     for job in stuck_jobs:  # every job of the dead worker's batch: interrupted, visibly, then pushed once
         codes = drill.codes(acme, job.record.qb_id)
-        assert EventCode.PUSH_FAILED_TRANSIENT in codes and codes[-1] == EventCode.PUSH_SUCCEEDED, (job.pk, job.record.qb_id, codes, [(j.pk, j.record.qb_id) for j in stuck_jobs])
+        assert EventCode.PUSH_FAILED_TRANSIENT in codes and codes[-1] == EventCode.PUSH_SUCCEEDED, (
+            job.pk,
+            job.record.qb_id,
+            codes,
+            [(j.pk, j.record.qb_id) for j in stuck_jobs],
+        )
     interrupted = drill.events(acme, EventCode.PUSH_FAILED_TRANSIENT)
     assert any("worker lost" in e.message for e in interrupted)

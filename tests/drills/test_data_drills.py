@@ -69,7 +69,10 @@ def test_drill_12_a_bill_whose_vendor_is_not_yet_in_procore(drill: Drill) -> Non
         drill.sync(company)
     drill.check(company)
     codes = drill.codes(acme, new_bill)
-    assert codes.index(EventCode.PUSH_WAITING) < codes.index(EventCode.PUSH_SUCCEEDED) and codes[-1] == EventCode.PUSH_SUCCEEDED
+    assert (
+        codes.index(EventCode.PUSH_WAITING) < codes.index(EventCode.PUSH_SUCCEEDED)
+        and codes[-1] == EventCode.PUSH_SUCCEEDED
+    )
 
 
 def test_drill_13_a_bill_deleted_in_quickbooks_before_it_was_pushed(drill: Drill) -> None:
@@ -168,5 +171,9 @@ def test_drill_16_a_cost_code_mapping_added_later(drill: Drill) -> None:
     drill.check(company)
     for txn in txns:
         codes = drill.codes(acme, txn)
-        assert codes.index(EventCode.MAPPING_MISSING) < codes.index(EventCode.MAPPING_SAVED) < codes.index(EventCode.PUSH_SUCCEEDED)
+        assert (
+            codes.index(EventCode.MAPPING_MISSING)
+            < codes.index(EventCode.MAPPING_SAVED)
+            < codes.index(EventCode.PUSH_SUCCEEDED)
+        )
         assert EventCode.REPLAY_REQUESTED not in codes

@@ -93,13 +93,20 @@ def test_drill_02_refresh_token_rotation_raced_by_two_workers(drill: Drill) -> N
     state.expire_access_token(conn.access_token)
     ProcoreConnection.objects.filter(pk=conn.pk).update(token_expires_at=timezone.now() - timedelta(seconds=1))
     tokens_before = state.count("POST", "/oauth/token")
-    change(company, edit_bills=[{"TxnID": b["TxnID"], "line_amount": f"{200 + i}.{i:02d}"} for i, b in enumerate(company.data.bills)])
+    change(
+        company,
+        edit_bills=[
+            {"TxnID": b["TxnID"], "line_amount": f"{200 + i}.{i:02d}"} for i, b in enumerate(company.data.bills)
+        ],
+    )
     ran: list[str] = []
 
     def second_worker(stop: threading.Event) -> None:
         # Another worker (process) draining the same outbox: it claims due jobs directly.
         while not stop.is_set():
-            due = PushJob.objects.filter(state=JobState.PENDING, not_before__lte=timezone.now()).values_list("pk", flat=True)
+            due = PushJob.objects.filter(state=JobState.PENDING, not_before__lte=timezone.now()).values_list(
+                "pk", flat=True
+            )
             for job_id in list(due[:4]):
                 ran.append(push_job_run(job_id=job_id))
             time.sleep(0.005)

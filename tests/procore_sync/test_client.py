@@ -24,7 +24,11 @@ class GrantSource:
         self.refreshes += 1
         grant = oauth_token(
             login_url=stale.login_url,
-            form={"grant_type": "client_credentials", "client_id": stale.client_id, "client_secret": stale.client_secret},
+            form={
+                "grant_type": "client_credentials",
+                "client_id": stale.client_id,
+                "client_secret": stale.client_secret,
+            },
         )
         return credentials_with_grant(stale, grant)
 
@@ -77,7 +81,9 @@ def test_a_422_is_permanent_and_keeps_procores_message(procore_emulator: Emu) ->
     client, _ = make_client(procore_emulator)
     with pytest.raises(ValidationFailed) as err:
         # A POST straight through the transport (the product creates vendors through vendors/sync).
-        client.request("POST", "/rest/v1.0/vendors", json={"company_id": ACME_COMPANY, "vendor": {"name": " ", "origin_id": "X"}})
+        client.request(
+            "POST", "/rest/v1.0/vendors", json={"company_id": ACME_COMPANY, "vendor": {"name": " ", "origin_id": "X"}}
+        )
     assert err.value.permanent
     assert "name can't be blank" in str(err.value)
 
@@ -132,7 +138,9 @@ def test_the_rate_window_belongs_to_the_connection_not_the_process(procore_emula
     assert fresh.rate.remaining is None
 
 
-def test_5xx_on_an_idempotent_call_are_resent_at_once_a_bounded_number_of_times(procore_emulator: Emu, settings: Any) -> None:
+def test_5xx_on_an_idempotent_call_are_resent_at_once_a_bounded_number_of_times(
+    procore_emulator: Emu, settings: Any
+) -> None:
     settings.PROCORE_MAX_ATTEMPTS = 4
     procore_emulator.state.inject("status", status=502, count=3, method="GET")
     client, _ = make_client(procore_emulator)
@@ -151,7 +159,9 @@ def test_a_create_is_not_resent_when_its_answer_is_lost(procore_emulator: Emu) -
     client.projects()
     with pytest.raises(TransientError) as err:
         client.request(
-            "POST", "/rest/v1.0/vendors", json={"company_id": ACME_COMPANY, "vendor": {"name": "Lost Answer Co", "origin_id": "LOST-1"}}
+            "POST",
+            "/rest/v1.0/vendors",
+            json={"company_id": ACME_COMPANY, "vendor": {"name": "Lost Answer Co", "origin_id": "LOST-1"}},
         )
     assert err.value.maybe_committed
     assert len(procore_emulator.state.vendors_by_origin("LOST-1")) == 1

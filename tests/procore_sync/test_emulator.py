@@ -57,7 +57,9 @@ def test_revoke_kills_both_tokens(procore_emulator: Emu) -> None:
 
 def test_company_header_rate_headers_and_pagination(procore_emulator: Emu) -> None:
     access = token(procore_emulator, grant_type="client_credentials").json()["access_token"]
-    no_header = api(procore_emulator, "GET", "/rest/v1.0/projects", access, company=False, params={"company_id": ACME_COMPANY})
+    no_header = api(
+        procore_emulator, "GET", "/rest/v1.0/projects", access, company=False, params={"company_id": ACME_COMPANY}
+    )
     assert no_header.status_code == 403
     other = requests.get(
         procore_emulator.url + "/rest/v1.0/projects",
@@ -65,7 +67,13 @@ def test_company_header_rate_headers_and_pagination(procore_emulator: Emu) -> No
         timeout=5,
     )
     assert other.status_code == 403  # the app is not installed in Globex's company
-    page = api(procore_emulator, "GET", "/rest/v1.0/cost_codes", access, params={"project_id": procore_emulator.ids["project:Harbor Bridge"], "per_page": 3})
+    page = api(
+        procore_emulator,
+        "GET",
+        "/rest/v1.0/cost_codes",
+        access,
+        params={"project_id": procore_emulator.ids["project:Harbor Bridge"], "per_page": 3},
+    )
     assert page.status_code == 200 and len(page.json()) == 3
     assert page.headers["Total"] == "4" and page.headers["Per-Page"] == "3" and 'rel="next"' in page.headers["Link"]
     for name in ("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"):
@@ -74,11 +82,23 @@ def test_company_header_rate_headers_and_pagination(procore_emulator: Emu) -> No
 
 def test_validation_errors_are_422_with_an_errors_object(procore_emulator: Emu) -> None:
     access = token(procore_emulator, grant_type="client_credentials").json()["access_token"]
-    dup = api(procore_emulator, "POST", "/rest/v1.0/vendors", access, json={"company_id": ACME_COMPANY, "vendor": {"name": "Copy", "origin_id": "V-APEX"}})
+    dup = api(
+        procore_emulator,
+        "POST",
+        "/rest/v1.0/vendors",
+        access,
+        json={"company_id": ACME_COMPANY, "vendor": {"name": "Copy", "origin_id": "V-APEX"}},
+    )
     assert dup.status_code == 422 and dup.json() == {"errors": {"origin_id": ["has already been taken"]}}
     sync = api(
-        procore_emulator, "PATCH", "/rest/v1.0/vendors/sync", access,
-        json={"company_id": ACME_COMPANY, "updates": [{"origin_id": "N1", "name": "New One"}, {"origin_id": "N2", "name": ""}]},
+        procore_emulator,
+        "PATCH",
+        "/rest/v1.0/vendors/sync",
+        access,
+        json={
+            "company_id": ACME_COMPANY,
+            "updates": [{"origin_id": "N1", "name": "New One"}, {"origin_id": "N2", "name": ""}],
+        },
     )
     assert sync.status_code == 200
     assert [e["origin_id"] for e in sync.json()["entities"]] == ["N1"]
@@ -93,7 +113,13 @@ def test_direct_cost_syncs_match_by_id_then_origin_and_answer_200_with_errors(pr
     assert "wbs_code_id" not in code and code["line_item_types"]  # as Procore's cost code objects
     sync = f"/rest/v1.0/projects/{pid}/direct_costs/sync"
     head = {"direct_cost_type": "invoice", "vendor_id": vid, "invoice_number": "I-1", "origin_id": "T1"}
-    answer = api(procore_emulator, "PATCH", sync, access, json={"updates": [head, {**head, "origin_id": "T2", "invoice_number": ""}]})
+    answer = api(
+        procore_emulator,
+        "PATCH",
+        sync,
+        access,
+        json={"updates": [head, {**head, "origin_id": "T2", "invoice_number": ""}]},
+    )
     assert answer.status_code == 200
     [dc] = answer.json()["entities"]
     assert dc["origin_id"] == "T1" and "line_items" not in dc  # only documented fields
@@ -102,15 +128,29 @@ def test_direct_cost_syncs_match_by_id_then_origin_and_answer_200_with_errors(pr
     assert again["entities"][0]["id"] == dc["id"] and len(state.direct_costs) == 1  # matched by origin_id
 
     lines = f"/rest/v1.0/projects/{pid}/direct_costs/line_items/sync"
-    line = {"direct_cost_id": dc["id"], "cost_code_id": code["id"], "line_item_type_id": code["line_item_types"][0]["id"],
-            "amount": "10.00", "origin_id": "T1/1"}
-    first = api(procore_emulator, "PATCH", lines, access, json={"updates": [line, {**line, "origin_id": "T1/2", "cost_code_id": 1}]}).json()
+    line = {
+        "direct_cost_id": dc["id"],
+        "cost_code_id": code["id"],
+        "line_item_type_id": code["line_item_types"][0]["id"],
+        "amount": "10.00",
+        "origin_id": "T1/1",
+    }
+    first = api(
+        procore_emulator,
+        "PATCH",
+        lines,
+        access,
+        json={"updates": [line, {**line, "origin_id": "T1/2", "cost_code_id": 1}]},
+    ).json()
     assert [e["origin_id"] for e in first["entities"]] == ["T1/1"] and first["errors"][0]["origin_id"] == "T1/2"
     line_id = first["entities"][0]["id"]
     api(procore_emulator, "PATCH", lines, access, json={"updates": [{"id": line_id, "amount": "7.25"}]})
     api(procore_emulator, "PATCH", lines, access, json={"updates": [{**line, "amount": "7.50"}]})  # by origin_id
     assert [li["amount"] for li in state.direct_costs[dc["id"]]["line_items"]] == [Decimal("7.50")]
-    assert api(procore_emulator, "GET", f"/rest/v1.1/projects/{pid}/direct_costs/{dc['id']}", access).json()["grand_total"] == "7.50"
+    assert (
+        api(procore_emulator, "GET", f"/rest/v1.1/projects/{pid}/direct_costs/{dc['id']}", access).json()["grand_total"]
+        == "7.50"
+    )
     path = f"/rest/v1.1/projects/{pid}/direct_costs/{dc['id']}"
     assert api(procore_emulator, "DELETE", path, access).status_code == 200
     assert api(procore_emulator, "DELETE", path, access).status_code == 404
@@ -133,9 +173,21 @@ def test_invoices_follow_procores_rules_for_non_admins(procore_emulator: Emu) ->
     line_id = state.commitments[cid]["line_items"][0]["id"]
 
     def create(n: str) -> dict[str, Any]:
-        body = {"project_id": pid, "commitment_id": cid, "requisition": {"invoice_number": n, "origin_id": n, "billing_date": "2026-11-02",
-                "items": [{"line_item_id": line_id, "item_type": "contract_item", "work_completed_this_period": "5.00"}]}}
-        answer = api(procore_emulator, "POST", "/rest/v1.1/requisitions", access, params={"view": "extended"}, json=body)
+        body = {
+            "project_id": pid,
+            "commitment_id": cid,
+            "requisition": {
+                "invoice_number": n,
+                "origin_id": n,
+                "billing_date": "2026-11-02",
+                "items": [
+                    {"line_item_id": line_id, "item_type": "contract_item", "work_completed_this_period": "5.00"}
+                ],
+            },
+        }
+        answer = api(
+            procore_emulator, "POST", "/rest/v1.1/requisitions", access, params={"view": "extended"}, json=body
+        )
         assert answer.status_code == 201, answer.text
         return answer.json()  # type: ignore[no-any-return]
 
@@ -143,22 +195,64 @@ def test_invoices_follow_procores_rules_for_non_admins(procore_emulator: Emu) ->
     assert first["period_id"] == second["period_id"]  # the billing period containing the date
     assert [i["work_completed_this_period"] for i in first["items"] if i["line_item_id"] == line_id] == ["5.00"]
     item = first["items"][0]["id"]
-    patch: dict[str, Any] = {"project_id": pid, "commitment_id": cid, "requisition": {"items": [{"id": item, "item_type": "contract_item", "work_completed_this_period": "6.00"}]}}
-    older = api(procore_emulator, "PATCH", f"/rest/v1.1/requisitions/{first['id']}", access, params={"project_id": pid}, json=patch)
+    patch: dict[str, Any] = {
+        "project_id": pid,
+        "commitment_id": cid,
+        "requisition": {"items": [{"id": item, "item_type": "contract_item", "work_completed_this_period": "6.00"}]},
+    }
+    older = api(
+        procore_emulator,
+        "PATCH",
+        f"/rest/v1.1/requisitions/{first['id']}",
+        access,
+        params={"project_id": pid},
+        json=patch,
+    )
     assert older.status_code == 403  # only the latest invoice of a commitment
-    assert api(procore_emulator, "DELETE", f"/rest/v1.0/requisitions/{first['id']}", access, params={"project_id": pid}).status_code == 403
+    assert (
+        api(
+            procore_emulator, "DELETE", f"/rest/v1.0/requisitions/{first['id']}", access, params={"project_id": pid}
+        ).status_code
+        == 403
+    )
     state.requisitions[second["id"]]["status"] = "approved"
     patch["requisition"]["items"][0]["id"] = second["items"][0]["id"]
-    approved = api(procore_emulator, "PATCH", f"/rest/v1.1/requisitions/{second['id']}", access, params={"project_id": pid}, json=patch)
+    approved = api(
+        procore_emulator,
+        "PATCH",
+        f"/rest/v1.1/requisitions/{second['id']}",
+        access,
+        params={"project_id": pid},
+        json=patch,
+    )
     assert approved.status_code == 403  # not draft / revise and resubmit
     state.requisitions[second["id"]]["status"] = "revise_and_resubmit"
-    assert api(procore_emulator, "PATCH", f"/rest/v1.1/requisitions/{second['id']}", access, params={"project_id": pid}, json=patch).ok
-    assert api(procore_emulator, "DELETE", f"/rest/v1.0/requisitions/{second['id']}", access, params={"project_id": pid}).status_code == 200
-    assert api(procore_emulator, "DELETE", f"/rest/v1.0/requisitions/{first['id']}", access, params={"project_id": pid}).status_code == 200
+    assert api(
+        procore_emulator,
+        "PATCH",
+        f"/rest/v1.1/requisitions/{second['id']}",
+        access,
+        params={"project_id": pid},
+        json=patch,
+    ).ok
+    assert (
+        api(
+            procore_emulator, "DELETE", f"/rest/v1.0/requisitions/{second['id']}", access, params={"project_id": pid}
+        ).status_code
+        == 200
+    )
+    assert (
+        api(
+            procore_emulator, "DELETE", f"/rest/v1.0/requisitions/{first['id']}", access, params={"project_id": pid}
+        ).status_code
+        == 200
+    )
 
 
 def test_state_is_readable_over_http(procore_emulator: Emu) -> None:
     snap = requests.get(procore_emulator.url + "/_emulator/state", timeout=5).json()
     assert {p["name"] for p in snap["projects"]} >= {"Main Street Office", "Globex HQ"}
-    requests.post(procore_emulator.url + "/_emulator/faults", json={"kind": "status", "status": 503, "count": 2}, timeout=5)
+    requests.post(
+        procore_emulator.url + "/_emulator/faults", json={"kind": "status", "status": 503, "count": 2}, timeout=5
+    )
     assert len(procore_emulator.state.faults) == 1

@@ -27,7 +27,9 @@ def push_globex(t: Tenants, prefix: str, n: int) -> None:
     with transaction.atomic():
         record_receive(tenant=t.globex, obj=plumber, session_id=None)
         for i in range(n):
-            record_receive(tenant=t.globex, obj=qb_bill(f"{prefix}-{i}", plumber, [(f"{10 + i}.25", "")]), session_id=None)
+            record_receive(
+                tenant=t.globex, obj=qb_bill(f"{prefix}-{i}", plumber, [(f"{10 + i}.25", "")]), session_id=None
+            )
 
 
 def settled_or_later(t: Tenants, timeout: float = 45) -> None:
@@ -36,9 +38,10 @@ def settled_or_later(t: Tenants, timeout: float = 45) -> None:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = PushJob.objects.filter(state=JobState.IN_FLIGHT).exists() or PushJob.objects.filter(
-            state=JobState.PENDING, not_before__lte=timezone.now()
-        ).exists()
+        busy = (
+            PushJob.objects.filter(state=JobState.IN_FLIGHT).exists()
+            or PushJob.objects.filter(state=JobState.PENDING, not_before__lte=timezone.now()).exists()
+        )
         if not busy:
             return
         time.sleep(0.05)

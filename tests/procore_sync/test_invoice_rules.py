@@ -38,7 +38,11 @@ def recheck(settings: Any) -> None:
 
 def waiting_for_procore(t: Tenants, txn: str) -> SyncRecord:
     job = PushJob.objects.filter(record__tenant=t.acme, record__qb_id=txn).latest("pk")
-    assert (job.state, job.reason) == (JobState.WAITING, JobReason.NEEDS_PROCORE), (job.state, job.reason, job.last_error)
+    assert (job.state, job.reason) == (JobState.WAITING, JobReason.NEEDS_PROCORE), (
+        job.state,
+        job.reason,
+        job.last_error,
+    )
     record = SyncRecord.objects.get(tenant=t.acme, qb_id=txn)
     assert record.state == RecordState.WAITING
     return record

@@ -85,6 +85,7 @@ def test_unmapped_vendors_come_with_waiting_counts_most_first(cast: Cast) -> Non
 
 # --- screens -----------------------------------------------------------------
 
+
 def test_mapping_list_puts_unmapped_vendors_first_and_charlie_sees_none(cast: Cast, login) -> None:  # type: ignore[no-untyped-def]
     _waiting_bills(cast)
     page = login("alice").get(reverse("admin:procore_sync_costcodemapping_changelist"))
@@ -99,19 +100,39 @@ def test_mapping_list_puts_unmapped_vendors_first_and_charlie_sees_none(cast: Ca
 def test_add_form_offers_the_catalog_and_saving_releases_bills(cast: Cast, login) -> None:  # type: ignore[no-untyped-def]
     v, _jobs = _waiting_bills(cast)
     env = cast.acme.procore_environment
-    CachedCostCode.objects.create(tenant=cast.acme, environment=env, project_id=1, procore_id=11, code="03-300", name="Concrete")
-    CachedCostCode.objects.create(tenant=cast.globex, environment=env, project_id=2, procore_id=22, code="77-700", name="Globex secret")
+    CachedCostCode.objects.create(
+        tenant=cast.acme, environment=env, project_id=1, procore_id=11, code="03-300", name="Concrete"
+    )
+    CachedCostCode.objects.create(
+        tenant=cast.globex, environment=env, project_id=2, procore_id=22, code="77-700", name="Globex secret"
+    )
     alice = login("alice")
     url = reverse("admin:procore_sync_costcodemapping_add")
     form = alice.get(url, {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "vendor_name": v.label})
     assert form.status_code == 200
     assert '<option value="03-300">03-300 Concrete</option>' in form.text
     assert "77-700" not in form.text and "Globex" not in form.text
-    bad = alice.post(url, {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "vendor_name": v.label,
-                           "project_id": "0", "cost_code": "99-999"})
+    bad = alice.post(
+        url,
+        {
+            "tenant": cast.acme.pk,
+            "vendor_list_id": v.qb_id,
+            "vendor_name": v.label,
+            "project_id": "0",
+            "cost_code": "99-999",
+        },
+    )
     assert bad.status_code == 200 and "is not a cost code" in bad.text
-    ok = alice.post(url, {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "vendor_name": v.label,
-                          "project_id": "0", "cost_code": "03-300"})
+    ok = alice.post(
+        url,
+        {
+            "tenant": cast.acme.pk,
+            "vendor_list_id": v.qb_id,
+            "vendor_name": v.label,
+            "project_id": "0",
+            "cost_code": "03-300",
+        },
+    )
     assert ok.status_code == 302
     assert CostCodeMapping.objects.get(tenant=cast.acme).cost_code == "03-300"
     assert PushJob.objects.filter(record__tenant=cast.acme, state=JobState.PENDING, record__kind="bill").count() == 2
@@ -121,12 +142,18 @@ def test_charlie_cannot_map_for_acme_nor_open_acme_mappings(cast: Cast, login) -
     mapping = CostCodeMapping.objects.create(tenant=cast.acme, vendor_list_id="80000001-1", cost_code="03-300")
     charlie = login("charlie")
     assert charlie.get(reverse("admin:procore_sync_costcodemapping_change", args=[mapping.pk])).status_code == 404
-    response = charlie.post(reverse("admin:procore_sync_costcodemapping_add"),
-                            {"tenant": cast.acme.pk, "vendor_list_id": "X", "project_id": "0", "cost_code": "1"})
+    response = charlie.post(
+        reverse("admin:procore_sync_costcodemapping_add"),
+        {"tenant": cast.acme.pk, "vendor_list_id": "X", "project_id": "0", "cost_code": "1"},
+    )
     assert response.status_code == 200 and "Select a valid choice" in response.text
     assert CostCodeMapping.objects.count() == 1
-    assert charlie.post(reverse("admin:procore_sync_costcodemapping_refresh_catalog"),
-                        {"tenant": cast.acme.pk}).status_code == 404
+    assert (
+        charlie.post(
+            reverse("admin:procore_sync_costcodemapping_refresh_catalog"), {"tenant": cast.acme.pk}
+        ).status_code
+        == 404
+    )
 
 
 def test_job_mapping_screen_lists_jobs_seen_on_bills(cast: Cast, login) -> None:  # type: ignore[no-untyped-def]
@@ -134,8 +161,10 @@ def test_job_mapping_screen_lists_jobs_seen_on_bills(cast: Cast, login) -> None:
     page = login("alice").get(reverse("admin:procore_sync_jobprojectmapping_changelist"))
     assert "Smith:Kitchen" in page.text
     assert "Smith:Kitchen" not in login("charlie").get(reverse("admin:procore_sync_jobprojectmapping_changelist")).text
-    ok = login("alice").post(reverse("admin:procore_sync_jobprojectmapping_add"),
-                             {"tenant": cast.acme.pk, "customer_full_name": "Smith:Kitchen", "project_id": "42"})
+    ok = login("alice").post(
+        reverse("admin:procore_sync_jobprojectmapping_add"),
+        {"tenant": cast.acme.pk, "customer_full_name": "Smith:Kitchen", "project_id": "42"},
+    )
     assert ok.status_code == 302
     assert JobProjectMapping.objects.get(tenant=cast.acme).project_id == 42
 
@@ -154,6 +183,7 @@ def test_push_queue_is_for_support_only(cast: Cast, login) -> None:  # type: ign
 
 
 # --- commands ----------------------------------------------------------------
+
 
 def test_costcodes_map_command(cast: Cast, capsys: pytest.CaptureFixture[str]) -> None:
     v, _ = _waiting_bills(cast)
@@ -200,9 +230,13 @@ def test_forms_check_projects_against_the_catalog_and_fill_the_vendor_name(cast:
     form = alice.get(job_url)
     assert '<option value="5001">Riverside Medical Office (5001)</option>' in form.text
     cc_url = reverse("admin:procore_sync_costcodemapping_add")
-    negative = alice.post(cc_url, {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "project_id": "-3", "cost_code": "1"})
+    negative = alice.post(
+        cc_url, {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "project_id": "-3", "cost_code": "1"}
+    )
     assert negative.status_code == 200 and "project id must be 0 (every project)" in negative.text
-    ok = alice.post(cc_url, {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "project_id": "5001", "cost_code": "03-300"})
+    ok = alice.post(
+        cc_url, {"tenant": cast.acme.pk, "vendor_list_id": v.qb_id, "project_id": "5001", "cost_code": "03-300"}
+    )
     assert ok.status_code == 302
     assert CostCodeMapping.objects.get(tenant=cast.acme).vendor_name == "Acme Concrete Supply"
 

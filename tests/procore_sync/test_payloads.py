@@ -38,7 +38,15 @@ def vendor(**kw: object) -> QbVendor:
         "edit_sequence": "1700000123",
         "name": "Apex Concrete",
         "company_name": "Apex Concrete, Inc.",
-        "address": QbAddress(addr1="Apex Concrete", addr2="12 Main St", addr3="Suite 4", city="Denver", state="Colorado", postal_code="80202", country="USA"),
+        "address": QbAddress(
+            addr1="Apex Concrete",
+            addr2="12 Main St",
+            addr3="Suite 4",
+            city="Denver",
+            state="Colorado",
+            postal_code="80202",
+            country="USA",
+        ),
         "phone": "303-555-0100",
         "fax": "303-555-0101",
         "email": "ap@apex.example",
@@ -55,8 +63,15 @@ def bill(lines: list[tuple[str, str]], amount_due: str | None = None) -> QbBill:
     )
     total = Decimal(amount_due) if amount_due else sum((li.amount for li in qb_lines), Decimal("0"))
     return QbBill(
-        txn_id="TX-1", edit_sequence="9", vendor_list_id="V1", vendor_name="Apex", txn_date=date(2026, 3, 31),
-        amount_due=total, ref_number="INV-77", memo="March pour", lines=qb_lines,
+        txn_id="TX-1",
+        edit_sequence="9",
+        vendor_list_id="V1",
+        vendor_name="Apex",
+        txn_date=date(2026, 3, 31),
+        amount_due=total,
+        ref_number="INV-77",
+        memo="March pour",
+        lines=qb_lines,
     )
 
 
@@ -65,7 +80,11 @@ def test_vendor_payload_maps_every_field_and_keeps_the_list_id_as_origin() -> No
     assert p["name"] == "Apex Concrete" and "legal_name" not in p  # not a writable vendor field
     assert p["address"] == "12 Main St, Suite 4"  # the repeated company name is dropped
     assert (p["city"], p["state_code"], p["zip"], p["country_code"]) == ("Denver", "CO", "80202", "US")
-    assert (p["business_phone"], p["fax_number"], p["email_address"]) == ("303-555-0100", "303-555-0101", "ap@apex.example")
+    assert (p["business_phone"], p["fax_number"], p["email_address"]) == (
+        "303-555-0100",
+        "303-555-0101",
+        "ap@apex.example",
+    )
     assert p["is_active"] is True and p["origin_id"] == "80000001-1700000001" and p["origin_code"] == "AC-7"
     assert json.loads(p["origin_data"]) == {"edit_sequence": "1700000123"}
     assert vendor_payload(vendor(is_active=False))["is_active"] is False
@@ -88,12 +107,20 @@ def test_a_bill_split_across_jobs_gives_one_part_per_project_to_the_cent() -> No
 
 
 def test_a_bill_without_lines_or_with_a_gap_puts_the_rest_on_the_default_project() -> None:
-    assert [(p.project_id, p.amount) for p in bill_split(bill([], "75.50"), job_projects={}, default_project_id=11)] == [(11, Decimal("75.50"))]
+    assert [
+        (p.project_id, p.amount) for p in bill_split(bill([], "75.50"), job_projects={}, default_project_id=11)
+    ] == [(11, Decimal("75.50"))]
     parts = bill_split(bill([("10.00", "J")], "12.00"), job_projects={"J": 5}, default_project_id=11)
     assert [(p.project_id, p.amount) for p in parts] == [(5, Decimal("10.00")), (11, Decimal("2.00"))]
 
 
-@given(st.lists(st.tuples(st.decimals(min_value=-10_000, max_value=100_000, places=2), st.sampled_from(["", "A", "B", "C"])), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(st.decimals(min_value=-10_000, max_value=100_000, places=2), st.sampled_from(["", "A", "B", "C"])),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_parts_always_add_up_to_amount_due(lines: list[tuple[Decimal, str]]) -> None:
     b = bill([(str(a), job) for a, job in lines])
     parts = bill_split(b, job_projects={"A": 1, "B": 2}, default_project_id=9)
@@ -105,10 +132,17 @@ def test_requisition_and_direct_cost_payloads_carry_the_bill_identity_and_exact_
     b = bill([("1234.50", "")])
     [part] = bill_split(b, job_projects={}, default_project_id=3)
     header = requisition_header(b, part)
-    assert header == {"invoice_number": "INV-77", "billing_date": "2026-03-31", "origin_id": "TX-1", "origin_data": header["origin_data"]}
+    assert header == {
+        "invoice_number": "INV-77",
+        "billing_date": "2026-03-31",
+        "origin_id": "TX-1",
+        "origin_data": header["origin_data"],
+    }
     create = requisition_create_body(b, part, project_id=3, commitment_id=4, line_item_id=7)
     assert (create["project_id"], create["commitment_id"]) == (3, 4)
-    assert create["requisition"]["items"] == [{"line_item_id": 7, "item_type": "contract_item", "work_completed_this_period": "1234.50"}]
+    assert create["requisition"]["items"] == [
+        {"line_item_id": 7, "item_type": "contract_item", "work_completed_this_period": "1234.50"}
+    ]
     update = requisition_update_body(b, part, project_id=3, commitment_id=4, item_id=70, zero_item_ids=[70, 71])
     assert update["requisition"]["items"] == [
         {"id": 70, "item_type": "contract_item", "work_completed_this_period": "1234.50"},
@@ -119,7 +153,14 @@ def test_requisition_and_direct_cost_payloads_carry_the_bill_identity_and_exact_
     # The type can only be set when creating (DirectCostItem3.md): an update by id leaves it out.
     assert "direct_cost_type" not in direct_cost_header(b, part, vendor_id=5, direct_cost_id=9)
     line = direct_cost_line(b, part, direct_cost_id=9, cost_code_id=6, line_item_type_id=8)
-    assert line == {"direct_cost_id": 9, "cost_code_id": 6, "line_item_type_id": 8, "description": "d0", "amount": "1234.50", "origin_id": "TX-1/1"}
+    assert line == {
+        "direct_cost_id": 9,
+        "cost_code_id": 6,
+        "line_item_type_id": 8,
+        "description": "d0",
+        "amount": "1234.50",
+        "origin_id": "TX-1/1",
+    }
     assert direct_cost_line(b, part, direct_cost_id=9, cost_code_id=6, line_item_type_id=8, line_id=99)["id"] == 99
 
 

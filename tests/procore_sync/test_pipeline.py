@@ -46,7 +46,9 @@ def requisition_amount(t: Tenants, req: dict[str, Any]) -> dict[str, Decimal]:
     }
 
 
-def test_first_load_lands_exactly_once_with_amounts_cost_codes_and_projects(acme_globex: Tenants, celery_worker: Any) -> None:
+def test_first_load_lands_exactly_once_with_amounts_cost_codes_and_projects(
+    acme_globex: Tenants, celery_worker: Any
+) -> None:
     t, state, ids = acme_globex, acme_globex.emu.state, acme_globex.emu.ids
     load_acme(t)
     assert set(SyncRecord.objects.filter(tenant=t.acme).values_list("state", flat=True)) == {RecordState.SYNCED}
@@ -99,7 +101,6 @@ def test_first_load_lands_exactly_once_with_amounts_cost_codes_and_projects(acme
     assert apex_v.procore_id == apex["id"] and bre_v.procore_id == bre["id"]
 
 
-
 def deleted(qb_id: str, kind: str = "bill") -> QbDeletion:
     return QbDeletion(kind=kind, qb_id=qb_id, time_deleted=timezone.now())  # type: ignore[arg-type]
 
@@ -114,10 +115,14 @@ def test_edits_update_in_place_and_deletions_delete(acme_globex: Tenants, celery
     state.admin_clients.add("acme-client")
 
     # Edits: new amounts, a new ref number, a vendor's new phone; B2 moves entirely to Main Street.
-    record_receive(tenant=t.acme, obj=qb_bill("B1", qb["apex"], [("1750.00", "")], seq="2", ref="INV-B1-R"), session_id=None)
+    record_receive(
+        tenant=t.acme, obj=qb_bill("B1", qb["apex"], [("1750.00", "")], seq="2", ref="INV-B1-R"), session_id=None
+    )
     record_receive(tenant=t.acme, obj=qb_bill("B2", qb["apex"], [("10.00", "")], seq="2"), session_id=None)
     record_receive(tenant=t.acme, obj=qb_bill("B3", qb["bre"], [("1234.56", "")], seq="2"), session_id=None)
-    record_receive(tenant=t.acme, obj=qb_vendor("V-BRE", "Blue Ridge Electric", seq="2", phone="720-555-0199"), session_id=None)
+    record_receive(
+        tenant=t.acme, obj=qb_vendor("V-BRE", "Blue Ridge Electric", seq="2", phone="720-555-0199"), session_id=None
+    )
     wait_settled()
 
     [b1] = state.requisitions_by_origin("B1")
@@ -137,8 +142,14 @@ def test_edits_update_in_place_and_deletions_delete(acme_globex: Tenants, celery
         record_mark_deleted(tenant=t.acme, deletion=deleted(txn), session_id=None)
     wait_settled()
     assert not state.requisitions and not state.direct_costs
-    assert set(SyncRecord.objects.filter(tenant=t.acme, kind="bill").values_list("state", flat=True)) == {RecordState.DELETED}
-    assert not ExternalId.objects.filter(qb_id__in=["B1", "B2", "B3"]).exclude(procore_kind=ProcoreKind.PROJECT_VENDOR).exists()
+    assert set(SyncRecord.objects.filter(tenant=t.acme, kind="bill").values_list("state", flat=True)) == {
+        RecordState.DELETED
+    }
+    assert (
+        not ExternalId.objects.filter(qb_id__in=["B1", "B2", "B3"])
+        .exclude(procore_kind=ProcoreKind.PROJECT_VENDOR)
+        .exists()
+    )
 
     # A vendor deleted in QuickBooks is inactivated in Procore.
     record_mark_deleted(tenant=t.acme, deletion=deleted("V-BRE", "vendor"), session_id=None)
@@ -146,7 +157,9 @@ def test_edits_update_in_place_and_deletions_delete(acme_globex: Tenants, celery
     assert state.vendors_by_origin("V-BRE")[0]["is_active"] is False
 
 
-def test_a_bill_waits_for_its_vendor_and_for_a_mapping_then_goes_out_by_itself(acme_globex: Tenants, celery_worker: Any) -> None:
+def test_a_bill_waits_for_its_vendor_and_for_a_mapping_then_goes_out_by_itself(
+    acme_globex: Tenants, celery_worker: Any
+) -> None:
     t, state = acme_globex, acme_globex.emu.state
     newco = qb_vendor("V-NEW", "Newco Plumbing")
     record_receive(tenant=t.acme, obj=qb_bill("B9", newco, [("42.00", "")]), session_id=None)

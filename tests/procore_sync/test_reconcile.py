@@ -43,7 +43,8 @@ def stage(tenants: Tenants) -> None:
     record_receive(tenant=tenants.acme, obj=qb_bill("T-1", apex, [("1200.10", "")]), session_id=None)
     # Split across two projects: Main Street (default) and Harbor Bridge (job mapping).
     record_receive(
-        tenant=tenants.acme, obj=qb_bill("T-2", apex, [("300.00", ""), ("99.99", "Port Authority:Harbor Bridge")]),
+        tenant=tenants.acme,
+        obj=qb_bill("T-2", apex, [("300.00", ""), ("99.99", "Port Authority:Harbor Bridge")]),
         session_id=None,
     )
     record_receive(tenant=tenants.acme, obj=qb_bill("T-3", apex, [("50.00", "")]), session_id=None)
@@ -69,7 +70,8 @@ def test_everything_pushed_reconciles_and_tampering_is_reported(acme_globex: Ten
 def test_deleted_duplicated_and_extra_records_are_reported(acme_globex: Tenants, celery_worker: Any) -> None:
     stage(acme_globex)
     record_mark_deleted(
-        tenant=acme_globex.acme, deletion=QbDeletion(kind="bill", qb_id="T-3", time_deleted=datetime.now(UTC)),
+        tenant=acme_globex.acme,
+        deletion=QbDeletion(kind="bill", qb_id="T-3", time_deleted=datetime.now(UTC)),
         session_id=None,
     )
     wait_settled()

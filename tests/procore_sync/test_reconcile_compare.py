@@ -10,8 +10,15 @@ D = Decimal
 
 
 def part(txn: str, amount: str, project: int = 1, vendor: str = "Smith & Sons", waiting: str = "") -> ExpectedPart:
-    return ExpectedPart(txn_id=txn, ref=f"INV-{txn}", vendor_list_id="V1", vendor_name=vendor,
-                        project_id=project, amount=D(amount), waiting=waiting)
+    return ExpectedPart(
+        txn_id=txn,
+        ref=f"INV-{txn}",
+        vendor_list_id="V1",
+        vendor_name=vendor,
+        project_id=project,
+        amount=D(amount),
+        waiting=waiting,
+    )
 
 
 def cost(txn: str, amount: str, project: int = 1, pid: int = 100) -> FoundCost:
@@ -19,8 +26,11 @@ def cost(txn: str, amount: str, project: int = 1, pid: int = 100) -> FoundCost:
 
 
 def test_everything_matching_is_ok() -> None:
-    report = compare([part("T1", "100.10"), part("T2", "0.01", project=2)],
-                     [cost("T1", "100.10"), cost("T2", "0.01", project=2, pid=101)], vendor_of={})
+    report = compare(
+        [part("T1", "100.10"), part("T2", "0.01", project=2)],
+        [cost("T1", "100.10"), cost("T2", "0.01", project=2, pid=101)],
+        vendor_of={},
+    )
     assert report.ok
     assert report.expected_total == report.found_total == D("100.11")
     assert "exactly once, to the cent" in render(report)

@@ -22,12 +22,16 @@ from tenants.models import ConnectionStatus, ProcoreConnection, Tenant
 from tests.harness_procore import Tenants, connect_with_code, qb_bill, qb_vendor, wait_for, wait_settled
 
 
-def push_batch(tenant: Tenant, prefix: str, vendors: int, bills_per_vendor: int, cost_code: str = "01-100") -> dict[str, Decimal]:
+def push_batch(
+    tenant: Tenant, prefix: str, vendors: int, bills_per_vendor: int, cost_code: str = "01-100"
+) -> dict[str, Decimal]:
     """Vendors with no commitment (→ direct costs) and their bills. Returns TxnID → amount."""
     amounts: dict[str, Decimal] = {}
     for v in range(vendors):
         vendor = qb_vendor(f"{prefix}-V{v}", f"{prefix} Vendor {v}")
-        CostCodeMapping.objects.get_or_create(tenant=tenant, vendor_list_id=vendor.list_id, defaults={"cost_code": cost_code})
+        CostCodeMapping.objects.get_or_create(
+            tenant=tenant, vendor_list_id=vendor.list_id, defaults={"cost_code": cost_code}
+        )
         record_receive(tenant=tenant, obj=vendor, session_id=None)
         for b in range(bills_per_vendor):
             txn = f"{prefix}-B{v}-{b}"
@@ -162,7 +166,9 @@ def test_lost_answers_after_commit_never_duplicate(acme_globex: Tenants, celery_
     state.inject("drop", method="POST", path="/actions/add")
     amounts = push_batch(t.acme, "LOST", 2, 2)
     apex = qb_vendor("V-APEX", "Apex Concrete")
-    CostCodeMapping.objects.create(tenant=t.acme, vendor_list_id="V-APEX", project_id=ids["project:Harbor Bridge"], cost_code="03-300")
+    CostCodeMapping.objects.create(
+        tenant=t.acme, vendor_list_id="V-APEX", project_id=ids["project:Harbor Bridge"], cost_code="03-300"
+    )
     record_receive(tenant=t.acme, obj=apex, session_id=None)
     record_receive(tenant=t.acme, obj=qb_bill("LOST-R1", apex, [("321.09", "")]), session_id=None)
     wait_settled(timeout=60)
@@ -186,7 +192,9 @@ def test_a_revoked_refresh_token_stops_that_tenant_and_not_the_other(acme_globex
     assert "Reconnect needed" in acme_conn.status_detail
     jobs = PushJob.objects.filter(tenant=t.acme)
     # Vendors wait for the reconnect; their bills wait for the vendors (or the reconnect).
-    assert set(jobs.filter(op="vendor_upsert").values_list("state", "reason")) == {(JobState.WAITING, JobReason.NEEDS_RECONNECT)}
+    assert set(jobs.filter(op="vendor_upsert").values_list("state", "reason")) == {
+        (JobState.WAITING, JobReason.NEEDS_RECONNECT)
+    }
     assert set(jobs.values_list("state", flat=True)) == {JobState.WAITING}
     assert set(jobs.values_list("reason", flat=True)) <= {JobReason.NEEDS_RECONNECT, JobReason.NEEDS_VENDOR}
     assert set(SyncRecord.objects.filter(tenant=t.acme).values_list("state", flat=True)) == {RecordState.WAITING}

@@ -84,8 +84,18 @@ def test_an_expired_ticket_gets_clear_answers_and_no_data(qbwc: QbwcHarness, set
     ticket, _, _ = connector.call("authenticate", strUserName=qbwc.tenant.qbwc_username, strPassword=PASSWORD)
     qbwc.age_sessions(settings.QBWC_SESSION_TTL_SECONDS + 5)
 
-    assert connector.call("sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="",
-                          qbXMLCountry="US", qbXMLMajorVers=13, qbXMLMinorVers=0) == ""
+    assert (
+        connector.call(
+            "sendRequestXML",
+            ticket=ticket,
+            strHCPResponse="",
+            strCompanyFileName="",
+            qbXMLCountry="US",
+            qbXMLMajorVers=13,
+            qbXMLMinorVers=0,
+        )
+        == ""
+    )
     assert connector.call("receiveResponseXML", ticket=ticket, response="<QBXML/>", hresult="", message="") == "-1"
     assert connector.call("getLastError", ticket=ticket) == UNKNOWN_TICKET
     assert connector.call("closeConnection", ticket=ticket) == UNKNOWN_TICKET
@@ -97,8 +107,18 @@ def test_a_made_up_ticket_never_reaches_another_tenants_session(qbwc: QbwcHarnes
     connector = qbwc.connector(qbwc.company())
     ticket, _, _ = connector.call("authenticate", strUserName=qbwc.tenant.qbwc_username, strPassword=PASSWORD)
     for forged in ("", "x", ticket[:-1], ticket + "x", digest(ticket)):
-        assert connector.call("sendRequestXML", ticket=forged, strHCPResponse="", strCompanyFileName="",
-                              qbXMLCountry="US", qbXMLMajorVers=13, qbXMLMinorVers=0) == ""
+        assert (
+            connector.call(
+                "sendRequestXML",
+                ticket=forged,
+                strHCPResponse="",
+                strCompanyFileName="",
+                qbXMLCountry="US",
+                qbXMLMajorVers=13,
+                qbXMLMinorVers=0,
+            )
+            == ""
+        )
         assert connector.call("getLastError", ticket=forged) == UNKNOWN_TICKET
     session = QbwcSession.objects.get()
     assert session.tenant_id == qbwc.tenant.pk and session.request_seq == 0

@@ -26,7 +26,9 @@ def _post(qbwc: QbwcHarness, body: bytes, action: str = "") -> requests.Response
 def _fault(response: requests.Response) -> str:
     assert response.status_code == 500
     root = etree.fromstring(response.content)
-    fault = root.find("{http://schemas.xmlsoap.org/soap/envelope/}Body/{http://schemas.xmlsoap.org/soap/envelope/}Fault")
+    fault = root.find(
+        "{http://schemas.xmlsoap.org/soap/envelope/}Body/{http://schemas.xmlsoap.org/soap/envelope/}Fault"
+    )
     assert fault is not None
     assert fault.findtext("faultcode") == "soap:Client"
     return fault.findtext("faultstring") or ""
@@ -47,7 +49,10 @@ def _nothing_stored() -> None:
         (b"not xml at all", "well-formed"),
         (b"<Envelope/>", "SOAP 1.1 Envelope"),
         (envelope("dropTables", {"ticket": "x"}), "unknown operation"),
-        (envelope("authenticate", {}).replace(b"http://developer.intuit.com/", b"http://example.com/"), "unknown operation"),
+        (
+            envelope("authenticate", {}).replace(b"http://developer.intuit.com/", b"http://example.com/"),
+            "unknown operation",
+        ),
     ],
 )
 def test_malformed_or_unknown_calls_get_a_client_fault(qbwc: QbwcHarness, body: bytes, expected: str) -> None:
@@ -67,8 +72,9 @@ def test_an_oversized_body_is_refused_before_parsing(qbwc: QbwcHarness, settings
     body = envelope("authenticate", {"strUserName": "x" * 5000, "strPassword": PASSWORD})
     assert "limit" in _fault(_post(qbwc, body))
     # Chunked (no Content-Length): Django reads no body at all, so it is refused too.
-    response = requests.post(qbwc.url, data=iter([body[:3000], body[3000:]]),
-                             headers={"Content-Type": "text/xml"}, timeout=30)
+    response = requests.post(
+        qbwc.url, data=iter([body[:3000], body[3000:]]), headers={"Content-Type": "text/xml"}, timeout=30
+    )
     _fault(response)
     assert not LoginThrottle.objects.exists()
 
@@ -84,8 +90,15 @@ def test_entity_tricks_in_the_envelope_are_refused(qbwc: QbwcHarness, name: str)
 def _open_session(qbwc: QbwcHarness) -> tuple[WebConnector, str]:
     connector = qbwc.connector(qbwc.company())
     ticket = connector.call("authenticate", strUserName=qbwc.tenant.qbwc_username, strPassword=PASSWORD)[0]
-    request = connector.call("sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="",
-                             qbXMLCountry="US", qbXMLMajorVers=13, qbXMLMinorVers=0)
+    request = connector.call(
+        "sendRequestXML",
+        ticket=ticket,
+        strHCPResponse="",
+        strCompanyFileName="",
+        qbXMLCountry="US",
+        qbXMLMajorVers=13,
+        qbXMLMinorVers=0,
+    )
     assert "VendorQueryRq" in request
     return connector, ticket
 
@@ -139,7 +152,7 @@ def test_quickbooks_failing_to_parse_our_request_is_reported(qbwc: QbwcHarness) 
 
 
 def test_a_qbxml_error_stops_its_step_and_the_rest_of_the_plan_runs(qbwc: QbwcHarness) -> None:
-    faults = Faults(qbxml_error={"BillQueryRq": ("3100", "The name \"x\" of the list element is already in use.")})
+    faults = Faults(qbxml_error={"BillQueryRq": ("3100", 'The name "x" of the list element is already in use.')})
     result = qbwc.run(qbwc.company(faults=faults))
     assert result.outcome == "done"
     assert "bills stopped: QuickBooks status 3100" in result.close_message
@@ -156,7 +169,9 @@ def test_a_qbxml_warning_is_recorded_and_the_step_goes_on(qbwc: QbwcHarness) -> 
     assert result.outcome == "done"
     session = QbwcSession.objects.get()
     assert session.warnings == 1
-    assert session.step_errors == [{"step": "vendors", "severity": "warn", "text": "QuickBooks status 530: Some records were skipped."}]
+    assert session.step_errors == [
+        {"step": "vendors", "severity": "warn", "text": "QuickBooks status 530: Some records were skipped."}
+    ]
     assert SyncRecord.objects.filter(kind=RecordKind.VENDOR).count() == 8
     assert Watermark.objects.filter(query="vendors").exists()
 
@@ -193,7 +208,14 @@ def test_a_quickbooks_without_a_shared_qbxml_version_gets_a_clear_error(qbwc: Qb
 
 def test_a_retried_send_request_gets_the_same_request_again(qbwc: QbwcHarness) -> None:
     connector, ticket = _open_session(qbwc)
-    again = connector.call("sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="",
-                           qbXMLCountry="US", qbXMLMajorVers=13, qbXMLMinorVers=0)
+    again = connector.call(
+        "sendRequestXML",
+        ticket=ticket,
+        strHCPResponse="",
+        strCompanyFileName="",
+        qbXMLCountry="US",
+        qbXMLMajorVers=13,
+        qbXMLMinorVers=0,
+    )
     assert 'requestID="1"' in again and "VendorQueryRq" in again
     assert QbwcSession.objects.get().request_seq == 1

@@ -54,7 +54,10 @@ def test_a_page_stores_each_record_once_with_its_event_and_outbox_row(
     assert len([c for c in callbacks if c.__module__ == "audit.outbox"]) == 1
     stored = SyncRecord.objects.get(tenant=cast.acme, qb_id="T7")
     assert (stored.amount, stored.label, stored.edit_sequence, stored.vendor_list_id) == (
-        Decimal("10.00"), "INV-7", "1", "V1"
+        Decimal("10.00"),
+        "INV-7",
+        "1",
+        "V1",
     )
     assert stored.payload["ref_number"] == "INV-7" and stored.procore_environment == cast.acme.procore_environment
 
@@ -72,7 +75,9 @@ def test_a_repeated_page_stores_and_queues_nothing(cast: Cast, django_capture_on
 
 def test_duplicates_within_a_page_keep_the_last_version_once(cast: Cast) -> None:
     results = records_receive(
-        tenant=cast.acme, objs=[bill(1, "1", "5.00"), bill(2), bill(1, "2", "7.50"), bill(1, "2", "7.50")], session_id=None
+        tenant=cast.acme,
+        objs=[bill(1, "1", "5.00"), bill(2), bill(1, "2", "7.50"), bill(1, "2", "7.50")],
+        session_id=None,
     )
     assert [(r.qb_id, changed) for r, changed in results] == [("T1", True), ("T2", True)]
     record = SyncRecord.objects.get(tenant=cast.acme, qb_id="T1")
@@ -153,5 +158,7 @@ def test_the_mark_moves_only_when_the_whole_step_is_stored(qbwc: QbwcHarness, se
     assert PushJob.objects.filter(record__in=bills, op=PushOp.BILL_UPSERT).count() == 25
     latest = QbwcSession.objects.filter(tenant=qbwc.tenant, state=SessionState.CLOSED).get()
     assert set(Watermark.objects.filter(tenant=qbwc.tenant, session=latest).values_list("query", flat=True)) >= {
-        Step.BILLS, Step.BILL_DELETIONS, Step.VENDOR_DELETIONS
+        Step.BILLS,
+        Step.BILL_DELETIONS,
+        Step.VENDOR_DELETIONS,
     }

@@ -20,8 +20,10 @@ BOUND = 64 * 1024 * 1024
 
 
 def padded(method: str, params: str, pad: int) -> bytes:
-    head = (f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP}"><soap:Body>'
-            f'<{method} xmlns="http://developer.intuit.com/">{params}<pad>').encode()
+    head = (
+        f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP}"><soap:Body>'
+        f'<{method} xmlns="http://developer.intuit.com/">{params}<pad>'
+    ).encode()
     return head + b"<a/>" * pad + f"</pad></{method}></soap:Body></soap:Envelope>".encode()
 
 
@@ -36,7 +38,9 @@ def test_a_50mb_tiny_element_authenticate_stays_within_a_fixed_memory_bound(guni
     body = padded("authenticate", "<strUserName>acme-qbwc</strUserName><strPassword>x</strPassword>", 12_400_000)
     assert 49_000_000 < len(body) <= 50 * 1024 * 1024
     grew, response = growth(gunicorn_server, body)
-    assert response.status_code == 500 and (b"limit" in response.content or b"more than 64 elements" in response.content)
+    assert response.status_code == 500 and (
+        b"limit" in response.content or b"more than 64 elements" in response.content
+    )
     assert grew < BOUND, f"worker grew {grew / 2**20:.0f} MiB"
 
 

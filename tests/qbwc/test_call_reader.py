@@ -13,9 +13,11 @@ QB_NS = "http://developer.intuit.com/"
 
 
 def receive(response: str) -> bytes:
-    return (f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><receiveResponseXML xmlns="{QB_NS}">'
-            f"<ticket>T-1</ticket><response>{response}</response><hresult/><message/>"
-            "</receiveResponseXML></soap:Body></soap:Envelope>").encode()
+    return (
+        f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><receiveResponseXML xmlns="{QB_NS}">'
+        f"<ticket>T-1</ticket><response>{response}</response><hresult/><message/>"
+        "</receiveResponseXML></soap:Body></soap:Envelope>"
+    ).encode()
 
 
 def test_the_ticket_is_known_before_the_response_has_arrived() -> None:
@@ -58,7 +60,9 @@ def test_printable_escapes_control_characters_and_cuts_long_text() -> None:
 
 
 def test_found_by_fuzzing_an_undeclared_prefix_is_a_client_fault_not_a_crash() -> None:
-    body = (f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><ns:thing xmlns="{QB_NS}"></ns:thing>'
-            "</soap:Body></soap:Envelope>").encode()
+    body = (
+        f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><ns:thing xmlns="{QB_NS}"></ns:thing>'
+        "</soap:Body></soap:Envelope>"
+    ).encode()
     with pytest.raises(soap.SoapFault):
         soap.parse_call(body, max_bytes=100_000)

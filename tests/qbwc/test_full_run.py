@@ -17,9 +17,7 @@ def test_a_first_run_reads_every_vendor_and_bill_and_queues_them(qbwc: QbwcHarne
     assert result.progress[-1] == 100
     assert result.calls[:3] == ["serverVersion", "clientVersion", "authenticate"]
     assert result.calls[-1] == "closeConnection"
-    assert company.requests_seen == [
-        "VendorQueryRq", "BillQueryRq", "TxnDeletedQueryRq", "ListDeletedQueryRq"
-    ]
+    assert company.requests_seen == ["VendorQueryRq", "BillQueryRq", "TxnDeletedQueryRq", "ListDeletedQueryRq"]
     assert SyncRecord.objects.filter(tenant=qbwc.tenant, kind=RecordKind.VENDOR).count() == 30
     assert SyncRecord.objects.filter(tenant=qbwc.tenant, kind=RecordKind.BILL).count() == 200
     assert SyncEvent.objects.filter(tenant=qbwc.tenant, code=EventCode.QB_RECEIVED).count() == 230
@@ -35,7 +33,10 @@ def test_a_first_run_reads_every_vendor_and_bill_and_queues_them(qbwc: QbwcHarne
     # The two deletion queries found nothing (status 1): no raw response is kept for those.
     assert sorted(RawResponse.objects.filter(session=session).values_list("step", flat=True)) == ["bills", "vendors"]
     assert set(Watermark.objects.filter(tenant=qbwc.tenant).values_list("query", flat=True)) == {
-        "vendors", "bills", "bill_deletions", "vendor_deletions"
+        "vendors",
+        "bills",
+        "bill_deletions",
+        "vendor_deletions",
     }
 
 

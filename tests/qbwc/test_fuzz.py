@@ -30,6 +30,8 @@ FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), derandom
 
 def fuzz(examples: int) -> settings:
     return settings(FUZZ, max_examples=examples)
+
+
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 QB_NS = "http://developer.intuit.com/"
 MAX = 1_000_000
@@ -44,8 +46,27 @@ param_names = st.sampled_from(
 )
 _small = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["", "0", "-1", "100", "99999999999999999999999", "1e308", "NaN", "true", "nvu",
-                     "0x80040400", "Smith & Sons", "Müller “Bau” ☃", "<b>", "]]>", "&amp;", "&#0;", "&#x1F600;"]),
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "-1",
+            "100",
+            "99999999999999999999999",
+            "1e308",
+            "NaN",
+            "true",
+            "nvu",
+            "0x80040400",
+            "Smith & Sons",
+            "Müller “Bau” ☃",
+            "<b>",
+            "]]>",
+            "&amp;",
+            "&#0;",
+            "&#x1F600;",
+        ]
+    ),
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
 )
 # Huge values about one draw in twenty: enough to exercise the caps, not enough to
@@ -55,7 +76,13 @@ texts = st.integers(min_value=0, max_value=19).flatmap(
 )
 
 # What can travel inside an XML string at all (QBWC cannot send a control character).
-xml_texts = texts.map(lambda v: "".join(c for c in v if c in "\t\n\r" or (ord(c) >= 0x20 and not 0xD800 <= ord(c) <= 0xDFFF and ord(c) not in (0xFFFE, 0xFFFF))))
+xml_texts = texts.map(
+    lambda v: "".join(
+        c
+        for c in v
+        if c in "\t\n\r" or (ord(c) >= 0x20 and not 0xD800 <= ord(c) <= 0xDFFF and ord(c) not in (0xFFFE, 0xFFFF))
+    )
+)
 
 
 def _raw(value: str, escaped: bool) -> str:
@@ -78,8 +105,10 @@ def envelopes(draw: Any) -> tuple[bytes, str]:
     elif wrapper == "double":
         doc = f'<soap:Envelope xmlns:soap="{env_ns}"><soap:Body>{call}{call}</soap:Body></soap:Envelope>'
     elif wrapper == "prefixed":
-        doc = (f'<e:Envelope xmlns:e="{env_ns}" xmlns:q="{QB_NS}"><e:Header><q:x>1</q:x></e:Header>'
-               f"<e:Body>{call}</e:Body></e:Envelope>")
+        doc = (
+            f'<e:Envelope xmlns:e="{env_ns}" xmlns:q="{QB_NS}"><e:Header><q:x>1</q:x></e:Header>'
+            f"<e:Body>{call}</e:Body></e:Envelope>"
+        )
     else:
         doc = f'<soap:Envelope xmlns:soap="{env_ns}"><soap:Body>{call}</soap:Body></soap:Envelope>'
     trick = draw(st.sampled_from(["none", "none", "xxe", "laughs", "param", "cdata", "truncate", "garbage"]))
@@ -114,15 +143,39 @@ def qbxml_responses(draw: Any) -> str:
     rs = draw(st.sampled_from(["VendorQueryRs", "BillQueryRs", "TxnDeletedQueryRs", "Other", "VendorQueryRs"]))
     code = draw(st.sampled_from(["0", "1", "500", "3120", "", "abc", "-7", "1" * 40]))
     ret = draw(st.sampled_from(["VendorRet", "BillRet", "TxnDeletedRet", "Junk"]))
-    fields = draw(st.lists(st.tuples(st.sampled_from(
-        ["ListID", "EditSequence", "Name", "TimeModified", "IsActive", "TxnID", "TxnDate", "AmountDue",
-         "VendorRef", "Amount", "ExpenseLineRet", "TimeDeleted", "TxnDelType"]), xml_texts), max_size=8))
+    fields = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(
+                    [
+                        "ListID",
+                        "EditSequence",
+                        "Name",
+                        "TimeModified",
+                        "IsActive",
+                        "TxnID",
+                        "TxnDate",
+                        "AmountDue",
+                        "VendorRef",
+                        "Amount",
+                        "ExpenseLineRet",
+                        "TimeDeleted",
+                        "TxnDelType",
+                    ]
+                ),
+                xml_texts,
+            ),
+            max_size=8,
+        )
+    )
     inner = "".join(f"<{t}>{escape(v)}</{t}>" for t, v in fields)
     records = f"<{ret}>{inner}</{ret}>" * draw(st.integers(min_value=0, max_value=3))
     iterator = draw(st.sampled_from(["", ' iteratorRemainingCount="x"', ' iteratorRemainingCount="-5" iteratorID="i"']))
-    body = (f'<QBXML><QBXMLMsgsRs><{rs} requestID="{draw(xml_texts)[:20].replace(chr(34), "")}" '
-            f'statusCode="{code}" statusSeverity="{draw(st.sampled_from(["Info", "Warn", "Error", ""]))}"'
-            f'{iterator}>{records}</{rs}></QBXMLMsgsRs></QBXML>')
+    body = (
+        f'<QBXML><QBXMLMsgsRs><{rs} requestID="{draw(xml_texts)[:20].replace(chr(34), "")}" '
+        f'statusCode="{code}" statusSeverity="{draw(st.sampled_from(["Info", "Warn", "Error", ""]))}"'
+        f"{iterator}>{records}</{rs}></QBXMLMsgsRs></QBXML>"
+    )
     shape = draw(st.sampled_from(["plain", "plain", "decl1252", "doctype", "truncated", "random", "nested"]))
     if shape == "decl1252":
         body = '<?xml version="1.0" encoding="windows-1252"?><?qbxml version="13.0"?>' + body
@@ -201,10 +254,13 @@ def test_the_view_survives_random_envelopes(fuzz_tenant: Any) -> None:
 
 def call(client: Client, method: str, **params: str) -> etree._Element:
     body = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in params.items())
-    envelope = (f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>'
-                f'<{method} xmlns="{QB_NS}">{body}</{method}></soap:Body></soap:Envelope>')
-    response = client.post("/qbwc/", data=envelope.encode(), content_type="text/xml; charset=utf-8",
-                           HTTP_SOAPACTION=f'"{QB_NS}{method}"')
+    envelope = (
+        f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>'
+        f'<{method} xmlns="{QB_NS}">{body}</{method}></soap:Body></soap:Envelope>'
+    )
+    response = client.post(
+        "/qbwc/", data=envelope.encode(), content_type="text/xml; charset=utf-8", HTTP_SOAPACTION=f'"{QB_NS}{method}"'
+    )
     assert_client_fault_or_ok(response.status_code, response.content)
     assert response.status_code == 200, response.content[:300]
     return etree.fromstring(response.content)
@@ -222,8 +278,16 @@ def test_random_qbxml_answers_store_nothing_the_parser_rejects(fuzz_tenant: Any)
         ticket = call(client, "authenticate", strUserName=fuzz_tenant.qbwc_username, strPassword=PASSWORD)
         strings = [s.text or "" for s in ticket.iter(f"{{{QB_NS}}}string")]
         assert strings[1] == "", strings
-        request = call(client, "sendRequestXML", ticket=strings[0], strHCPResponse="", strCompanyFileName="",
-                       qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
+        request = call(
+            client,
+            "sendRequestXML",
+            ticket=strings[0],
+            strHCPResponse="",
+            strCompanyFileName="",
+            qbXMLCountry="US",
+            qbXMLMajorVers="13",
+            qbXMLMinorVers="0",
+        )
         assert "VendorQueryRq" in "".join(str(t) for t in request.itertext())
         before = stored()
         result = call(client, "receiveResponseXML", ticket=strings[0], response=text, hresult="", message="")
@@ -248,7 +312,9 @@ def test_random_qbxml_answers_store_nothing_the_parser_rejects(fuzz_tenant: Any)
     "answer",
     [
         # A 40-digit statusCode passed the parser and broke a varchar(10) on PostgreSQL.
-        '<QBXML><QBXMLMsgsRs><VendorQueryRs statusCode="' + "1" * 40 + '" statusSeverity="Info"/></QBXMLMsgsRs></QBXML>',
+        '<QBXML><QBXMLMsgsRs><VendorQueryRs statusCode="'
+        + "1" * 40
+        + '" statusSeverity="Info"/></QBXMLMsgsRs></QBXML>',
         # A negative iteratorRemainingCount broke a positive-integer column.
         '<QBXML><QBXMLMsgsRs><VendorQueryRs requestID="1" statusCode="0" statusSeverity="Info" '
         'iteratorRemainingCount="-5" iteratorID="i"/></QBXMLMsgsRs></QBXML>',
@@ -258,8 +324,16 @@ def test_found_by_fuzzing_out_of_range_numbers_are_refused_cleanly(fuzz_tenant: 
     client = Client()
     auth = call(client, "authenticate", strUserName=fuzz_tenant.qbwc_username, strPassword=PASSWORD)
     ticket = next(s.text or "" for s in auth.iter(f"{{{QB_NS}}}string"))
-    call(client, "sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="",
-         qbXMLCountry="US", qbXMLMajorVers="13", qbXMLMinorVers="0")
+    call(
+        client,
+        "sendRequestXML",
+        ticket=ticket,
+        strHCPResponse="",
+        strCompanyFileName="",
+        qbXMLCountry="US",
+        qbXMLMajorVers="13",
+        qbXMLMinorVers="0",
+    )
     before = stored()
     result = call(client, "receiveResponseXML", ticket=ticket, response=answer, hresult="", message="")
     assert "".join(str(t) for t in result.itertext()).strip() == "-1"
@@ -301,14 +375,33 @@ _PAD_UNITS = {
 
 @st.composite
 def pre_auth_bodies(draw: Any) -> tuple[bytes, str]:
-    method = draw(st.sampled_from(["serverVersion", "clientVersion", "authenticate", "sendRequestXML",
-                                   "receiveResponseXML", "getLastError", "closeConnection", "connectionError"]))
+    method = draw(
+        st.sampled_from(
+            [
+                "serverVersion",
+                "clientVersion",
+                "authenticate",
+                "sendRequestXML",
+                "receiveResponseXML",
+                "getLastError",
+                "closeConnection",
+                "connectionError",
+            ]
+        )
+    )
     where = draw(st.sampled_from(["header", "param", "operation", "attribute", "after-body"]))
     unit = draw(st.sampled_from(sorted(_PAD_UNITS)))
     size = draw(st.sampled_from([10, 1_000, 100_000, 2_000_000, 12_000_000]))
     pad = _PAD_UNITS[unit] * (size // len(_PAD_UNITS[unit]))
-    params = {"ticket": "made-up-ticket", "strUserName": "fuzz-qbwc", "strPassword": "wrong", "strVersion": "2.1",
-              "response": "", "hresult": "", "message": ""}
+    params = {
+        "ticket": "made-up-ticket",
+        "strUserName": "fuzz-qbwc",
+        "strPassword": "wrong",
+        "strVersion": "2.1",
+        "response": "",
+        "hresult": "",
+        "message": "",
+    }
     wanted = [p for p in soap.OPERATIONS[method]]
     inner = b"".join(f"<{p}>{escape(params.get(p, ''))}</{p}>".encode() for p in wanted)
     header = b""
@@ -317,17 +410,28 @@ def pre_auth_bodies(draw: Any) -> tuple[bytes, str]:
     if where == "header":
         header = b"<soap:Header>" + pad + b"</soap:Header>"
     elif where == "param":
-        inner = b"<pad>" + pad + b"</pad>" + inner if method != "receiveResponseXML" else inner.replace(
-            b"<response></response>", b"<response>" + pad + b"</response>")
+        inner = (
+            b"<pad>" + pad + b"</pad>" + inner
+            if method != "receiveResponseXML"
+            else inner.replace(b"<response></response>", b"<response>" + pad + b"</response>")
+        )
     elif where == "operation":
         inner = inner + pad
     elif where == "attribute":
         attrs = b' a="' + pad.replace(b"<", b"").replace(b">", b"").replace(b'"', b"") + b'"'
     else:
         tail = pad
-    body = (f'<soap:Envelope xmlns:soap="{SOAP_NS}">').encode() + header + b"<soap:Body>" + (
-        f'<{method} xmlns="{QB_NS}"').encode() + attrs + b">" + inner + f"</{method}>".encode() + (
-        b"</soap:Body>" + tail + b"</soap:Envelope>")
+    body = (
+        (f'<soap:Envelope xmlns:soap="{SOAP_NS}">').encode()
+        + header
+        + b"<soap:Body>"
+        + (f'<{method} xmlns="{QB_NS}"').encode()
+        + attrs
+        + b">"
+        + inner
+        + f"</{method}>".encode()
+        + (b"</soap:Body>" + tail + b"</soap:Envelope>")
+    )
     return body, method
 
 
@@ -339,9 +443,13 @@ def test_pre_authentication_inputs_cost_bounded_memory_and_time(fuzz_tenant: Any
     worst = {"memory": 0, "seconds": 0.0}
 
     worst_case = (
-        f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><authenticate xmlns="{QB_NS}"><strUserName>x'
-        "</strUserName><strPassword>"
-    ).encode() + b"<a/>" * 12_000_000 + b"</strPassword></authenticate></soap:Body></soap:Envelope>"
+        (
+            f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><authenticate xmlns="{QB_NS}"><strUserName>x'
+            "</strUserName><strPassword>"
+        ).encode()
+        + b"<a/>" * 12_000_000
+        + b"</strPassword></authenticate></soap:Body></soap:Envelope>"
+    )
 
     @fuzz(40)
     @given(pre_auth_bodies())

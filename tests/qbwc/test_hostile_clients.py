@@ -52,7 +52,8 @@ def result_of(content: bytes, method: str) -> list[str] | str:
 
 def authenticate(qbwc: QbwcHarness, password: str = PASSWORD, *, source: str = "127.0.0.1") -> list[str]:
     status, content = post_from(
-        qbwc.url, envelope("authenticate", {"strUserName": qbwc.tenant.qbwc_username, "strPassword": password}),
+        qbwc.url,
+        envelope("authenticate", {"strUserName": qbwc.tenant.qbwc_username, "strPassword": password}),
         source=source,
     )
     assert status == 200, content[:300]
@@ -72,8 +73,16 @@ def call(qbwc: QbwcHarness, method: str, **params: str | int) -> str:
 def open_session(qbwc: QbwcHarness) -> str:
     ticket = authenticate(qbwc)[0]
     assert ticket
-    request = call(qbwc, "sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="",
-                   qbXMLCountry="US", qbXMLMajorVers=13, qbXMLMinorVers=0)
+    request = call(
+        qbwc,
+        "sendRequestXML",
+        ticket=ticket,
+        strHCPResponse="",
+        strCompanyFileName="",
+        qbXMLCountry="US",
+        qbXMLMajorVers=13,
+        qbXMLMinorVers=0,
+    )
     assert "VendorQueryRq" in request
     return ticket
 
@@ -85,8 +94,10 @@ def vendor_answer(n: int, request_id: str = "1", pad: int = 0) -> str:
         f"<Name>Vendor {i}{'x' * pad}</Name><IsActive>true</IsActive></VendorRet>"
         for i in range(n)
     )
-    return (f'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRs><VendorQueryRs requestID="{request_id}" '
-            f'statusCode="0" statusSeverity="Info" statusMessage="Status OK">{vendors}</VendorQueryRs></QBXMLMsgsRs></QBXML>')
+    return (
+        f'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRs><VendorQueryRs requestID="{request_id}" '
+        f'statusCode="0" statusSeverity="Info" statusMessage="Status OK">{vendors}</VendorQueryRs></QBXMLMsgsRs></QBXML>'
+    )
 
 
 # --- finding 1: bounded work before authentication ------------------------------------
@@ -99,7 +110,9 @@ def test_f1_any_call_but_receive_response_is_refused_past_the_small_limit(qbwc: 
     status, content = post_from(qbwc.url, padded)
     assert status == 500 and b"limit" in content
     # A huge SOAP Header before the operation is refused the same way.
-    header = envelope("serverVersion", {}).replace(b"<soap:Body>", b"<soap:Header>" + b"x" * 20_000 + b"</soap:Header><soap:Body>")
+    header = envelope("serverVersion", {}).replace(
+        b"<soap:Body>", b"<soap:Header>" + b"x" * 20_000 + b"</soap:Header><soap:Body>"
+    )
     status, content = post_from(qbwc.url, header)
     assert status == 500 and b"limit" in content
     assert not LoginThrottle.objects.exists()
@@ -116,9 +129,12 @@ def test_f1_receive_response_with_an_unknown_ticket_is_answered_before_its_paylo
 
 def test_f1_envelope_element_and_depth_limits(qbwc: QbwcHarness, settings) -> None:
     settings.QBWC_MAX_CALL_BYTES = 1024 * 1024
+
     def server_version(inner: str) -> bytes:
-        return (f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><serverVersion xmlns="{QB_NS}">{inner}'
-                "</serverVersion></soap:Body></soap:Envelope>").encode()
+        return (
+            f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><serverVersion xmlns="{QB_NS}">{inner}'
+            "</serverVersion></soap:Body></soap:Envelope>"
+        ).encode()
 
     many = server_version("<a/>" * 200)
     status, content = post_from(qbwc.url, many)
@@ -204,10 +220,13 @@ def test_f4_get_last_error_does_not_extend_a_session(qbwc: QbwcHarness, settings
 # --- findings 6 and 7: clean faults, safe logs --------------------------------------------
 
 
-@pytest.mark.parametrize("method,params", [
-    ("clientVersion", {"strVersion": "²"}),
-    ("clientVersion", {"strVersion": "3.²"}),
-])
+@pytest.mark.parametrize(
+    "method,params",
+    [
+        ("clientVersion", {"strVersion": "²"}),
+        ("clientVersion", {"strVersion": "3.²"}),
+    ],
+)
 def test_f7_superscript_digits_in_a_version_are_answered_not_crashed(
     qbwc: QbwcHarness, caplog: pytest.LogCaptureFixture, method: str, params: dict[str, str]
 ) -> None:
@@ -219,8 +238,16 @@ def test_f7_superscript_digits_in_a_version_are_answered_not_crashed(
 def test_f7_superscript_qbxml_versions_in_send_request(qbwc: QbwcHarness, caplog: pytest.LogCaptureFixture) -> None:
     ticket = authenticate(qbwc)[0]
     with caplog.at_level(logging.INFO):
-        request = call(qbwc, "sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="",
-                       qbXMLCountry="US", qbXMLMajorVers="²", qbXMLMinorVers="²")
+        request = call(
+            qbwc,
+            "sendRequestXML",
+            ticket=ticket,
+            strHCPResponse="",
+            strCompanyFileName="",
+            qbXMLCountry="US",
+            qbXMLMajorVers="²",
+            qbXMLMinorVers="²",
+        )
     assert "VendorQueryRq" in request
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -234,10 +261,14 @@ def test_f7_a_client_fault_logs_no_error_and_no_traceback(qbwc: QbwcHarness, cap
     assert any("refused a SOAP request" in r.getMessage() for r in caplog.records)
 
 
-def test_f6_a_namespace_with_a_newline_cannot_forge_a_log_line(qbwc: QbwcHarness, caplog: pytest.LogCaptureFixture) -> None:
-    forged = (f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>'
-              '<x xmlns="urn:a&#10;2026-12-01 00:00:00,000 INFO qbwc.login: qbwc session opened for tenant acme"/>'
-              "</soap:Body></soap:Envelope>").encode()
+def test_f6_a_namespace_with_a_newline_cannot_forge_a_log_line(
+    qbwc: QbwcHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = (
+        f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>'
+        '<x xmlns="urn:a&#10;2026-12-01 00:00:00,000 INFO qbwc.login: qbwc session opened for tenant acme"/>'
+        "</soap:Body></soap:Envelope>"
+    ).encode()
     with caplog.at_level(logging.INFO):
         status, _ = post_from(qbwc.url, forged)
     assert status == 500

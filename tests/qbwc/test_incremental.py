@@ -85,7 +85,9 @@ def test_a_run_with_nothing_changed_stores_and_queues_nothing(qbwc: QbwcHarness)
     assert session is not None
     # Four empty status-1 answers: nothing to keep, not even the raw response; every mark moved.
     assert not RawResponse.objects.filter(session=session).exists()
-    assert set(Watermark.objects.filter(tenant=qbwc.tenant, session=session).values_list("query", flat=True)) == set(PLAN)
+    assert set(Watermark.objects.filter(tenant=qbwc.tenant, session=session).values_list("query", flat=True)) == set(
+        PLAN
+    )
     assert session.records_changed == 0
     assert result.close_message == "0 vendors, 0 bills, 0 deletions received"
     assert _snapshot(qbwc.tenant) == before

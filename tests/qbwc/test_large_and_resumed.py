@@ -23,7 +23,10 @@ def _bills(qbwc: QbwcHarness) -> int:
 
 def _exactly_once(qbwc: QbwcHarness, n: int) -> None:
     assert _bills(qbwc) == n
-    assert SyncEvent.objects.filter(tenant=qbwc.tenant, code=EventCode.QB_RECEIVED, record__kind=RecordKind.BILL).count() == n
+    assert (
+        SyncEvent.objects.filter(tenant=qbwc.tenant, code=EventCode.QB_RECEIVED, record__kind=RecordKind.BILL).count()
+        == n
+    )
     assert PushJob.objects.filter(tenant=qbwc.tenant, op=PushOp.BILL_UPSERT).count() == n
 
 

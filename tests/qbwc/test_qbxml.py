@@ -28,7 +28,7 @@ def test_a_vendor_keeps_every_character_and_its_offsets() -> None:
     assert rs.iterator_id == "{eb05f701-e727-472f-8ade-6753c4f67a46}"
     (vendor,) = rs.records
     assert isinstance(vendor, QbVendor)
-    assert vendor.name == "O'Brien \"Sparky\" Electric & Sons"
+    assert vendor.name == 'O\'Brien "Sparky" Electric & Sons'
     assert vendor.last_name == "O’Brien" and vendor.first_name == "Zoë"
     assert vendor.is_active is False
     assert vendor.time_modified == datetime(2025, 7, 14, 16, 2, 11, tzinfo=timezone(timedelta(hours=-4)))
@@ -64,7 +64,9 @@ def test_deletions_parse_into_qbdeletion() -> None:
     (bill,) = qbxml.parse_response(fixture("txn_deleted_query_rs.xml"), "bill_deletions", max_bytes=MAX).records
     (vendor,) = qbxml.parse_response(fixture("list_deleted_query_rs.xml"), "vendor_deletions", max_bytes=MAX).records
     assert bill == QbDeletion(
-        kind="bill", qb_id="1A2B-1700000000", ref="INV-0042",
+        kind="bill",
+        qb_id="1A2B-1700000000",
+        ref="INV-0042",
         time_deleted=datetime(2026, 11, 20, 10, 15, 30, tzinfo=timezone(timedelta(hours=-5))),
         time_created=datetime(2025, 11, 2, 1, 30, tzinfo=timezone(timedelta(hours=-4))),
     )
@@ -90,14 +92,34 @@ def test_windows_1252_text_decoded_by_qbwc_keeps_its_characters() -> None:
 @pytest.mark.parametrize(
     ("text", "kind", "message"),
     [
-        ("<QBXML><QBXMLMsgsRs><BillQueryRs statusCode='0'/></QBXMLMsgsRs></QBXML>", "vendors", "expected one VendorQueryRs"),
+        (
+            "<QBXML><QBXMLMsgsRs><BillQueryRs statusCode='0'/></QBXMLMsgsRs></QBXML>",
+            "vendors",
+            "expected one VendorQueryRs",
+        ),
         ("<QBXML><QBXMLMsgsRs/></QBXML>", "bills", "expected one BillQueryRs, got nothing"),
         ("<Other/>", "bills", "expected <QBXML>"),
         ("<QBXML><QBXMLMsgsRs><BillQueryRs/></QBXMLMsgsRs></QBXML>", "bills", "no numeric statusCode"),
-        ("<QBXML><QBXMLMsgsRs><BillQueryRs statusCode='0'><VendorRet/></BillQueryRs></QBXMLMsgsRs></QBXML>", "bills", "unexpected <VendorRet>"),
-        ("<QBXML><QBXMLMsgsRs><BillQueryRs statusCode='0'><BillRet><TxnID>1</TxnID><EditSequence>1</EditSequence><VendorRef><ListID>v</ListID></VendorRef><TxnDate>2025-01-01</TxnDate><AmountDue>NaN</AmountDue></BillRet></BillQueryRs></QBXMLMsgsRs></QBXML>", "bills", "not a finite amount"),
-        ("<QBXML><QBXMLMsgsRs><BillQueryRs statusCode='0'><BillRet><TxnID>1</TxnID><EditSequence>1</EditSequence><VendorRef><ListID>v</ListID></VendorRef><TxnDate>2025-01-01</TxnDate><AmountDue>12,50</AmountDue></BillRet></BillQueryRs></QBXMLMsgsRs></QBXML>", "bills", "BillRet #1"),
-        ("<QBXML><QBXMLMsgsRs><TxnDeletedQueryRs statusCode='0'><TxnDeletedRet><TxnDelType>Invoice</TxnDelType><TxnID>1</TxnID><TimeDeleted>2025-01-01T00:00:00Z</TimeDeleted></TxnDeletedRet></TxnDeletedQueryRs></QBXMLMsgsRs></QBXML>", "bill_deletions", "we asked for Bill"),
+        (
+            "<QBXML><QBXMLMsgsRs><BillQueryRs statusCode='0'><VendorRet/></BillQueryRs></QBXMLMsgsRs></QBXML>",
+            "bills",
+            "unexpected <VendorRet>",
+        ),
+        (
+            "<QBXML><QBXMLMsgsRs><BillQueryRs statusCode='0'><BillRet><TxnID>1</TxnID><EditSequence>1</EditSequence><VendorRef><ListID>v</ListID></VendorRef><TxnDate>2025-01-01</TxnDate><AmountDue>NaN</AmountDue></BillRet></BillQueryRs></QBXMLMsgsRs></QBXML>",
+            "bills",
+            "not a finite amount",
+        ),
+        (
+            "<QBXML><QBXMLMsgsRs><BillQueryRs statusCode='0'><BillRet><TxnID>1</TxnID><EditSequence>1</EditSequence><VendorRef><ListID>v</ListID></VendorRef><TxnDate>2025-01-01</TxnDate><AmountDue>12,50</AmountDue></BillRet></BillQueryRs></QBXMLMsgsRs></QBXML>",
+            "bills",
+            "BillRet #1",
+        ),
+        (
+            "<QBXML><QBXMLMsgsRs><TxnDeletedQueryRs statusCode='0'><TxnDeletedRet><TxnDelType>Invoice</TxnDelType><TxnID>1</TxnID><TimeDeleted>2025-01-01T00:00:00Z</TimeDeleted></TxnDeletedRet></TxnDeletedQueryRs></QBXMLMsgsRs></QBXML>",
+            "bill_deletions",
+            "we asked for Bill",
+        ),
         ("<QBXML><QBXMLMsgsRs><BillQueryRs", "bills", "not well-formed"),
         (fixture("xxe_response.xml"), "vendors", "document type"),
     ],
@@ -143,8 +165,9 @@ def _children(request: str) -> tuple[str, list[str], dict[str, str]]:
 @pytest.mark.parametrize("kind", ["vendors", "bills", "bill_deletions", "vendor_deletions"])
 def test_requests_put_their_elements_in_schema_order(kind: qbxml.QueryKind) -> None:
     since = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-    request = qbxml.build_query(kind, request_id="4", version="13.0", since=since, max_returned=500,
-                                offset_minutes=-300)
+    request = qbxml.build_query(
+        kind, request_id="4", version="13.0", since=since, max_returned=500, offset_minutes=-300
+    )
     assert request.startswith('<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="13.0"?>\n<QBXML>')
     assert '<QBXMLMsgsRq onError="stopOnError">' in request
     tag, children, attrs = _children(request)
@@ -157,8 +180,9 @@ def test_requests_put_their_elements_in_schema_order(kind: qbxml.QueryKind) -> N
 def test_the_list_and_transaction_queries_differ_as_qbxml_requires() -> None:
     since = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
     vendors = qbxml.build_query("vendors", request_id="1", version="13.0", since=since, max_returned=50)
-    bills = qbxml.build_query("bills", request_id="2", version="13.0", since=since, max_returned=50,
-                              iterator_id="{abc}")
+    bills = qbxml.build_query(
+        "bills", request_id="2", version="13.0", since=since, max_returned=50, iterator_id="{abc}"
+    )
     assert _children(vendors)[1] == ["MaxReturned", "ActiveStatus", "FromModifiedDate"]
     assert "<ActiveStatus>All</ActiveStatus>" in vendors
     assert _children(bills)[1] == ["MaxReturned", "ModifiedDateRangeFilter", "IncludeLineItems"]
@@ -167,7 +191,6 @@ def test_the_list_and_transaction_queries_differ_as_qbxml_requires() -> None:
     assert "iterator" not in deleted and "DeletedDateRangeFilter" not in deleted
     with pytest.raises(ValueError, match="timezone-aware"):
         qbxml.format_datetime(datetime(2026, 1, 1))
-
 
 
 def test_record_fields_read_in_one_pass_match_elementpath_find() -> None:

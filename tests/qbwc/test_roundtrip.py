@@ -33,7 +33,9 @@ def test_names_memos_and_amounts_round_trip(name: str, memo: str, amount: Decima
     bill["AmountDue"] = str(amount)
     company = FakeCompany(data)
 
-    vendors_rs = company.process(qbxml.build_query("vendors", request_id="1", version="13.0", since=None, max_returned=5))
+    vendors_rs = company.process(
+        qbxml.build_query("vendors", request_id="1", version="13.0", since=None, max_returned=5)
+    )
     (vendor,) = qbxml.parse_response(vendors_rs.response, "vendors", max_bytes=10**6).records
     assert isinstance(vendor, QbVendor) and vendor.name == name
     assert vendor_from_json(to_json(vendor)) == vendor

@@ -14,9 +14,15 @@ from tests.conftest import Cast
 def _session(tenant, **kw):  # type: ignore[no-untyped-def]
     start = timezone.now() - dt.timedelta(minutes=10)
     values = {
-        "ticket_digest": f"{tenant.slug:0<64}"[:64], "ticket_hint": tenant.slug[:8], "started_at": start,
-        "last_seen_at": start + dt.timedelta(minutes=2, seconds=5), "finished_at": start + dt.timedelta(minutes=2, seconds=5),
-        "state": SessionState.CLOSED, "vendors_received": 12, "bills_received": 340, "deletions_received": 3,
+        "ticket_digest": f"{tenant.slug:0<64}"[:64],
+        "ticket_hint": tenant.slug[:8],
+        "started_at": start,
+        "last_seen_at": start + dt.timedelta(minutes=2, seconds=5),
+        "finished_at": start + dt.timedelta(minutes=2, seconds=5),
+        "state": SessionState.CLOSED,
+        "vendors_received": 12,
+        "bills_received": 340,
+        "deletions_received": 3,
         "records_changed": 41,
     }
     values.update(kw)
@@ -34,8 +40,17 @@ def test_sessions_list_shows_contact_duration_received_and_errors(cast: Cast, lo
 
 def test_session_page_is_read_only_and_lists_responses(cast: Cast, login) -> None:  # type: ignore[no-untyped-def]
     session = _session(cast.acme)
-    RawResponse.objects.create(tenant=cast.acme, session=session, request_seq=1, step="bills", status_code="0",
-                               status_message="Status OK", records=340, sha256="0" * 64, body="<QBXML/>")
+    RawResponse.objects.create(
+        tenant=cast.acme,
+        session=session,
+        request_seq=1,
+        step="bills",
+        status_code="0",
+        status_message="Status OK",
+        records=340,
+        sha256="0" * 64,
+        body="<QBXML/>",
+    )
     page = login("sam").get(reverse("admin:qbwc_qbwcsession_change", args=[session.pk]))
     assert page.status_code == 200
     assert "Status OK" in page.text and 'name="_save"' not in page.text

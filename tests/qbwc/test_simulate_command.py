@@ -15,8 +15,9 @@ from tests.harness_qbwc import QbwcHarness
 
 def test_the_command_runs_the_sample_three_times_and_prints_each_run(qbwc: QbwcHarness) -> None:
     out = StringIO()
-    call_command("qbwc_simulate", url=qbwc.url, username=qbwc.tenant.qbwc_username, password=PASSWORD,
-                 runs=3, stdout=out)
+    call_command(
+        "qbwc_simulate", url=qbwc.url, username=qbwc.tenant.qbwc_username, password=PASSWORD, runs=3, stdout=out
+    )
     text = out.getvalue()
     assert "Run 1" in text and "Run 3" in text
     assert "-> done: 4 requests sent; 30 vendors, 200 bills, 0 deletions received" in text
@@ -30,8 +31,14 @@ def test_the_command_takes_a_dataset_file_and_reports_a_wrong_password(qbwc: Qbw
     path = tmp_path / "small.json"
     save(build(bills=5, vendors=2, changes=False), path)
     out = StringIO()
-    call_command("qbwc_simulate", url=qbwc.url, username=qbwc.tenant.qbwc_username, password=PASSWORD,
-                 dataset=str(path), stdout=out)
+    call_command(
+        "qbwc_simulate",
+        url=qbwc.url,
+        username=qbwc.tenant.qbwc_username,
+        password=PASSWORD,
+        dataset=str(path),
+        stdout=out,
+    )
     assert "2 vendors, 5 bills, 0 deletions received" in out.getvalue()
     out = StringIO()
     call_command("qbwc_simulate", url=qbwc.url, username=qbwc.tenant.qbwc_username, password="x", stdout=out)

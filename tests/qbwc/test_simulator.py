@@ -53,7 +53,10 @@ def test_vendor_queries_default_to_active_only_and_read_naive_dates_as_local() -
     assert len(_rs(company.process(every).response)) == 3
 
     # The vendors changed at 08:00, 09:00 and 10:00 New York time (-05:00 in March).
-    naive = default.replace("</VendorQueryRq>", "<ActiveStatus>All</ActiveStatus><FromModifiedDate>2025-03-01T13:30:00</FromModifiedDate></VendorQueryRq>")
+    naive = default.replace(
+        "</VendorQueryRq>",
+        "<ActiveStatus>All</ActiveStatus><FromModifiedDate>2025-03-01T13:30:00</FromModifiedDate></VendorQueryRq>",
+    )
     assert len(_rs(company.process(naive).response)) == 0  # 13:30 local: after all three
     utc = naive.replace("2025-03-01T13:30:00<", "2025-03-01T13:30:00+00:00<")
     assert len(_rs(company.process(utc).response)) == 2  # 13:30Z is 08:30 local

@@ -61,26 +61,49 @@ def _connector(url: str) -> WebConnector:
 
 def test_noop_makes_it_pause_and_ask_again(peer: tuple[str, Script]) -> None:
     url, script = peer
-    script.answers.update({
-        "serverVersion": ["x"], "clientVersion": [""], "authenticate": [["t", ""]],
-        "sendRequestXML": ["", '<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError"><VendorQueryRq requestID="1"/></QBXMLMsgsRq></QBXML>'],
-        "getLastError": ["NoOp"], "receiveResponseXML": [100], "closeConnection": ["ok"],
-    })
+    script.answers.update(
+        {
+            "serverVersion": ["x"],
+            "clientVersion": [""],
+            "authenticate": [["t", ""]],
+            "sendRequestXML": [
+                "",
+                '<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError"><VendorQueryRq requestID="1"/></QBXMLMsgsRq></QBXML>',
+            ],
+            "getLastError": ["NoOp"],
+            "receiveResponseXML": [100],
+            "closeConnection": ["ok"],
+        }
+    )
     result = _connector(url).run()
     assert result.outcome == "done"
     assert script.calls == [
-        "serverVersion", "clientVersion", "authenticate", "sendRequestXML", "getLastError",
-        "sendRequestXML", "receiveResponseXML", "closeConnection",
+        "serverVersion",
+        "clientVersion",
+        "authenticate",
+        "sendRequestXML",
+        "getLastError",
+        "sendRequestXML",
+        "receiveResponseXML",
+        "closeConnection",
     ]
 
 
 def test_negative_progress_then_an_error_text_ends_with_close(peer: tuple[str, Script]) -> None:
     url, script = peer
-    script.answers.update({
-        "serverVersion": ["x"], "clientVersion": ["W:old"], "authenticate": [["t", ""]],
-        "sendRequestXML": ['<?xml version="1.0"?><QBXML><QBXMLMsgsRq onError="stopOnError"><VendorQueryRq requestID="1"/></QBXMLMsgsRq></QBXML>'],
-        "receiveResponseXML": [-1], "getLastError": ["it broke"], "closeConnection": ["bye"],
-    })
+    script.answers.update(
+        {
+            "serverVersion": ["x"],
+            "clientVersion": ["W:old"],
+            "authenticate": [["t", ""]],
+            "sendRequestXML": [
+                '<?xml version="1.0"?><QBXML><QBXMLMsgsRq onError="stopOnError"><VendorQueryRq requestID="1"/></QBXMLMsgsRq></QBXML>'
+            ],
+            "receiveResponseXML": [-1],
+            "getLastError": ["it broke"],
+            "closeConnection": ["bye"],
+        }
+    )
     result = _connector(url).run()
     assert (result.outcome, result.last_error, result.close_message) == ("error", "it broke", "bye")
     assert script.calls[-3:] == ["receiveResponseXML", "getLastError", "closeConnection"]
@@ -97,9 +120,15 @@ def test_a_refused_client_version_stops_before_authenticate(peer: tuple[str, Scr
 
 def test_a_company_file_path_in_authenticate_is_a_go(peer: tuple[str, Script]) -> None:
     url, script = peer
-    script.answers.update({
-        "serverVersion": ["x"], "clientVersion": [""], "authenticate": [["t", r"C:\Company.QBW"]],
-        "sendRequestXML": [""], "getLastError": [""], "closeConnection": ["nothing to do"],
-    })
+    script.answers.update(
+        {
+            "serverVersion": ["x"],
+            "clientVersion": [""],
+            "authenticate": [["t", r"C:\Company.QBW"]],
+            "sendRequestXML": [""],
+            "getLastError": [""],
+            "closeConnection": ["nothing to do"],
+        }
+    )
     result = _connector(url).run()
     assert result.outcome == "done" and result.close_message == "nothing to do"

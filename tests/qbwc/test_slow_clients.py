@@ -33,7 +33,9 @@ def local_conf(upstream_port: int, listen_port: int, tmp: Path) -> str:
     conf = re.sub(r"    server \{\n        listen 80;.*?\n    \}\n", "", conf, count=1, flags=re.S)
     conf = conf.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen_port};")
     conf = re.sub(r"^\s*(http2|ssl_\w+) [^;]+;\n", "", conf, flags=re.M)
-    temp = "".join(f"    {kind}_temp_path {tmp / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = "".join(
+        f"    {kind}_temp_path {tmp / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     conf = conf.replace("http {\n", f"http {{\n{temp}    access_log off;\n", 1)
     return f"user root;\nerror_log {tmp / 'error.log'};\npid {tmp / 'nginx.pid'};\n" + conf
 

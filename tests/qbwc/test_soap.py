@@ -14,8 +14,11 @@ NS = {"s": soap.SOAP_ENV, "q": soap.QBWC_NS}
 
 
 def test_a_captured_authenticate_parses_with_escaped_text_intact() -> None:
-    call = soap.parse_call((FIXTURES / "authenticate.xml").read_bytes(), max_bytes=100_000,
-                           soap_action='"http://developer.intuit.com/authenticate"')
+    call = soap.parse_call(
+        (FIXTURES / "authenticate.xml").read_bytes(),
+        max_bytes=100_000,
+        soap_action='"http://developer.intuit.com/authenticate"',
+    )
     assert call.method == "authenticate"
     assert call.params == {"strUserName": "acme-qbwc", "strPassword": 'p&ss "wörd"'}
 
@@ -61,8 +64,10 @@ def test_dtds_are_refused(name: str) -> None:
 
 
 def test_two_operations_in_one_body_are_refused() -> None:
-    body = (FIXTURES / "authenticate.xml").read_bytes().replace(
-        b"</soap:Body>", b'<closeConnection xmlns="http://developer.intuit.com/"/></soap:Body>'
+    body = (
+        (FIXTURES / "authenticate.xml")
+        .read_bytes()
+        .replace(b"</soap:Body>", b'<closeConnection xmlns="http://developer.intuit.com/"/></soap:Body>')
     )
     with pytest.raises(soap.SoapFault, match="exactly one"):
         soap.parse_call(body, max_bytes=100_000)

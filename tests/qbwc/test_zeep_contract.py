@@ -30,8 +30,12 @@ def test_zeep_drives_a_whole_session_through_our_wsdl(qbwc: QbwcHarness) -> None
     progress = 0
     for _ in range(50):
         request = service.sendRequestXML(
-            ticket=ticket, strHCPResponse=hcp, strCompanyFileName="C:\\Keystone.QBW",
-            qbXMLCountry="US", qbXMLMajorVers=16, qbXMLMinorVers=0,
+            ticket=ticket,
+            strHCPResponse=hcp,
+            strCompanyFileName="C:\\Keystone.QBW",
+            qbXMLCountry="US",
+            qbXMLMajorVers=16,
+            qbXMLMinorVers=0,
         )
         hcp = ""
         assert request
@@ -48,7 +52,10 @@ def test_zeep_drives_a_whole_session_through_our_wsdl(qbwc: QbwcHarness) -> None
     assert QbwcSession.objects.get().state == SessionState.CLOSED
     assert SyncRecord.objects.filter(tenant=qbwc.tenant).count() == 48
 
-    assert service.authenticate(strUserName=qbwc.tenant.qbwc_username, strPassword="nope") == [None, "nvu"]  # "" is an empty <string/>
+    assert service.authenticate(strUserName=qbwc.tenant.qbwc_username, strPassword="nope") == [
+        None,
+        "nvu",
+    ]  # "" is an empty <string/>
     assert service.connectionError(ticket="unknown", hresult="0x80040408", message="x") == "done"
     client.transport.session.close()
 
@@ -60,8 +67,16 @@ def test_the_wsdl_names_intuits_service_and_our_address(qbwc: QbwcHarness) -> No
     assert port.binding_options["address"] == qbwc.url
     operations = set(port.binding._operations)
     assert operations == {
-        "serverVersion", "clientVersion", "authenticate", "sendRequestXML", "receiveResponseXML",
-        "connectionError", "getLastError", "closeConnection", "getInteractiveURL", "interactiveDone",
+        "serverVersion",
+        "clientVersion",
+        "authenticate",
+        "sendRequestXML",
+        "receiveResponseXML",
+        "connectionError",
+        "getLastError",
+        "closeConnection",
+        "getInteractiveURL",
+        "interactiveDone",
         "interactiveRejected",
     }
     op = port.binding._operations["receiveResponseXML"]

@@ -21,7 +21,12 @@ def test_every_registered_tenant_owned_model_uses_the_scoped_admin() -> None:
 def test_the_screens_this_issue_needs_are_registered() -> None:
     labels = {m._meta.label for m in admin.site._registry}
     for label in (
-        "audit.SyncRecord", "procore_sync.CostCodeMapping", "procore_sync.JobProjectMapping",
-        "audit.PushJob", "tenants.ProcoreConnection", "tenants.Tenant", "qbwc.QbwcSession",
+        "audit.SyncRecord",
+        "procore_sync.CostCodeMapping",
+        "procore_sync.JobProjectMapping",
+        "audit.PushJob",
+        "tenants.ProcoreConnection",
+        "tenants.Tenant",
+        "qbwc.QbwcSession",
     ):
         assert label in labels, label

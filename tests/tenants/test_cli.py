@@ -16,9 +16,21 @@ from lxml import etree
 from tenants.models import Membership, Tenant
 
 CREATE = [
-    "tenants", "create", "acme", "--name", "Acme Builders", "--qbwc-username", "acme-qb",
-    "--qbwc-password", "s3cret-pass", "--procore-env", "sandbox",
-    "--procore-company-id", "4264807", "--procore-project-id", "987654321012",
+    "tenants",
+    "create",
+    "acme",
+    "--name",
+    "Acme Builders",
+    "--qbwc-username",
+    "acme-qb",
+    "--qbwc-password",
+    "s3cret-pass",
+    "--procore-env",
+    "sandbox",
+    "--procore-company-id",
+    "4264807",
+    "--procore-project-id",
+    "987654321012",
 ]
 
 
@@ -48,9 +60,23 @@ def test_create_then_list(db: None) -> None:
     ],
 )
 def test_bad_arguments_write_nothing(db: None, change: dict[str, str], message: str) -> None:
-    run("tenants", "create", "other", "--name", "Other", "--qbwc-username", "taken-qb",
-        "--qbwc-password", "s3cret-pass", "--procore-env", "sandbox",
-        "--procore-company-id", "1", "--procore-project-id", "2")
+    run(
+        "tenants",
+        "create",
+        "other",
+        "--name",
+        "Other",
+        "--qbwc-username",
+        "taken-qb",
+        "--qbwc-password",
+        "s3cret-pass",
+        "--procore-env",
+        "sandbox",
+        "--procore-company-id",
+        "1",
+        "--procore-project-id",
+        "2",
+    )
     args = list(CREATE)
     for flag, value in change.items():
         args[args.index(flag) + 1] = value
@@ -125,7 +151,9 @@ def test_a_bad_argument_is_one_line_and_a_nonzero_exit() -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=root, env=env, check=True, timeout=300)
     args = list(CREATE)
     args[args.index("--procore-company-id") + 1] = "lots"
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0
     # The secret-on-the-command-line warnings come first; the error is one line, last.
     assert result.stderr.strip().splitlines()[-1] == "CommandError: --procore-company-id must be a number, got 'lots'"

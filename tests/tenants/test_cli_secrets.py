@@ -17,8 +17,19 @@ from tenants import credentials
 from tenants.models import Tenant
 
 BASE = [
-    "tenants", "create", "acme", "--name", "Acme Builders", "--qbwc-username", "acme-qb",
-    "--procore-env", "sandbox", "--procore-company-id", "1", "--procore-project-id", "2",
+    "tenants",
+    "create",
+    "acme",
+    "--name",
+    "Acme Builders",
+    "--qbwc-username",
+    "acme-qb",
+    "--procore-env",
+    "sandbox",
+    "--procore-company-id",
+    "1",
+    "--procore-project-id",
+    "2",
 ]
 
 

@@ -27,8 +27,11 @@ def test_qbwc_password_is_hashed(db: None) -> None:
 def test_procore_secrets_are_encrypted_at_rest(db: None) -> None:
     tenant = make_tenant(slug="acme")
     conn = make_connection(
-        tenant, client_id="CID-plain-123", client_secret="SECRET-plain-456",
-        access_token="ACCESS-plain-789", refresh_token="REFRESH-plain-000",
+        tenant,
+        client_id="CID-plain-123",
+        client_secret="SECRET-plain-456",
+        access_token="ACCESS-plain-789",
+        refresh_token="REFRESH-plain-000",
     )
     raw = raw_row("tenants_procoreconnection", conn.pk)
     for secret in ("CID-plain-123", "SECRET-plain-456", "ACCESS-plain-789", "REFRESH-plain-000"):

@@ -19,7 +19,11 @@ def start(**env: str) -> subprocess.CompletedProcess[str]:
     base.update(env)
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
-        cwd=ROOT, env=base, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

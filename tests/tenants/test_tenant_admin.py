@@ -22,18 +22,31 @@ def _client(username: str) -> Client:
 
 def _form(**overrides: Any) -> dict[str, Any]:
     data = {
-        "name": "Initech Builders", "slug": "initech", "active": "on", "qbwc_username": "initech-qb",
-        "poll_interval_minutes": "15", "procore_environment": "sandbox", "procore_company_id": "42",
-        "procore_project_id": "7", "bill_target": BillTarget.DIRECT_COST_ONLY, "new_qbwc_password": "s3cret-pass",
+        "name": "Initech Builders",
+        "slug": "initech",
+        "active": "on",
+        "qbwc_username": "initech-qb",
+        "poll_interval_minutes": "15",
+        "procore_environment": "sandbox",
+        "procore_company_id": "42",
+        "procore_project_id": "7",
+        "bill_target": BillTarget.DIRECT_COST_ONLY,
+        "new_qbwc_password": "s3cret-pass",
     }
     data.update(overrides)
     return data
 
 
 def _cli_create(**overrides: str) -> None:
-    args = {"slug": "initech", "--name": "Initech Builders", "--qbwc-username": "initech-qb",
-            "--qbwc-password": "s3cret-pass", "--procore-env": "sandbox",
-            "--procore-company-id": "42", "--procore-project-id": "7"}
+    args = {
+        "slug": "initech",
+        "--name": "Initech Builders",
+        "--qbwc-username": "initech-qb",
+        "--qbwc-password": "s3cret-pass",
+        "--procore-env": "sandbox",
+        "--procore-company-id": "42",
+        "--procore-project-id": "7",
+    }
     args.update(overrides)
     slug = args.pop("slug")
     call_command("tenants", "create", slug, *[part for pair in args.items() for part in pair])

@@ -36,9 +36,7 @@ class Command(BaseCommand):
         except (OSError, ValueError, TypeError) as exc:
             raise CommandError(f"cannot read dataset {options['dataset']}: {exc}") from None
         company = FakeCompany(dataset)
-        client = WebConnector(
-            options["url"], options["username"], options["password"], company, say=self.stdout.write
-        )
+        client = WebConnector(options["url"], options["username"], options["password"], company, say=self.stdout.write)
         for run in range(1, options["runs"] + 1):
             if run > 1:
                 if company.apply_next_changes():

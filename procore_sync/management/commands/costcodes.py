@@ -40,8 +40,11 @@ class Command(BaseCommand):
         try:
             list_id, name = vendor_resolve(tenant=tenant, text=options["vendor"])
             result = costcode_map(
-                tenant=tenant, vendor_list_id=list_id, vendor_name=name,
-                cost_code=options["cost_code"], project_id=project_id,
+                tenant=tenant,
+                vendor_list_id=list_id,
+                vendor_name=name,
+                cost_code=options["cost_code"],
+                project_id=project_id,
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None

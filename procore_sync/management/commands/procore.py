@@ -33,7 +33,10 @@ class Command(BaseCommand):
         try:
             if options["action"] == "connect":
                 secret = read_secret(
-                    options, "--client-secret", env="PROCORE_CLIENT_SECRET", prompt="Procore client secret",
+                    options,
+                    "--client-secret",
+                    env="PROCORE_CLIENT_SECRET",
+                    prompt="Procore client secret",
                     stderr=self.stderr,
                 )
                 if not secret:

@@ -36,9 +36,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         for name, (task, seconds) in SCHEDULES.items():
-            interval, _ = IntervalSchedule.objects.get_or_create(
-                every=seconds, period=IntervalSchedule.SECONDS
-            )
+            interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
             _, created = PeriodicTask.objects.update_or_create(
                 name=name, defaults={"task": task, "interval": interval, "enabled": True}
             )

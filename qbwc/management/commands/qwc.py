@@ -25,4 +25,3 @@ class Command(BaseCommand):
         except QwcError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(body.decode("utf-8"), ending="")
-

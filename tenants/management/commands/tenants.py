@@ -94,9 +94,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"created tenant {tenant.slug} (id {tenant.pk})")
         if generated:
-            self.stdout.write(
-                f"QBWC password (shown once; type it into the Web Connector): {password}"
-            )
+            self.stdout.write(f"QBWC password (shown once; type it into the Web Connector): {password}")
 
     def _list(self) -> None:
         tenants = list(Tenant.objects.order_by("slug"))
@@ -121,7 +119,9 @@ class Command(BaseCommand):
             self.stdout.write(f"QBWC password of {tenant.slug} changed; its open sessions have ended")
             return
         password = services.tenant_qbwc_password_reset(tenant=tenant)
-        self.stdout.write(f"new QBWC password of {tenant.slug} (shown once; type it into the Web Connector): {password}")
+        self.stdout.write(
+            f"new QBWC password of {tenant.slug} (shown once; type it into the Web Connector): {password}"
+        )
 
     def _add_user(self, options: dict[str, Any]) -> None:
         tenant = tenant_by_slug(options["slug"])

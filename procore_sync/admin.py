@@ -339,33 +339,26 @@ class PushJobAdmin(_ReadOnlyForSupport):
         return obj.last_error[:120]
 
 
+_ID_MAP_FIELDS = (
+    "tenant",
+    "environment",
+    "qb_id",
+    "procore_kind",
+    "project_id",
+    "procore_id",
+    "payload_hash",
+    "created_at",
+    "updated_at",
+)
+
+
 @admin.register(ExternalId)
 class ExternalIdAdmin(_ReadOnlyForSupport):
     list_display = ["qb_id", "procore_kind", "procore_id", "project_id", "environment", "tenant", "updated_at"]
     list_filter = [TenantFilter, "environment", "procore_kind"]
     search_fields = ["qb_id"]
-    readonly_fields = [
-        "tenant",
-        "environment",
-        "qb_id",
-        "procore_kind",
-        "project_id",
-        "procore_id",
-        "payload_hash",
-        "created_at",
-        "updated_at",
-    ]
-    fields = [
-        "tenant",
-        "environment",
-        "qb_id",
-        "procore_kind",
-        "project_id",
-        "procore_id",
-        "payload_hash",
-        "created_at",
-        "updated_at",
-    ]
+    fields = _ID_MAP_FIELDS
+    readonly_fields = _ID_MAP_FIELDS  # the id map is shown, never edited
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         # "=procore_id" would fail on a non-numeric term: search it only with digits.

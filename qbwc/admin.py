@@ -42,6 +42,26 @@ class RawResponseInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
+# The session page: (section title, fields), all read-only.
+_SESSION_SECTIONS: list[tuple[str | None, tuple[str, ...]]] = [
+    (None, ("tenant", "state", "step", "progress", "started_at", "last_seen_at", "finished_at", "duration")),
+    ("Received", ("vendors_received", "bills_received", "deletions_received", "records_changed", "warnings")),
+    ("Errors", ("error_plain", "last_error", "hresult", "step_errors")),
+    (
+        "QuickBooks",
+        (
+            "company_name",
+            "company_file",
+            "qb_product",
+            "qbxml_versions",
+            "qbxml_version",
+            "ticket_hint",
+            "client_address",
+        ),
+    ),
+]
+
+
 @admin.register(QbwcSession)
 class QbwcSessionAdmin(TenantScopedAdmin):
     accountant_permissions = frozenset({"view"})
@@ -60,70 +80,11 @@ class QbwcSessionAdmin(TenantScopedAdmin):
     search_fields = ["ticket_hint", "last_error", "company_file"]
     date_hierarchy = "started_at"
     inlines = [RawResponseInline]
-    fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "tenant",
-                    "state",
-                    "step",
-                    "progress",
-                    "started_at",
-                    "last_seen_at",
-                    "finished_at",
-                    "duration",
-                ]
-            },
-        ),
-        (
-            "Received",
-            {"fields": ["vendors_received", "bills_received", "deletions_received", "records_changed", "warnings"]},
-        ),
-        ("Errors", {"fields": ["error_plain", "last_error", "hresult", "step_errors"]}),
-        (
-            "QuickBooks",
-            {
-                "fields": [
-                    "company_name",
-                    "company_file",
-                    "qb_product",
-                    "qbxml_versions",
-                    "qbxml_version",
-                    "ticket_hint",
-                    "client_address",
-                ]
-            },
-        ),
-    ]
+    fieldsets = [(title, {"fields": names}) for title, names in _SESSION_SECTIONS]
 
     actions = ["end_sessions"]
-    readonly_fields = [
-        "tenant",
-        "state",
-        "step",
-        "progress",
-        "started_at",
-        "last_seen_at",
-        "finished_at",
-        "duration",
-        "vendors_received",
-        "bills_received",
-        "deletions_received",
-        "records_changed",
-        "warnings",
-        "error_plain",
-        "last_error",
-        "hresult",
-        "step_errors",
-        "company_name",
-        "company_file",
-        "qb_product",
-        "qbxml_versions",
-        "qbxml_version",
-        "ticket_hint",
-        "client_address",
-    ]
+    # Every field shown is read-only: the sections, flattened (one list to keep).
+    readonly_fields = [name for _, names in _SESSION_SECTIONS for name in names]
 
     @admin.action(description="End the selected sessions now (their tickets stop working)")
     def end_sessions(self, request: HttpRequest, queryset: QuerySet[QbwcSession]) -> None:

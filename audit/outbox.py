@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.models import JobReason, JobState, PushJob, PushOp, SyncRecord
+from audit.transactions import retry_when_deadlocked
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +54,24 @@ def outbox_enqueue_many(*, records: list[SyncRecord], op: str) -> list[PushJob]:
     queued_states = [JobState.PENDING, JobState.WAITING]
     with transaction.atomic(savepoint=False):
         superseded = _SUPERSEDED_BY.get(PushOp(op))
+        # Every queued job of these records is locked once, in primary-key order, before any is
+        # moved: lockers that take job rows in key order cannot wait on each other in a cycle.
+        locked = list(
+            PushJob.objects.select_for_update()
+            .filter(record_id__in=ids, op__in=[op] if superseded is None else [op, superseded])
+            .filter(state__in=queued_states)
+            .order_by("pk")
+        )
         # Bulk job moves (here and below) stay bulk, one statement per page, and are guarded by
         # their filter on the states moved from, each a move JOB_TRANSITIONS allows (single-row
         # moves go through audit.services.job_set_state): pending/waiting → cancelled here,
         # pending/waiting → pending for the re-arm below.
-        if superseded is not None:
-            PushJob.objects.filter(record_id__in=ids, op=superseded, state__in=queued_states).update(
+        doomed = [job.pk for job in locked if job.op != op]
+        if doomed:
+            PushJob.objects.filter(pk__in=doomed, state__in=queued_states).update(
                 state=JobState.CANCELLED, reason=JobReason.SUPERSEDED, updated_at=now
             )
-        queued = {
-            job.record_id: job
-            for job in PushJob.objects.select_for_update().filter(record_id__in=ids, op=op, state__in=queued_states)
-        }
+        queued = {job.record_id: job for job in locked if job.op == op}
         if queued:
             PushJob.objects.filter(pk__in=[j.pk for j in queued.values()]).update(
                 state=JobState.PENDING, reason=JobReason.NONE, not_before=now, attempts=0, updated_at=now
@@ -120,13 +127,38 @@ def outbox_rearm(jobs: QuerySet[PushJob], *, limit: int | None = None) -> list[i
     """Move the waiting jobs among `jobs` back to pending now; trigger each once the caller commits.
 
     The update re-checks the state, so a job another process moved meanwhile is left
-    alone (its extra trigger finds it not due). Returns the ids selected.
+    alone. Returns the ids moved.
     """
     ids = list(jobs.filter(state=JobState.WAITING).values_list("pk", flat=True)[:limit])
-    if not ids:
-        return ids
+    return _rearm_locked(ids) if ids else ids
+
+
+@retry_when_deadlocked()
+def _rearm_locked(ids: list[int]) -> list[int]:
+    now = timezone.now()
+    # Locked in primary-key order first (as outbox_enqueue_many does), then moved in one statement.
+    moved = list(
+        PushJob.objects.select_for_update()
+        .filter(pk__in=ids, state=JobState.WAITING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    # Bulk waiting → pending (a move JOB_TRANSITIONS allows), guarded by the filter on the state moved from.
+    PushJob.objects.filter(pk__in=moved, state=JobState.WAITING).update(
+        state=JobState.PENDING, reason=JobReason.NONE, not_before=now, updated_at=now
+    )
+    for job_id in moved:
+        transaction.on_commit(lambda j=job_id: outbox_trigger(job_id=j))  # type: ignore[misc]
+    return moved
     with transaction.atomic():
         now = timezone.now()
+        # Locked in primary-key order first (as outbox_enqueue_many does), then moved in one statement.
+        ids = list(
+            PushJob.objects.select_for_update()
+            .filter(pk__in=ids, state=JobState.WAITING)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         # Bulk waiting → pending (a move JOB_TRANSITIONS allows), guarded by the filter on the state moved from.
         PushJob.objects.filter(pk__in=ids, state=JobState.WAITING).update(
             state=JobState.PENDING, reason=JobReason.NONE, not_before=now, updated_at=now

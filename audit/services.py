@@ -141,9 +141,10 @@ def records_receive(
     with transaction.atomic(savepoint=False):  # the caller's transaction when there is one
         existing = {
             (r.kind, r.qb_id): r
-            for r in SyncRecord.objects.select_for_update().filter(
-                tenant=tenant, kind__in={k for k, _ in latest}, qb_id__in=[q for _, q in latest]
-            )
+            # Key order, so two pages locking some of the same records cannot wait on each other crosswise.
+            for r in SyncRecord.objects.select_for_update()
+            .filter(tenant=tenant, kind__in={k for k, _ in latest}, qb_id__in=[q for _, q in latest])
+            .order_by("pk")
         }
         results: list[tuple[SyncRecord, bool]] = []
         created: list[SyncRecord] = []
@@ -235,9 +236,9 @@ def records_mark_deleted(
     with transaction.atomic(savepoint=False):
         found = {
             (r.kind, r.qb_id): r
-            for r in SyncRecord.objects.select_for_update().filter(
-                tenant=tenant, kind__in={kind_of(d) for d in items}, qb_id__in={d.qb_id for d in items}
-            )
+            for r in SyncRecord.objects.select_for_update()
+            .filter(tenant=tenant, kind__in={kind_of(d) for d in items}, qb_id__in={d.qb_id for d in items})
+            .order_by("pk")
         }
         results: list[tuple[SyncRecord | None, bool]] = []
         marked: list[tuple[SyncRecord, QbDeletion]] = []

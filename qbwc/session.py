@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.metrics import qbwc_login_observed, qbwc_session_ended
+from audit.transactions import retry_when_deadlocked
 from qbwc import qb_errors, qbxml
 from qbwc.answer_limits import answer_refusal
 from qbwc.login import session_authenticate
@@ -323,31 +324,53 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
             qbwc_session_ended(outcome="done")
         return session.progress
 
-    with transaction.atomic():
-        locked = session_for(ticket, now=now, lock=True)
-        if locked is None or (locked.state, locked.request_seq, locked.answered_seq) != (
-            SessionState.OPEN,
-            seq,
-            session.answered_seq,
-        ):
-            return locked.progress if locked is not None and locked.state == SessionState.OPEN else -1
-        session = locked
-        RawResponse.objects.create(
-            tenant_id=session.tenant_id,
-            session=session,
-            request_seq=seq,
-            step=step,
-            status_code=parsed.status_code,
-            status_message=parsed.status_message[:2000],
-            records=len(parsed.records),
-            sha256=sha256,
-            body=response,
-        )
-        _advance(session, parsed, now, sha256=sha256)
-        session.save(update_fields=_RECEIVE_FIELDS)
+    stored = _store_page(
+        ticket=ticket,
+        now=now,
+        seq=seq,
+        answered_seq=session.answered_seq,
+        parsed=parsed,
+        sha256=sha256,
+        response=response,
+    )
+    if isinstance(stored, int):
+        return stored
+    session = stored
     if session.state == SessionState.DONE:
         qbwc_session_ended(outcome="done")
     return session.progress
+
+
+@retry_when_deadlocked()
+def _store_page(
+    *, ticket: str, now: datetime, seq: int, answered_seq: int, parsed: qbxml.QueryResponse, sha256: str, response: str
+) -> QbwcSession | int:
+    """The page's one transaction (run again whole if PostgreSQL aborts it for a deadlock).
+
+    Returns the session as stored, or the progress to answer when another call got there first.
+    """
+    locked = session_for(ticket, now=now, lock=True)
+    if locked is None or (locked.state, locked.request_seq, locked.answered_seq) != (
+        SessionState.OPEN,
+        seq,
+        answered_seq,
+    ):
+        return locked.progress if locked is not None and locked.state == SessionState.OPEN else -1
+    session = locked
+    RawResponse.objects.create(
+        tenant_id=session.tenant_id,
+        session=session,
+        request_seq=seq,
+        step=session.step,
+        status_code=parsed.status_code,
+        status_message=parsed.status_message[:2000],
+        records=len(parsed.records),
+        sha256=sha256,
+        body=response,
+    )
+    _advance(session, parsed, now, sha256=sha256)
+    session.save(update_fields=_RECEIVE_FIELDS)
+    return session
 
 
 def _advance(session: QbwcSession, parsed: qbxml.QueryResponse, now: datetime, *, sha256: str) -> None:

@@ -24,6 +24,7 @@ from audit.metrics import push_attempt_observed
 from audit.models import EventCode, JobReason, JobState, PushJob, PushOp, RecordKind, RecordState, SyncRecord
 from audit.outbox import outbox_rearm, outbox_trigger
 from audit.services import IllegalTransition, event_record, job_set_state, record_set_state
+from audit.transactions import retry_when_deadlocked
 from procore_sync.client import ProcoreClient
 from procore_sync.errors import ProcoreError, RateLimited, ReconnectNeeded, TransientError
 from procore_sync.models import CostCodeMapping, JobProjectMapping, ProcoreKind
@@ -56,7 +57,7 @@ def _batch_limit(op: str) -> int:
 
 
 def _claim(job_id: int) -> list[PushJob]:
-    """Claim a due job, with the tenant's other due jobs of the same op when it batches.
+    """Take the job (and, for batched ops, its tenant's due siblings) in flight; [] if not due.
 
     One lane per tenant: while any job of the tenant is in flight, nothing else of that
     tenant starts (the running one triggers the next when it ends). So a tenant never holds
@@ -64,42 +65,50 @@ def _claim(job_id: int) -> list[PushJob]:
     no concurrent sync requests for the same resource), and a delete never overtakes the
     create in flight.
     """
-    now = timezone.now()
     tenant_id = PushJob.objects.filter(pk=job_id).values_list("tenant_id", flat=True).first()
     if tenant_id is None:
         return []
-    with transaction.atomic():
-        # The tenant row first, then job rows: the same order as the QuickBooks side (which
-        # holds the tenant while it queues jobs), so the two never deadlock on PostgreSQL.
-        tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).values_list("active", "sync_paused").first()
-        if tenant is None:
-            return []
-        if not tenant[0] or tenant[1]:
-            _park_for_paused_tenant(job_id, now)
-            return []
-        # Takes the write lock on SQLite (select_for_update is a no-op there) so claims serialise.
-        if not PushJob.objects.filter(pk=job_id, state=JobState.PENDING, not_before__lte=now).update(updated_at=now):
-            return []
-        job = PushJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.state != JobState.PENDING or job.not_before > now:
-            return []
-        if PushJob.objects.filter(tenant_id=job.tenant_id, state=JobState.IN_FLIGHT).exists():
-            return []  # the tenant's lane is busy; the job in flight triggers the next one when it ends
-        ids = [job.pk]
-        if job.op in _BATCHED:
-            ids += list(
-                PushJob.objects.filter(tenant_id=job.tenant_id, op=job.op, state=JobState.PENDING, not_before__lte=now)
-                .exclude(pk=job.pk)
-                .order_by("not_before", "pk")
-                .values_list("pk", flat=True)[: _batch_limit(job.op) - 1]
-            )
-        # Bulk PENDING → IN_FLIGHT (a move JOB_TRANSITIONS allows): the filter on the state moved from
-        # is the guard here, as the batch is claimed in one statement rather than row by row.
-        PushJob.objects.filter(pk__in=ids, state=JobState.PENDING).update(
-            state=JobState.IN_FLIGHT, in_flight_since=now, attempts=F("attempts") + 1, updated_at=now
-        )
+    ids = _claim_ids(job_id, tenant_id)
     jobs = {j.pk: j for j in PushJob.objects.select_related("tenant", "record").filter(pk__in=ids)}
     return [jobs[i] for i in ids if i in jobs and jobs[i].state == JobState.IN_FLIGHT]
+
+
+@retry_when_deadlocked()
+def _claim_ids(job_id: int, tenant_id: int) -> list[int]:
+    """The claim's one transaction: the ids now in flight, the asked-for job first."""
+    now = timezone.now()
+    # The tenant row first, then job rows: two claims of one tenant queue on the tenant.
+    tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).values_list("active", "sync_paused").first()
+    if tenant is None:
+        return []
+    if not tenant[0] or tenant[1]:
+        _park_for_paused_tenant(job_id, now)
+        return []
+    # Takes the write lock on SQLite (select_for_update is a no-op there) so claims serialise.
+    if not PushJob.objects.filter(pk=job_id, state=JobState.PENDING, not_before__lte=now).update(updated_at=now):
+        return []
+    job = PushJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is None or job.state != JobState.PENDING or job.not_before > now:
+        return []
+    if PushJob.objects.filter(tenant_id=job.tenant_id, state=JobState.IN_FLIGHT).exists():
+        return []  # the tenant's lane is busy; the job in flight triggers the next one when it ends
+    ids = [job.pk]
+    if job.op in _BATCHED:
+        # Siblings another transaction holds (being re-queued, cancelled) are skipped, not waited
+        # for: the claim never waits on a row it can do without, so it cannot deadlock on one.
+        ids += list(
+            PushJob.objects.select_for_update(skip_locked=True)
+            .filter(tenant_id=job.tenant_id, op=job.op, state=JobState.PENDING, not_before__lte=now)
+            .exclude(pk=job.pk)
+            .order_by("not_before", "pk")
+            .values_list("pk", flat=True)[: _batch_limit(job.op) - 1]
+        )
+    # Bulk PENDING → IN_FLIGHT (a move JOB_TRANSITIONS allows): the filter on the state moved from
+    # is the guard here, as the batch is claimed in one statement rather than row by row.
+    PushJob.objects.filter(pk__in=ids, state=JobState.PENDING).update(
+        state=JobState.IN_FLIGHT, in_flight_since=now, attempts=F("attempts") + 1, updated_at=now
+    )
+    return ids
 
 
 def _park_for_paused_tenant(job_id: int, now: Any) -> None:
@@ -336,52 +345,56 @@ _HANDLERS: tuple[tuple[type[Any], Callable[..., _Verdict]], ...] = (
 )
 
 
+@retry_when_deadlocked()
 def _finish(job: PushJob, result: Result, calls: list[dict[str, Any]]) -> None:
-    """Write the job's and the record's new state and the audit event, together."""
+    """Write the job's and the record's new state and the audit event, together (one transaction).
+
+    The record row is locked before the job row, the order QuickBooks' side takes them in
+    (records of a page, then their jobs), so the two do not wait on each other crosswise.
+    """
     now = timezone.now()
     retry_in: float | None = None
-    with transaction.atomic():
-        fresh = PushJob.objects.select_for_update().filter(pk=job.pk).first()
-        if fresh is None:  # deleted meanwhile (its tenant or record went away): nothing to record
-            log.warning("push job %s vanished before its outcome was written", job.pk)
-            return
-        job = fresh
-        record = SyncRecord.objects.select_for_update().get(pk=job.record_id)
-        if job.state != JobState.IN_FLIGHT:
-            log.warning("job %s was no longer in flight (%s); outcome kept as an event only", job.pk, job.state)
-        data: dict[str, Any] = {"op": job.op, "job_id": job.pk, "attempt": job.attempts, "calls": calls}
-        claimed_at = job.in_flight_since
-        job.in_flight_since = None
-        handler = next(h for kind, h in _HANDLERS if isinstance(result, kind))
-        verdict = handler(job, record, result, claimed_at)
-        rule = _OUTCOMES[verdict.outcome]
-        fields: dict[str, Any] = {"last_error": verdict.error}
-        if rule.give_back_attempt:
-            fields["attempts"] = max(job.attempts - 1, 0)
-        if rule.retry:
-            fields["not_before"] = now + timedelta(seconds=verdict.delay)
-        if _move(job, state=rule.job_state, reason=verdict.reason, **fields) and rule.retry:
-            retry_in = verdict.delay
-        if rule.record_state is not None:
-            _set_record(
-                record,
-                state=rule.record_state or verdict.record_state,
-                code=rule.code or verdict.code,
-                message=verdict.message,
-                reason=verdict.record_reason,
-                data=data | verdict.data,
-                procore_id=verdict.procore_id,
-            )
-        if verdict.outcome == "done" and job.op == PushOp.VENDOR_UPSERT:
-            _rearm_bills_of_vendor(job.tenant_id, record.qb_id)
-        if job.state in (JobState.PENDING, JobState.WAITING) and _newer_job_queued(job):
-            # QuickBooks sent a newer version meanwhile; its job pushes the latest payload.
-            _move(job, state=JobState.CANCELLED, reason=JobReason.SUPERSEDED)
-            retry_in = None
-        job.save()
-        if retry_in is not None:
-            job_id, delay = job.pk, retry_in
-            transaction.on_commit(lambda: outbox_trigger(job_id=job_id, countdown=delay))
+    record = SyncRecord.objects.select_for_update().filter(pk=job.record_id).first()
+    fresh = PushJob.objects.select_for_update().filter(pk=job.pk).first()
+    if fresh is None or record is None:  # deleted meanwhile (its tenant or record went away): nothing to record
+        log.warning("push job %s vanished before its outcome was written", job.pk)
+        return
+    job = fresh
+    if job.state != JobState.IN_FLIGHT:
+        log.warning("job %s was no longer in flight (%s); outcome kept as an event only", job.pk, job.state)
+    data: dict[str, Any] = {"op": job.op, "job_id": job.pk, "attempt": job.attempts, "calls": calls}
+    claimed_at = job.in_flight_since
+    job.in_flight_since = None
+    handler = next(h for kind, h in _HANDLERS if isinstance(result, kind))
+    verdict = handler(job, record, result, claimed_at)
+    rule = _OUTCOMES[verdict.outcome]
+    fields: dict[str, Any] = {"last_error": verdict.error}
+    if rule.give_back_attempt:
+        fields["attempts"] = max(job.attempts - 1, 0)
+    if rule.retry:
+        fields["not_before"] = now + timedelta(seconds=verdict.delay)
+    if _move(job, state=rule.job_state, reason=verdict.reason, **fields) and rule.retry:
+        retry_in = verdict.delay
+    if rule.record_state is not None:
+        _set_record(
+            record,
+            state=rule.record_state or verdict.record_state,
+            code=rule.code or verdict.code,
+            message=verdict.message,
+            reason=verdict.record_reason,
+            data=data | verdict.data,
+            procore_id=verdict.procore_id,
+        )
+    if verdict.outcome == "done" and job.op == PushOp.VENDOR_UPSERT:
+        _rearm_bills_of_vendor(job.tenant_id, record.qb_id)
+    if job.state in (JobState.PENDING, JobState.WAITING) and _newer_job_queued(job):
+        # QuickBooks sent a newer version meanwhile; its job pushes the latest payload.
+        _move(job, state=JobState.CANCELLED, reason=JobReason.SUPERSEDED)
+        retry_in = None
+    job.save()
+    if retry_in is not None:
+        job_id, delay = job.pk, retry_in
+        transaction.on_commit(lambda: outbox_trigger(job_id=job_id, countdown=delay))
 
 
 def _newer_job_queued(job: PushJob) -> bool:

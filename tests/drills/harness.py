@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from audit.models import EventCode, PushJob, RecordKind, RecordState, SyncEvent, SyncRecord
 from peers.qbwc_simulator.client import RunResult, WebConnector
@@ -344,9 +344,20 @@ def settle_with_safety_nets(settings: Any, *, stuck_after: float = 3.0, timeout:
         quiet = timezone.now() - timedelta(seconds=stuck_after)
         if not open_jobs.filter(updated_at__gt=quiet).exists():
             recovered["reaped"] += in_flight_reap()
-            stale = open_jobs.filter(state=JobState.PENDING)
-            if stale.exists():
-                stale.update(not_before=timezone.now() - timedelta(minutes=2))
+            # Age the quiet pending jobs so the sweep sees them overdue. Rows a worker holds right
+            # now are skipped (SKIP LOCKED): they are moving, and waiting on them could deadlock
+            # with the worker's own multi-row claim (seen once in CI).
+            with transaction.atomic():
+                stale = list(
+                    open_jobs.filter(state=JobState.PENDING)
+                    .select_for_update(skip_locked=True)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                )
+                PushJob.objects.filter(pk__in=stale, state=JobState.PENDING).update(
+                    not_before=timezone.now() - timedelta(minutes=2)
+                )
+            if stale:
                 recovered["resent"] += outbox_sweep()["resent"]
         time.sleep(0.1)
     wait_settled(timeout=0.1)  # raises with the open jobs listed

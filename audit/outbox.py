@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from audit.copy_insert import copy_insert
 from audit.models import JobReason, JobState, PushJob, PushOp, SyncRecord
 from audit.transactions import retry_when_deadlocked
 
@@ -85,7 +86,7 @@ def outbox_enqueue_many(*, records: list[SyncRecord], op: str) -> list[PushJob]:
                     now,
                 )
         fresh = [PushJob(tenant_id=r.tenant_id, record=r, op=op) for r in records if r.pk not in queued]
-        PushJob.objects.bulk_create(fresh)
+        copy_insert(fresh)
         made = {job.record_id: job for job in fresh}
         jobs = [queued.get(r.pk) or made[r.pk] for r in records]
         job_ids = [job.pk for job in jobs]

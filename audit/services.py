@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from audit.copy_insert import copy_insert
 from audit.metrics import record_state_counted
 from audit.models import (
     JOB_TRANSITIONS,
@@ -180,7 +181,7 @@ def records_receive(
             record.updated_at = now
             messages.append((record, word, str(amount) if amount is not None else ""))
             results.append((record, True))
-        SyncRecord.objects.bulk_create(created)  # ids come back (PostgreSQL, SQLite >= 3.35)
+        copy_insert(created)  # ids come back (COPY on PostgreSQL, bulk_create on SQLite >= 3.35)
         SyncRecord.objects.bulk_update(updated, _RECEIVED_FIELDS)
         _events_append(
             [
@@ -208,7 +209,7 @@ def record_receive(*, tenant: Tenant, obj: QbVendor | QbBill, session_id: int | 
 
 def _events_append(rows: list[tuple[SyncRecord, str, str, dict[str, Any]]]) -> None:
     """Append one event per (record, code, message, data) in one insert, secrets redacted as event_record does."""
-    SyncEvent.objects.bulk_create(
+    copy_insert(
         [
             SyncEvent(tenant_id=record.tenant_id, record=record, code=code, message=redact(message), data=redact(data))
             for record, code, message, data in rows

@@ -1,0 +1,72 @@
+"""copy_insert stores exactly what bulk_create stores, sets the same ids, and is counted like any statement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.forms.models import model_to_dict
+
+from audit.copy_insert import copy_insert
+from audit.models import EventCode, PushJob, PushOp, RecordKind, SyncEvent, SyncRecord
+from tests.factories import make_tenant
+from tests.statements import count_statements
+
+
+def _records(tenant: Any, prefix: str) -> list[SyncRecord]:
+    return [
+        SyncRecord(
+            tenant=tenant,
+            kind=RecordKind.BILL,
+            qb_id=f"{prefix}-{i}",
+            label=f"Bill {i}: tab\there, quote ' and \\ backslash, ünïcode",
+            vendor_list_id="V-1",
+            amount=Decimal("1234.56") + i,
+            edit_sequence=str(1000 + i),
+            qb_time_modified=datetime(2026, 11, 30, 12, 0, i, tzinfo=UTC),
+            payload={"lines": [{"amount": "1.00", "memo": "a\nb"}], "n": i, "none": None},
+        )
+        for i in range(5)
+    ]
+
+
+def _stored(pks: list[int]) -> list[dict[str, Any]]:
+    rows = [model_to_dict(r) | {"created": r.created_at is not None} for r in SyncRecord.objects.filter(pk__in=pks)]
+    for row in rows:
+        row.pop("id"), row.pop("qb_id")
+    return sorted(rows, key=lambda r: r["edit_sequence"])
+
+
+@pytest.mark.django_db
+def test_rows_read_back_as_bulk_create_stores_them() -> None:
+    tenant = make_tenant(slug="acme")
+    copied = copy_insert(_records(tenant, "copy"))
+    made = SyncRecord.objects.bulk_create(_records(tenant, "bulk"))
+    assert all(r.pk for r in copied) and len({r.pk for r in copied}) == 5
+    assert _stored([r.pk for r in copied]) == _stored([r.pk for r in made])
+    # The ids set on the objects are the rows' ids, and the objects behave as saved ones.
+    for record in copied:
+        assert SyncRecord.objects.get(pk=record.pk).qb_id == record.qb_id
+        assert not record._state.adding
+    # Related rows by the new ids, then an ordinary insert: the sequence moved past them.
+    events = copy_insert(
+        [SyncEvent(tenant=tenant, record=r, code=EventCode.QB_RECEIVED, message="m", data={"k": 1}) for r in copied]
+    )
+    jobs = copy_insert([PushJob(tenant=tenant, record=r, op=PushOp.BILL_UPSERT) for r in copied])
+    assert SyncEvent.objects.filter(pk__in=[e.pk for e in events], data={"k": 1}).count() == 5
+    assert PushJob.objects.filter(pk__in=[j.pk for j in jobs], state="pending").count() == 5
+    later = SyncRecord.objects.create(tenant=tenant, kind=RecordKind.VENDOR, qb_id="after")
+    assert later.pk > max(r.pk for r in copied + made)
+
+
+@pytest.mark.django_db
+def test_it_is_counted_as_the_database_sees_it() -> None:
+    tenant = make_tenant(slug="acme")
+    with count_statements() as count:
+        copy_insert(_records(tenant, "c"))
+    # PostgreSQL: the ids from the sequence, then the COPY. SQLite: bulk_create's one INSERT.
+    assert count.sql == (2 if connection.vendor == "postgresql" else 1)
+    assert copy_insert([]) == []

@@ -42,7 +42,8 @@ def copy_insert(objs: Sequence[M]) -> list[M]:
     prepared = [f for f in meta.concrete_fields if not _as_is(f)]
     table = connection.ops.quote_name(meta.db_table)
     columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in plain + prepared)
-    read_plain = operator.attrgetter(*(f.attname for f in plain))
+    names = [f.attname for f in plain]  # the primary key at least
+    read_plain = operator.attrgetter(*names) if len(names) > 1 else (lambda obj: (getattr(obj, names[0]),))
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",

@@ -151,19 +151,3 @@ def _rearm_locked(ids: list[int]) -> list[int]:
     for job_id in moved:
         transaction.on_commit(lambda j=job_id: outbox_trigger(job_id=j))  # type: ignore[misc]
     return moved
-    with transaction.atomic():
-        now = timezone.now()
-        # Locked in primary-key order first (as outbox_enqueue_many does), then moved in one statement.
-        ids = list(
-            PushJob.objects.select_for_update()
-            .filter(pk__in=ids, state=JobState.WAITING)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        # Bulk waiting → pending (a move JOB_TRANSITIONS allows), guarded by the filter on the state moved from.
-        PushJob.objects.filter(pk__in=ids, state=JobState.WAITING).update(
-            state=JobState.PENDING, reason=JobReason.NONE, not_before=now, updated_at=now
-        )
-        for job_id in ids:
-            transaction.on_commit(lambda j=job_id: outbox_trigger(job_id=j))  # type: ignore[misc]
-    return ids

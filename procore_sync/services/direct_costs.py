@@ -14,6 +14,16 @@ from procore_sync.services.ids import external_get, external_save
 SYNC_BATCH = 1000  # Procore's sync actions take at most 1 000 items per call
 
 
+def _item_refused(what: str, project_id: int, err: dict[str, Any] | None) -> ValidationFailed:
+    """An item of a sync answer that is not among its entities: refused (its errors), or missing."""
+    return ValidationFailed(
+        f"{what} in project {project_id}: " + (_sync_errors(err) if err else "missing from the sync answer"),
+        status=422 if err else None,
+        body=err,
+        permanent=err is not None,
+    )
+
+
 def _sync_errors(err: dict[str, Any]) -> str:
     """Procore's words for one failed sync item (`errors`: field → messages)."""
     errors = err.get("errors") or {}
@@ -65,13 +75,7 @@ def direct_costs_sync(*, client: ProcoreClient, project_id: int, entries: list[t
                 else:
                     dc_ids.pop(origin, None)
                     err = errors.get(origin)
-                    work.error = ValidationFailed(
-                        f"direct cost in project {project_id}: "
-                        + (_sync_errors(err) if err else "missing from the sync answer"),
-                        status=422 if err else None,
-                        body=err,
-                        permanent=err is not None,
-                    )
+                    work.error = _item_refused("direct cost", project_id, err)
         lines: dict[str, tuple[BillWork, Plan, ExternalId | None]] = {}
         for work, plan in chunk:
             origin = plan.part.origin_id
@@ -104,11 +108,5 @@ def direct_costs_sync(*, client: ProcoreClient, project_id: int, entries: list[t
                 work.changed += 1
             else:
                 err = errors.get(origin)
-                work.error = ValidationFailed(
-                    f"direct cost line in project {project_id}: "
-                    + (_sync_errors(err) if err else "missing from the sync answer"),
-                    status=422 if err else None,
-                    body=err,
-                    permanent=err is not None,
-                )
+                work.error = _item_refused("direct cost line", project_id, err)
                 # The header may have changed, the line did not: the next attempt sends the line again.

@@ -13,8 +13,7 @@ from qbwc.logtext import printable
 from qbwc.models import QbwcSession, SessionState
 from qbwc.steps import marks_snapshot, since_for
 
-# Logged under the name these lines had before qbwc.session was split, so the output is unchanged.
-log = logging.getLogger("qbwc.session")
+log = logging.getLogger(__name__)
 
 
 def small_int(text: str) -> int | None:

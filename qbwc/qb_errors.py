@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass
 
 #: Our own code for "QuickBooks offers no qbXML version we speak" (no Intuit code:
-#: the session decides it from the host query response, see qbwc.session._negotiate).
+#: the session decides it from the host query response, see qbwc.send._negotiate).
 QBXML_VERSION_UNSUPPORTED = "qbxml-version"
 
 

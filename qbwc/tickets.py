@@ -132,7 +132,7 @@ def session_for(ticket: str, *, now: datetime, lock: bool = True) -> QbwcSession
     """The session a ticket names, with its tenant (one query); ended on the spot if stale or revoked.
 
     lock=True takes the row lock (call in a transaction); the SOAP calls that write with a
-    guarded UPDATE (qbwc.session) read without it.
+    guarded UPDATE (qbwc.send, qbwc.receive) read without it.
     """
     if not ticket or len(ticket) > 200:
         return None

@@ -8,7 +8,8 @@ from peers.qbwc_simulator.company import FakeCompany
 from peers.qbwc_simulator.dataset import load
 from qbwc.login import session_authenticate
 from qbwc.models import PLAN, QbwcSession, RawResponse, Watermark
-from qbwc.session import session_receive_response, session_send_request
+from qbwc.receive import session_receive_response
+from qbwc.send import session_send_request
 from tenants.models import Tenant
 from tests.factories import PASSWORD
 from tests.harness_qbwc import QbwcHarness

@@ -1,0 +1,213 @@
+"""receiveResponseXML: storing one qbXML answer and moving the session on (or refusing it)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.metrics import qbwc_session_ended
+from audit.transactions import retry_when_deadlocked
+from qbwc import qbxml
+from qbwc.answer_limits import answer_refusal
+from qbwc.models import QbwcSession, RawResponse, SessionState, Step
+from qbwc.session_state import build_next, ensure_marks, fail, save_guarded, small_int, touch
+from qbwc.steps import finish_step, progress_of, qb_offset, step_error, store_records
+from qbwc.tickets import session_for
+
+# How many times a step may restart after QuickBooks lost its iterator, per session.
+MAX_ITERATOR_RESTARTS = 2
+
+
+# What receiveResponseXML may change on the session (written with update_fields, never all ~30 columns).
+_RECEIVE_FIELDS = [
+    "answered_seq", "pending_request", "request_seq", "iterator_restarts", "iterator_id", "iterator_remaining",
+    "step_records", "step_errors", "last_error", "step", "step_started_at", "warnings", "vendors_received",
+    "bills_received", "deletions_received", "records_changed", "progress", "state", "finished_at", "marks",
+    "last_seen_at", "answered_sha256",
+]  # fmt: skip
+
+
+def _is_empty_answer(parsed: qbxml.QueryResponse) -> bool:
+    """Status 1 ("A query request did not find a matching object", qbXML SDK status codes): nothing to store."""
+    return parsed.status_code == "1" and not parsed.records and not parsed.iterator_remaining and not parsed.is_error
+
+
+def session_receive_response(*, ticket: str, response: str, hresult: str, message: str) -> int:
+    """Store one qbXML response; answer progress 0..100, or -1 (see getLastError).
+
+    A page with records is one transaction: records, audit events, outbox rows, the raw
+    response and the session's step/iterator/mark move together or not at all. An empty
+    status-1 answer stores no raw response and needs no transaction: its mark moves in one
+    upsert (the step is wholly stored: it had nothing), then the session in one guarded
+    UPDATE; a crash between the two leaves a mark that is right and a response QBWC resends.
+    """
+    now = timezone.now()
+    session = session_for(ticket, now=now, lock=False)
+    if session is None or session.state in (SessionState.EXPIRED, SessionState.CLOSED):
+        return -1
+    if session.state == SessionState.DONE:
+        return 100
+    if session.state == SessionState.FAILED:
+        return -1
+    seq = session.request_seq
+    if seq == session.answered_seq:
+        # A QBWC retry of a response already stored: store nothing twice.
+        touch(session, now)
+        return session.progress
+    sha256 = hashlib.sha256(response.encode("utf-8")).hexdigest()
+    if session.answered_seq and sha256 == session.answered_sha256:
+        # The previous answer again, after we built the next request from it: QBWC retried.
+        touch(session, now)
+        return session.progress
+    step = session.step
+    if hresult.strip() or not response.strip():
+        return fail(
+            session,
+            now,
+            f"QuickBooks could not process our {Step(step).label.lower()} request: "
+            f"{message.strip() or 'no response'} ({hresult.strip() or 'no HRESULT'})",
+            hresult=hresult.strip(),
+        )
+    refusal = answer_refusal(
+        response, step=step, max_chars=settings.QBWC_MAX_RESPONSE_BYTES, max_records=settings.QBWC_MAX_RETURNED
+    )
+    if refusal:
+        return fail(
+            session, now, f"QuickBooks' {Step(step).label.lower()} answer was refused: {refusal}. Nothing was stored."
+        )
+    try:
+        parsed = qbxml.parse_response(response, step, max_bytes=settings.QBWC_MAX_BODY_BYTES)  # type: ignore[arg-type]
+    except qbxml.QbxmlError as exc:
+        return fail(session, now, f"QuickBooks sent a {Step(step).label.lower()} response we cannot read: {exc}")
+    if parsed.request_id and parsed.request_id != str(seq):
+        answered = small_int(parsed.request_id)
+        if answered is not None and answered <= session.answered_seq:
+            # The answer to an earlier request, again (the next request is already built).
+            touch(session, now)
+            return session.progress
+        return fail(session, now, f"QuickBooks answered request {parsed.request_id}, we asked {seq}")
+
+    if _is_empty_answer(parsed):
+        seen = (session.request_seq, session.answered_seq)
+        _advance(session, parsed, now, sha256=sha256)
+        if not save_guarded(session, seen, _RECEIVE_FIELDS):
+            again = session_for(ticket, now=now, lock=False)  # a concurrent duplicate won
+            return again.progress if again is not None else -1
+        if session.state == SessionState.DONE:
+            qbwc_session_ended(outcome="done")
+        return session.progress
+
+    stored = _store_page(
+        ticket=ticket,
+        now=now,
+        seq=seq,
+        answered_seq=session.answered_seq,
+        parsed=parsed,
+        sha256=sha256,
+        response=response,
+    )
+    if isinstance(stored, int):
+        return stored
+    session = stored
+    if session.state == SessionState.DONE:
+        qbwc_session_ended(outcome="done")
+    return session.progress
+
+
+@retry_when_deadlocked()
+def _store_page(
+    *, ticket: str, now: datetime, seq: int, answered_seq: int, parsed: qbxml.QueryResponse, sha256: str, response: str
+) -> QbwcSession | int:
+    """The page's one transaction (run again whole if PostgreSQL aborts it for a deadlock).
+
+    Returns the session as stored, or the progress to answer when another call got there first.
+    """
+    locked = session_for(ticket, now=now, lock=True)
+    if locked is None or (locked.state, locked.request_seq, locked.answered_seq) != (
+        SessionState.OPEN,
+        seq,
+        answered_seq,
+    ):
+        return locked.progress if locked is not None and locked.state == SessionState.OPEN else -1
+    session = locked
+    RawResponse.objects.create(
+        tenant_id=session.tenant_id,
+        session=session,
+        request_seq=seq,
+        step=session.step,
+        status_code=parsed.status_code,
+        status_message=parsed.status_message[:2000],
+        records=len(parsed.records),
+        sha256=sha256,
+        body=response,
+    )
+    _advance(session, parsed, now, sha256=sha256)
+    session.save(update_fields=_RECEIVE_FIELDS)
+    return session
+
+
+def _advance(session: QbwcSession, parsed: qbxml.QueryResponse, now: datetime, *, sha256: str) -> None:
+    """Apply one answer to the session: store its records, move the step/iterator/mark, and
+    build the next request (see build_next)."""
+    ensure_marks(session)
+    session.last_seen_at = now
+    session.answered_seq = session.request_seq
+    session.answered_sha256 = sha256
+    session.pending_request = ""
+    step = session.step
+    qb_text = f"QuickBooks status {parsed.status_code}: {parsed.status_message}"
+    if parsed.is_error or int(parsed.status_code) >= 3000:
+        if session.iterator_id and session.iterator_restarts < MAX_ITERATOR_RESTARTS:
+            # A Continue failed: the iterator expired or QuickBooks forgot it. Start the
+            # step over; storage is idempotent so re-reading costs only time.
+            session.iterator_restarts += 1
+            session.iterator_id = ""
+            session.iterator_remaining = None
+            session.step_records = 0
+            step_error(session, f"iterator lost, step restarted ({qb_text})", severity="warn")
+        else:
+            # The step stops with its mark unmoved; later steps still run.
+            step_error(session, qb_text, severity="error")
+            session.last_error = f"{Step(step).label}: {qb_text}"
+            finish_step(session, advance_mark=False, offset=None)
+    else:
+        if parsed.is_warning:
+            session.warnings += 1
+            step_error(session, qb_text, severity="warn")
+        store_records(session, parsed.records)
+        session.step_records += len(parsed.records)
+        if parsed.iterator_id and parsed.iterator_remaining:
+            session.iterator_id = parsed.iterator_id
+            session.iterator_remaining = parsed.iterator_remaining
+        else:
+            finish_step(session, advance_mark=True, offset=qb_offset(parsed.records))
+    session.progress = progress_of(session)
+    if session.step == Step.DONE:
+        session.state = SessionState.DONE
+        session.finished_at = now
+    else:
+        build_next(session, now)
+
+
+def session_refuse_response(*, ticket: str, reason: str) -> int:
+    """A live session's answer was refused before it was parsed (too large, broken envelope).
+
+    The session ends FAILED with a readable getLastError; nothing is stored, and the
+    tenant's next run starts afresh (not "busy").
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        session = session_for(ticket, now=now)
+        if session is None or session.state != SessionState.OPEN:
+            return -1
+        step = Step(session.step).label.lower()
+        return fail(
+            session,
+            now,
+            f"QuickBooks' {step} answer was refused: {reason}. Nothing was stored; lower "
+            "QBWC_MAX_RETURNED if QuickBooks' pages are this large.",
+        )

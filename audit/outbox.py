@@ -38,30 +38,38 @@ def outbox_enqueue(*, record: SyncRecord, op: str) -> PushJob:
     return outbox_enqueue_many(records=[record], op=op)[0]
 
 
-def outbox_enqueue_many(*, records: list[SyncRecord], op: str) -> list[PushJob]:
+def outbox_enqueue_many(
+    *, records: list[SyncRecord], op: str, created_here: frozenset[int] = frozenset()
+) -> list[PushJob]:
     """Queue `op` for each record, in bulk; one trigger for all of them once the caller commits.
 
     A record with a job for `op` already queued re-arms that job (the newest QuickBooks
     version is read when it runs) instead of adding one; a deletion cancels any queued
     create/update of the same record. Runs in the caller's transaction (no savepoint: a
     failure here rolls the whole page back). Returns the job per record, in order.
+    `created_here`: ids of records the caller inserted in this same transaction, which no
+    job can name yet, so they are not looked up (a first sync's page skips the read).
     """
     if op not in PushOp.values:
         raise ValueError(f"unknown push operation {op!r}")
     if not records:
         return []
     now = timezone.now()
-    ids = [r.pk for r in records]
+    known = [r.pk for r in records if r.pk not in created_here]
     queued_states = [JobState.PENDING, JobState.WAITING]
     with transaction.atomic(savepoint=False):
         superseded = _SUPERSEDED_BY.get(PushOp(op))
         # Every queued job of these records is locked once, in primary-key order, before any is
         # moved: lockers that take job rows in key order cannot wait on each other in a cycle.
-        locked = list(
-            PushJob.objects.select_for_update()
-            .filter(record_id__in=ids, op__in=[op] if superseded is None else [op, superseded])
-            .filter(state__in=queued_states)
-            .order_by("pk")
+        locked = (
+            list(
+                PushJob.objects.select_for_update()
+                .filter(record_id__in=known, op__in=[op] if superseded is None else [op, superseded])
+                .filter(state__in=queued_states)
+                .order_by("pk")
+            )
+            if known
+            else []
         )
         # Bulk job moves (here and below) stay bulk, one statement per page, and are guarded by
         # their filter on the states moved from, each a move JOB_TRANSITIONS allows (single-row

@@ -11,6 +11,7 @@ odd encodings and entity tricks. What must hold:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -75,14 +76,11 @@ texts = st.integers(min_value=0, max_value=19).flatmap(
     lambda n: st.sampled_from(["A" * 200_000, "9" * 20_000]) if n == 0 else _small
 )
 
-# What can travel inside an XML string at all (QBWC cannot send a control character).
-xml_texts = texts.map(
-    lambda v: "".join(
-        c
-        for c in v
-        if c in "\t\n\r" or (ord(c) >= 0x20 and not 0xD800 <= ord(c) <= 0xDFFF and ord(c) not in (0xFFFE, 0xFFFF))
-    )
-)
+# What can travel inside an XML string at all (XML 1.0 "Char"; QBWC cannot send a control
+# character). One regex pass: a per-character Python filter over the 200 000-character draws
+# was nine tenths of the qbXML fuzz tests' time.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+xml_texts = texts.map(lambda v: _NOT_XML_CHAR.sub("", v))
 
 
 def _raw(value: str, escaped: bool) -> str:

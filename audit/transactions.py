@@ -1,8 +1,9 @@
 """Whole transactions run again when PostgreSQL aborts them for a deadlock or a serialisation failure.
 
-PostgreSQL's manual (13.3.4 "Deadlocks", and 13.4 on serialization failures) says an
-application must be ready to retry a transaction it aborted for SQLSTATE 40P01 or 40001:
-the work was rolled back whole, so running it again is safe, and it usually succeeds
+PostgreSQL breaks a deadlock by aborting one of the transactions in it (manual, 13.3.4
+"Deadlocks"), and its manual advises retrying those (SQLSTATE 40P01) as well as
+serialization failures (40001): 13.5 "Serialization Failure Handling" (PostgreSQL 15+).
+The work was rolled back whole, so running it again is safe, and it usually succeeds
 because the other transaction has finished meanwhile. Our units of work (claiming a
 batch, writing a push outcome, storing a QuickBooks page, re-arming waiting jobs) lock
 job and record rows that other units lock too; their lock order is kept consistent where

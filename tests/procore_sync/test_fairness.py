@@ -18,7 +18,7 @@ from audit.models import JobReason, JobState, PushJob, RecordState, SyncRecord
 from audit.services import record_receive, record_replay
 from procore_sync.models import ConnectionRate
 from tenants.models import ConnectionStatus
-from tests.harness_procore import Tenants, qb_bill, qb_vendor, wait_settled
+from tests.harness_procore import Tenants, qb_bill, qb_vendor, wait_quiet, wait_settled
 
 
 def push_globex(t: Tenants, prefix: str, n: int) -> None:
@@ -30,22 +30,6 @@ def push_globex(t: Tenants, prefix: str, n: int) -> None:
             record_receive(
                 tenant=t.globex, obj=qb_bill(f"{prefix}-{i}", plumber, [(f"{10 + i}.25", "")]), session_id=None
             )
-
-
-def settled_or_later(t: Tenants, timeout: float = 45) -> None:
-    """Nothing in flight, and nothing due now (a job rescheduled for later may stay pending)."""
-    from django.utils import timezone
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        busy = (
-            PushJob.objects.filter(state=JobState.IN_FLIGHT).exists()
-            or PushJob.objects.filter(state=JobState.PENDING, not_before__lte=timezone.now()).exists()
-        )
-        if not busy:
-            return
-        time.sleep(0.05)
-    raise AssertionError("outbox not settled")
 
 
 def calls_of(t: Tenants, client_id: str, since: int) -> list[tuple[str, str]]:
@@ -84,7 +68,7 @@ def test_a_broken_tenant_never_slows_the_healthy_one(acme_globex: Tenants, celer
     acme_calls_before = len(calls_of(t, "acme-client", 0))
     break_acme(t, how)
     push_globex(t, "C", 6)
-    settled_or_later(t)
+    wait_quiet()
     beside = calls_of(t, "globex-client", before)
 
     # The healthy tenant: every record synced, one attempt each, the same calls as alone.

@@ -194,10 +194,11 @@ def records_receive(
                 for record, word, amount in messages
             ]
         )
+        created_ids = frozenset(r.pk for r in created)
         for kind, op in ((RecordKind.VENDOR, PushOp.VENDOR_UPSERT), (RecordKind.BILL, PushOp.BILL_UPSERT)):
             queue = [record for record, _, _ in messages if record.kind == kind]
             if queue:
-                outbox_enqueue_many(records=queue, op=op, created_here=frozenset(r.pk for r in created))
+                outbox_enqueue_many(records=queue, op=op, created_here=created_ids)
                 record_state_counted(kind=kind, state=RecordState.RECEIVED, count=len(queue))
     return results
 

@@ -19,19 +19,21 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Field
 from django.utils import timezone
 
+from audit.compiled_sql import column_field, fetch_row
 from audit.logcontext import log_context_bind
 from qbwc.logtext import printable
 from qbwc.models import LoginThrottle, QbwcSession, SessionState
-from qbwc.tickets import LIVE_STATES, _cutoff, _revoked_q, digest, expire_stale
+from qbwc.tickets import _cutoff, digest, expire_stale, revoked_through
 from tenants import credentials
 from tenants.models import Tenant
 
@@ -51,53 +53,76 @@ class Facts:
     last_address: str | None = None
 
 
-def _throttle(username: str, address: str, field: str) -> Subquery:
-    return Subquery(LoginThrottle.objects.filter(username=username, address=address).values(field)[:1])
-
-
 def _facts(username: str, address: str, tenant: Tenant | None, now: datetime) -> Facts:
-    """Everything authenticate decides on, read in one SELECT (after the tenant lock)."""
-    annotations = {
-        "pair_failures": _throttle(username, address, "failures"),
-        "pair_blocked_until": _throttle(username, address, "blocked_until"),
-        "user_failures": _throttle(username, LoginThrottle.ALL_ADDRESSES, "failures"),
-        "user_blocked_until": _throttle(username, LoginThrottle.ALL_ADDRESSES, "blocked_until"),
-    }
-    if tenant is None:
-        row = LoginThrottle.objects.filter(
-            username=username, address__in=[address, LoginThrottle.ALL_ADDRESSES]
-        ).values("address", "failures", "blocked_until")
-        rows: dict[str, dict[str, Any]] = {r["address"]: dict(r) for r in row}
-        pair, user = rows.get(address, {}), rows.get(LoginThrottle.ALL_ADDRESSES, {})
-        return Facts(
-            pair_failures=pair.get("failures") or 0,
-            pair_blocked_until=pair.get("blocked_until"),
-            user_failures=user.get("failures") or 0,
-            user_blocked_until=user.get("blocked_until"),
-        )
-    sessions = QbwcSession.objects.filter(tenant_id=OuterRef("pk"))
-    live_open = sessions.filter(state=SessionState.OPEN)
-    values = (
-        Tenant.objects.filter(pk=tenant.pk)
-        .annotate(
-            **annotations,
-            open_live=Exists(live_open.filter(started_at__gte=_cutoff(now)).exclude(_revoked_q())),
-            open_stale=Exists(
-                sessions.filter(state__in=LIVE_STATES).filter(Q(started_at__lt=_cutoff(now)) | _revoked_q())
-            ),
-            last_finished_at=Subquery(
-                sessions.filter(state__in=[SessionState.DONE, SessionState.CLOSED], finished_at__isnull=False)
-                .order_by("-finished_at")
-                .values("finished_at")[:1]
-            ),
-            last_address=Subquery(sessions.order_by("-started_at").values("client_address")[:1]),
-        )
-        .values(*annotations, "open_live", "open_stale", "last_finished_at", "last_address")
-        .get()
+    """Everything authenticate decides on, read in one SELECT (after the tenant lock).
+
+    An unknown username runs the same statement (tenant id 0 matches no session), so it
+    costs what a known one costs.
+    """
+    tenant_id = tenant.pk if tenant is not None else 0
+    # Sessions started at or before this instant are revoked (see tickets.revoked_through).
+    revoked = (revoked_through(tenant, now) if tenant is not None else None) or datetime(1970, 1, 1, tzinfo=UTC)
+    row = fetch_row(
+        _facts_sql,
+        [
+            username, address, username, address,
+            username, LoginThrottle.ALL_ADDRESSES, username, LoginThrottle.ALL_ADDRESSES,
+            tenant_id, SessionState.OPEN, _cutoff(now), revoked,
+            tenant_id, SessionState.OPEN, SessionState.DONE, _cutoff(now), revoked,
+            tenant_id, SessionState.DONE, SessionState.CLOSED,
+            tenant_id,
+        ],
+    )  # fmt: skip
+    assert row is not None  # a SELECT of scalar subqueries always has its one row
+    pair_failures, pair_blocked, user_failures, user_blocked, open_live, open_stale, finished, last_address = row
+    return Facts(
+        pair_failures=pair_failures or 0,
+        pair_blocked_until=pair_blocked,
+        user_failures=user_failures or 0,
+        user_blocked_until=user_blocked,
+        open_live=bool(open_live),
+        open_stale=bool(open_stale),
+        last_finished_at=finished,
+        last_address=last_address,
     )
-    values["pair_failures"] = values["pair_failures"] or 0
-    values["user_failures"] = values["user_failures"] or 0
-    return Facts(**values)
+
+
+def _facts_sql(qn: Callable[[str], str]) -> tuple[str, list[Field[Any, Any]], list[Field[Any, Any] | None]]:
+    """authenticate's one SELECT (built once per database by audit.compiled_sql): the throttle
+    rows of the pair and of the username, whether the tenant has a live session that may go on
+    (open, within its TTL, started after any revocation) or one to expire, when its last run
+    finished and where its last session came from.
+    """
+    throttle, session = LoginThrottle._meta, QbwcSession._meta
+    lt, qs = qn(throttle.db_table), qn(session.db_table)
+
+    def t(name: str) -> Field[Any, Any]:
+        return column_field(LoginThrottle, name)
+
+    def s(name: str) -> Field[Any, Any]:
+        return column_field(QbwcSession, name)
+
+    username, address, failures, blocked = (qn(n) for n in ("username", "address", "failures", "blocked_until"))
+    tenant, state, started, finished, client = (
+        qn(n) for n in ("tenant_id", "state", "started_at", "finished_at", "client_address")
+    )
+    pair = f"FROM {lt} WHERE {username} = %s AND {address} = %s"
+    sql = (
+        f"SELECT (SELECT {failures} {pair}), (SELECT {blocked} {pair}), "  # noqa: S608 (names from the models)
+        f"(SELECT {failures} {pair}), (SELECT {blocked} {pair}), "
+        f"EXISTS (SELECT 1 FROM {qs} WHERE {tenant} = %s AND {state} = %s AND {started} >= %s AND {started} > %s), "
+        f"EXISTS (SELECT 1 FROM {qs} WHERE {tenant} = %s AND {state} IN (%s, %s) "
+        f"AND ({started} < %s OR {started} <= %s)), "
+        f"(SELECT MAX({finished}) FROM {qs} WHERE {tenant} = %s AND {state} IN (%s, %s)), "
+        f"(SELECT {client} FROM {qs} WHERE {tenant} = %s ORDER BY {started} DESC LIMIT 1)"
+    )
+    pair_fields = [t("username"), t("address")]
+    params = [*pair_fields * 4, s("tenant"), s("state"), s("started_at"), s("started_at"),
+              s("tenant"), s("state"), s("state"), s("started_at"), s("started_at"),
+              s("tenant"), s("state"), s("state"), s("tenant")]  # fmt: skip
+    out = [t("failures"), t("blocked_until"), t("failures"), t("blocked_until"),
+           None, None, s("finished_at"), s("client_address")]  # fmt: skip
+    return sql, params, out
 
 
 def _blocked(facts: Facts, *, address: str, now: datetime) -> bool:

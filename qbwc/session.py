@@ -16,6 +16,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from audit.compiled_sql import update_where
 from audit.metrics import qbwc_login_observed, qbwc_session_ended
 from qbwc import qb_errors
 from qbwc.login import session_authenticate
@@ -157,9 +158,14 @@ def session_close(*, ticket: str) -> str:
         # An OPEN session closed early keeps its marks where they were. Guarded on the
         # state read, so a concurrent call that failed or expired it is not overwritten.
         session.finished_at = session.finished_at or now
-        closed = QbwcSession.objects.filter(pk=session.pk, state=session.state).update(
-            state=SessionState.CLOSED, finished_at=session.finished_at, last_seen_at=now, pending_request=""
-        )
+        closed = update_where(
+            QbwcSession,
+            values={
+                "state": SessionState.CLOSED, "finished_at": session.finished_at, "last_seen_at": now,
+                "pending_request": "",
+            },
+            where={"id": session.pk, "state": session.state},
+        )  # fmt: skip
         if closed:
             qbwc_session_ended(outcome="closed_early" if session.state == SessionState.OPEN else "")
         session.state = SessionState.CLOSED

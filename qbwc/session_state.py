@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from audit.compiled_sql import update_where
 from audit.metrics import qbwc_session_ended
 from qbwc import qbxml
 from qbwc.logtext import printable
@@ -57,7 +58,7 @@ _TOUCH_AFTER = timedelta(seconds=30)
 def touch(session: QbwcSession, now: datetime) -> None:
     if now - session.last_seen_at >= _TOUCH_AFTER:
         session.last_seen_at = now
-        QbwcSession.objects.filter(pk=session.pk).update(last_seen_at=now)
+        update_where(QbwcSession, values={"last_seen_at": now}, where={"id": session.pk})
 
 
 def save_guarded(session: QbwcSession, seen: tuple[int, int], fields: list[str]) -> bool:
@@ -65,11 +66,9 @@ def save_guarded(session: QbwcSession, seen: tuple[int, int], fields: list[str])
     concurrent duplicate call then loses instead of overwriting. One UPDATE."""
     request_seq, answered_seq = seen
     values = {name: getattr(session, name) for name in dict.fromkeys(fields)}
-    return bool(
-        QbwcSession.objects.filter(
-            pk=session.pk, state=SessionState.OPEN, request_seq=request_seq, answered_seq=answered_seq
-        ).update(**values)
-    )
+    # SQL built once per field list (audit/compiled_sql.py): two to five of these per session.
+    where = {"id": session.pk, "state": SessionState.OPEN, "request_seq": request_seq, "answered_seq": answered_seq}
+    return bool(update_where(QbwcSession, values=values, where=where))
 
 
 _FAIL_FIELDS = ["state", "last_error", "hresult", "progress", "finished_at", "pending_request", "last_seen_at"]

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from audit.compiled_sql import get_with_related
 from audit.logcontext import log_context_bind
 from audit.metrics import qbwc_session_ended
 from qbwc.logtext import printable
@@ -41,6 +42,18 @@ def digest(ticket: str) -> str:
 
 def _cutoff(now: datetime) -> datetime:
     return now - timedelta(seconds=settings.QBWC_SESSION_TTL_SECONDS)
+
+
+def revoked_through(tenant: Tenant, now: datetime) -> datetime | None:
+    """The instant at or before which a session's start means it is revoked (None: none is).
+
+    The same rule as revocation_reason, as one bound for a query: a deactivated or paused
+    tenant revokes every session (a day ahead covers any clock skew between workers); a
+    password change revokes the sessions started up to it.
+    """
+    if not tenant.active or tenant.sync_paused:
+        return now + timedelta(days=1)
+    return tenant.qbwc_password_changed_at
 
 
 def revocation_reason(session: QbwcSession, tenant: Tenant) -> str:
@@ -136,10 +149,9 @@ def session_for(ticket: str, *, now: datetime, lock: bool = True) -> QbwcSession
     """
     if not ticket or len(ticket) > 200:
         return None
-    sessions = QbwcSession.objects.select_related("tenant")
-    if lock:
-        sessions = sessions.select_for_update(of=("self",))
-    session = sessions.filter(ticket_digest=digest(ticket)).first()
+    # Every SOAP call makes this lookup: its SQL is built once (audit/compiled_sql.py), the
+    # same SELECT … JOIN tenant as select_related("tenant"), FOR UPDATE OF the session row.
+    session = get_with_related(QbwcSession, "tenant", where={"ticket_digest": digest(ticket)}, lock=lock)
     if session is None:
         return None
     log_context_bind(tenant_id=session.tenant_id, session_id=session.pk)

@@ -1,0 +1,260 @@
+"""Hot-path statements whose SQL is built once per shape, not compiled by the ORM on every call.
+
+Django turns a queryset into SQL each time it runs it. For the statements every QBWC SOAP
+call makes (find the session by its ticket, write the session back) that compile, and the
+generic row-to-object path around it, cost more CPU than the database does: measured on
+this machine (issue 11), the ticket lookup took 1.9 ms of Python per call, of which 0.6 ms
+was compiling and under 0.1 ms waiting for PostgreSQL; a session makes nine of them.
+
+Here the SQL text of a shape (a model, the columns it reads or writes, its WHERE columns) is
+built once per database connection vendor from the model's own metadata. Values go through
+the same field preparation Django applies (`get_db_prep_save` for SET, `get_db_prep_value`
+for WHERE) and every column read through the same converters (`from_db_value`, the
+backend's own), so the objects are the ones the ORM would build (`Model.from_db`). The
+statements run on Django's cursor: execute wrappers, transactions and autocommit behave as
+for any ORM statement.
+
+Only equality WHERE clauses on non-null values, plain columns and one forward foreign key
+are supported; anything else raises at build time rather than guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, ForeignKey, Model
+
+M = TypeVar("M", bound=Model)
+Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
+
+
+def column_field(model: type[Model], name: str) -> Field[Any, Any]:
+    """The concrete field `name` of `model` (what a RowSql builder names its parameters and columns by)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.concrete or field.many_to_many:
+        raise ValueError(f"{model.__name__}.{name} is not a concrete column")
+    return field
+
+
+def _column(field: Field[Any, Any]) -> str:
+    assert field.column is not None  # concrete fields always have one
+    return field.column
+
+
+def _where(
+    model: type[Model], names: tuple[str, ...], alias: str, qn: Callable[[str], str]
+) -> tuple[str, list[Field[Any, Any]]]:
+    fields = [column_field(model, name) for name in names]
+    if not fields:
+        raise ValueError("a WHERE clause is required")
+    prefix = f"{qn(alias)}." if alias else ""
+    return " AND ".join(f"{prefix}{qn(_column(f))} = %s" for f in fields), fields
+
+
+def _where_params(
+    fields: list[Field[Any, Any]], where: Mapping[str, Any], connection: BaseDatabaseWrapper
+) -> list[Any]:
+    params = []
+    for field in fields:
+        value = where[field.name]
+        if value is None:  # `= NULL` is never true: say so instead of matching nothing
+            raise ValueError(f"WHERE {field.name} = None: use the ORM for IS NULL")
+        params.append(field.get_db_prep_value(value, connection, prepared=False))
+    return params
+
+
+# Built shapes by (builder, its arguments, database vendor and alias): the SQL and converters
+# depend on the backend only, so each thread's connection object of one alias shares them.
+_shapes: dict[tuple[Any, ...], Any] = {}
+
+
+def _shape(build: Callable[..., Any], *args: Any, connection: BaseDatabaseWrapper) -> Any:
+    key = (build, *args, connection.vendor, connection.alias)
+    shape = _shapes.get(key)
+    if shape is None:
+        shape = _shapes[key] = build(*args, connection)
+    return shape
+
+
+@dataclass(frozen=True)
+class _Update:
+    sql: str
+    set_fields: list[Field[Any, Any]]
+    where_fields: list[Field[Any, Any]]
+
+
+def _update(
+    model: type[Model], set_names: tuple[str, ...], where_names: tuple[str, ...], connection: BaseDatabaseWrapper
+) -> _Update:
+    qn = connection.ops.quote_name
+    set_fields = [column_field(model, name) for name in set_names]
+    for field in set_fields:
+        if field.primary_key:
+            raise ValueError(f"{model.__name__}.{field.name} is the primary key")
+        if hasattr(field, "get_placeholder"):  # a custom SQL placeholder (e.g. geometry): ORM only
+            raise ValueError(f"{model.__name__}.{field.name} needs its own placeholder")
+    where_sql, where_fields = _where(model, where_names, "", qn)
+    assignments = ", ".join(f"{qn(_column(f))} = %s" for f in set_fields)
+    # Table and column names come from the model; every value is a bound parameter.
+    sql = f"UPDATE {qn(model._meta.db_table)} SET {assignments} WHERE {where_sql}"  # noqa: S608
+    return _Update(sql, set_fields, where_fields)
+
+
+def update_where(
+    model: type[Model], *, values: Mapping[str, Any], where: Mapping[str, Any], using: str = DEFAULT_DB_ALIAS
+) -> int:
+    """`model.objects.filter(**where).update(**values)` with SQL built once per shape. Returns the row count.
+
+    `where` holds equality tests only (a guarded write: the primary key and the values read).
+    """
+    if not values:
+        return 0
+    connection = connections[using]
+    shape = _shape(_update, model, tuple(values), tuple(where), connection=connection)
+    params = [f.get_db_prep_save(values[f.name], connection) for f in shape.set_fields]
+    params += _where_params(shape.where_fields, where, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(shape.sql, params)
+        return int(cursor.rowcount)
+
+
+@dataclass(frozen=True)
+class _Select:
+    sql: str
+    where_fields: list[Field[Any, Any]]
+    own_names: list[str]
+    related_names: list[str]
+    related_model: type[Model]
+    related_field: ForeignKey[Any, Any]
+    readers: list[tuple[Any, list[Converter]]]
+
+
+def _readers(model: type[Model], alias: str, connection: BaseDatabaseWrapper) -> list[tuple[Any, list[Converter]]]:
+    """Per concrete field: its column expression and the converters Django's compiler would apply."""
+    out = []
+    for field in model._meta.concrete_fields:
+        col = field.get_col(alias)
+        converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        out.append((col, converters))
+    return out
+
+
+def _select_with(
+    model: type[Model], related: str, where_names: tuple[str, ...], lock: bool, connection: BaseDatabaseWrapper
+) -> _Select:
+    qn = connection.ops.quote_name
+    fk = model._meta.get_field(related)
+    if not isinstance(fk, ForeignKey) or fk.null:
+        raise ValueError(f"{model.__name__}.{related} is not a non-null foreign key")
+    related_model = fk.related_model
+    assert isinstance(related_model, type) and issubclass(related_model, Model)
+    first = column_field(model, where_names[0]) if where_names else None
+    if first is None or not (first.unique or first.primary_key):
+        # One row or none: the lookup must be on a unique column (no ORDER BY / LIMIT guessing).
+        raise ValueError("the first WHERE column must be unique")
+    own_alias, rel_alias = "m", "r"
+    own_fields = model._meta.concrete_fields
+    rel_fields = related_model._meta.concrete_fields
+    columns = [f"{qn(own_alias)}.{qn(_column(f))}" for f in own_fields]
+    columns += [f"{qn(rel_alias)}.{qn(_column(f))}" for f in rel_fields]
+    where_sql, where_fields = _where(model, where_names, own_alias, qn)
+    target = fk.target_field
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {qn(model._meta.db_table)} {qn(own_alias)} "  # noqa: S608
+        f"INNER JOIN {qn(related_model._meta.db_table)} {qn(rel_alias)} "
+        f"ON {qn(rel_alias)}.{qn(_column(target))} = {qn(own_alias)}.{qn(_column(fk))} WHERE {where_sql}"
+    )
+    if lock and connection.features.has_select_for_update:
+        # Only the model's own row is locked, as select_for_update(of=("self",)) does.
+        sql += f" FOR UPDATE OF {qn(own_alias)}" if connection.features.has_select_for_update_of else " FOR UPDATE"
+    own_readers = _readers(model, own_alias, connection)
+    rel_readers = _readers(related_model, rel_alias, connection)
+    return _Select(
+        sql=sql,
+        where_fields=where_fields,
+        own_names=[f.attname for f in own_fields],
+        related_names=[f.attname for f in rel_fields],
+        related_model=related_model,
+        related_field=fk,
+        readers=own_readers + rel_readers,
+    )
+
+
+def get_with_related(
+    model: type[M], related: str, *, where: Mapping[str, Any], lock: bool = False, using: str = DEFAULT_DB_ALIAS
+) -> M | None:
+    """The one row matching `where` (its first column unique) with its `related` foreign key's
+    row, as `model.objects.select_related(related).filter(**where).first()` would give it, or
+    None. `lock` takes the model's own row lock (inside a transaction), like
+    `select_for_update(of=("self",))`."""
+    connection = connections[using]
+    shape = _shape(_select_with, model, related, tuple(where), lock, connection=connection)
+    with connection.cursor() as cursor:
+        cursor.execute(shape.sql, _where_params(shape.where_fields, where, connection))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = _convert(list(row), shape.readers, connection)
+    n = len(shape.own_names)
+    obj = model.from_db(using, shape.own_names, values[:n])
+    related_obj = shape.related_model.from_db(using, shape.related_names, values[n:])
+    shape.related_field.set_cached_value(obj, related_obj)
+    return obj
+
+
+@dataclass(frozen=True)
+class _Row:
+    sql: str
+    params: list[Field[Any, Any]]
+    readers: list[tuple[Any, list[Converter]]]
+
+
+# build(quote_name) -> (sql, a field per %s, per output column its field or None: no conversion)
+RowSql: TypeAlias = "Callable[[Callable[[str], str]], tuple[str, list[Field[Any, Any]], list[Field[Any, Any] | None]]]"
+
+
+def _row(build: RowSql, connection: BaseDatabaseWrapper) -> _Row:
+    sql, param_fields, out_fields = build(connection.ops.quote_name)
+    if sql.count("%s") != len(param_fields):
+        raise ValueError("one field per %s placeholder")
+    readers: list[tuple[Any, list[Converter]]] = []
+    for field in out_fields:
+        if field is None:
+            readers.append((None, []))
+            continue
+        col = field.get_col("x")
+        readers.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+    return _Row(sql, param_fields, readers)
+
+
+def fetch_row(build: RowSql, params: list[Any], *, using: str = DEFAULT_DB_ALIAS) -> list[Any] | None:
+    """One row of a hand-written SELECT, or None.
+
+    `build(quote_name)` returns (sql, a field per `%s`, a field per output column) and runs
+    once per database: each parameter is prepared as its field would prepare a lookup value
+    and each column converted as the ORM converts that field (on SQLite a datetime comes
+    back as text, a boolean as 0/1).
+    """
+    connection = connections[using]
+    shape: _Row = _shape(_row, build, connection=connection)
+    prepared = [f.get_db_prep_value(v, connection, prepared=False) for f, v in zip(shape.params, params, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(shape.sql, prepared)
+        row = cursor.fetchone()
+    return None if row is None else _convert(list(row), shape.readers, connection)
+
+
+def _convert(
+    values: list[Any], readers: list[tuple[Any, list[Converter]]], connection: BaseDatabaseWrapper
+) -> list[Any]:
+    for i, (col, converters) in enumerate(readers):
+        if converters:
+            value = values[i]
+            for convert in converters:
+                value = convert(value, col, connection)
+            values[i] = value
+    return values

@@ -1,0 +1,139 @@
+"""audit.compiled_sql gives what the ORM gives (same objects, same rows changed, same conversions),
+on whichever database the tests run on, and refuses shapes it does not support."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import Field
+from django.forms.models import model_to_dict
+
+from audit import compiled_sql
+from audit.compiled_sql import column_field, fetch_row, get_with_related, update_where
+from qbwc.models import QbwcSession, SessionState
+from tenants.models import Tenant
+from tests.factories import make_tenant
+from tests.statements import count_statements
+
+STARTED = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def _session(tenant: Tenant, digest: str, **extra: Any) -> QbwcSession:
+    values: dict[str, Any] = {
+        "tenant": tenant, "ticket_digest": digest, "ticket_hint": digest[:6], "started_at": STARTED,
+        "last_seen_at": STARTED, "marks": {"bills": ["2026-11-30T12:00:00+00:00", -300], "_offset": -300},
+        "step_errors": [{"step": "bills", "text": "ü ' \\", "severity": "warn"}],
+    }  # fmt: skip
+    return QbwcSession.objects.create(**values | extra)
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_get_with_related_builds_the_objects_select_related_builds() -> None:
+    acme, globex = make_tenant(slug="acme"), make_tenant(slug="globex")
+    _session(acme, "a" * 64, pending_request="<QBXML/>", iterator_remaining=3)
+    _session(globex, "b" * 64)
+
+    ours = get_with_related(QbwcSession, "tenant", where={"ticket_digest": "a" * 64})
+    orm = QbwcSession.objects.select_related("tenant").get(ticket_digest="a" * 64)
+
+    assert ours is not None
+    assert _as_dict(ours) == _as_dict(orm)
+    assert _as_dict(ours.tenant) == _as_dict(orm.tenant)  # the related row came with it: no query
+    assert ours.started_at == STARTED and ours.started_at.tzinfo is not None
+    assert ours.marks["_offset"] == -300 and ours.step_errors[0]["text"] == "ü ' \\"
+    assert ours._state.adding is False and ours._state.db == "default"
+    with count_statements() as count:
+        assert ours.tenant.slug == "acme"
+    assert count.sql == 0
+    # The other tenant's session is not what the first ticket finds.
+    other = get_with_related(QbwcSession, "tenant", where={"ticket_digest": "b" * 64})
+    assert other is not None and other.tenant.slug == "globex"
+    assert get_with_related(QbwcSession, "tenant", where={"ticket_digest": "c" * 64}) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_get_with_related_locks_the_row_in_a_transaction() -> None:
+    _session(make_tenant(slug="acme"), "a" * 64)
+    with transaction.atomic(), count_statements() as count:
+        locked = get_with_related(QbwcSession, "tenant", where={"ticket_digest": "a" * 64}, lock=True)
+        assert locked is not None
+        locked.save(update_fields=["last_seen_at"])  # the lock is usable for a write
+    assert count.sql == 2
+    if connection.features.has_select_for_update_of:
+        sql = next(v.sql for k, v in compiled_sql._shapes.items() if k[0] is compiled_sql._select_with and k[4])
+        assert sql.endswith('FOR UPDATE OF "m"')
+
+
+@pytest.mark.django_db
+def test_update_where_changes_what_the_guarded_update_changes() -> None:
+    acme = make_tenant(slug="acme")
+    one, two = _session(acme, "a" * 64), _session(acme, "b" * 64)
+    later = STARTED + timedelta(minutes=5)
+    values = {"last_seen_at": later, "marks": {"vendors": ["x", None]}, "pending_request": "it's", "progress": 40}
+
+    assert update_where(QbwcSession, values=values, where={"id": one.pk, "state": SessionState.OPEN}) == 1
+    # A guard that no longer holds changes nothing: a concurrent duplicate call loses.
+    assert update_where(QbwcSession, values={"progress": 99}, where={"id": two.pk, "state": SessionState.DONE}) == 0
+
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert (one.last_seen_at, one.marks, one.pending_request, one.progress) == (
+        later,
+        {"vendors": ["x", None]},
+        "it's",
+        40,
+    )
+    assert model_to_dict(two)["progress"] == 0
+    with count_statements() as count:
+        update_where(QbwcSession, values={"progress": 41}, where={"id": one.pk})
+    assert (count.sql, count.savepoints) == (1, 0)
+
+
+@pytest.mark.django_db
+def test_unsupported_shapes_are_refused_not_guessed() -> None:
+    with pytest.raises(ValueError, match="unique"):
+        get_with_related(QbwcSession, "tenant", where={"state": "open"})
+    with pytest.raises(ValueError, match="None"):
+        update_where(QbwcSession, values={"progress": 1}, where={"finished_at": None})
+    with pytest.raises(ValueError, match="primary key"):
+        update_where(QbwcSession, values={"id": 5}, where={"ticket_digest": "x"})
+    with pytest.raises(ValueError, match="not a concrete column"):
+        column_field(QbwcSession, "responses")  # a reverse relation has no column
+
+
+def _row_sql(qn: Any) -> tuple[str, list[Field[Any, Any]], list[Field[Any, Any] | None]]:
+    table, started, tenant = qn(QbwcSession._meta.db_table), qn("started_at"), qn("tenant_id")
+    sql = (
+        f"SELECT (SELECT MAX({started}) FROM {table} WHERE {tenant} = %s), "
+        f"EXISTS (SELECT 1 FROM {table} WHERE {tenant} = %s AND {started} >= %s)"
+    )
+    s = column_field
+    return (
+        sql,
+        [s(QbwcSession, "tenant"), s(QbwcSession, "tenant"), s(QbwcSession, "started_at")],
+        [
+            s(QbwcSession, "started_at"),
+            None,
+        ],
+    )
+
+
+@pytest.mark.django_db
+def test_fetch_row_prepares_parameters_and_converts_columns_as_the_orm_does() -> None:
+    acme = make_tenant(slug="acme")
+    _session(acme, "a" * 64)
+    latest, exists = fetch_row(_row_sql, [acme.pk, acme.pk, STARTED]) or []
+    # On SQLite MAX() of a datetime column is text; it comes back an aware datetime all the same.
+    assert latest == STARTED and latest.tzinfo is not None
+    assert bool(exists) is True
+    latest, exists = fetch_row(_row_sql, [acme.pk + 1000, acme.pk, STARTED + timedelta(microseconds=1)]) or []
+    assert latest is None and bool(exists) is False
+    with pytest.raises(ValueError):
+        fetch_row(_row_sql, [acme.pk])  # a parameter per %s, no fewer

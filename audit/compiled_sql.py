@@ -128,8 +128,8 @@ class _Select:
     where_fields: list[Field[Any, Any]]
     own_names: list[str]
     related_names: list[str]
-    related_model: type[Model]
-    related_field: ForeignKey[Any, Any]
+    related_model: type[Model] | None
+    related_field: ForeignKey[Any, Any] | None
     readers: list[tuple[Any, list[Converter]]]
 
 
@@ -144,35 +144,39 @@ def _readers(model: type[Model], alias: str, connection: BaseDatabaseWrapper) ->
 
 
 def _select_with(
-    model: type[Model], related: str, where_names: tuple[str, ...], lock: bool, connection: BaseDatabaseWrapper
+    model: type[Model], related: str | None, where_names: tuple[str, ...], lock: bool, connection: BaseDatabaseWrapper
 ) -> _Select:
     qn = connection.ops.quote_name
-    fk = model._meta.get_field(related)
-    if not isinstance(fk, ForeignKey) or fk.null:
-        raise ValueError(f"{model.__name__}.{related} is not a non-null foreign key")
-    related_model = fk.related_model
-    assert isinstance(related_model, type) and issubclass(related_model, Model)
     first = column_field(model, where_names[0]) if where_names else None
     if first is None or not (first.unique or first.primary_key):
         # One row or none: the lookup must be on a unique column (no ORDER BY / LIMIT guessing).
         raise ValueError("the first WHERE column must be unique")
     own_alias, rel_alias = "m", "r"
     own_fields = model._meta.concrete_fields
-    rel_fields = related_model._meta.concrete_fields
     columns = [f"{qn(own_alias)}.{qn(_column(f))}" for f in own_fields]
-    columns += [f"{qn(rel_alias)}.{qn(_column(f))}" for f in rel_fields]
+    readers = _readers(model, own_alias, connection)
+    source = f"{qn(model._meta.db_table)} {qn(own_alias)}"
+    fk: ForeignKey[Any, Any] | None = None
+    related_model, rel_fields = None, []
+    if related is not None:
+        field = model._meta.get_field(related)
+        if not isinstance(field, ForeignKey) or field.null:
+            raise ValueError(f"{model.__name__}.{related} is not a non-null foreign key")
+        fk = field
+        related_model = fk.related_model
+        assert isinstance(related_model, type) and issubclass(related_model, Model)
+        rel_fields = list(related_model._meta.concrete_fields)
+        columns += [f"{qn(rel_alias)}.{qn(_column(f))}" for f in rel_fields]
+        readers += _readers(related_model, rel_alias, connection)
+        source += (
+            f" INNER JOIN {qn(related_model._meta.db_table)} {qn(rel_alias)} "
+            f"ON {qn(rel_alias)}.{qn(_column(fk.target_field))} = {qn(own_alias)}.{qn(_column(fk))}"
+        )
     where_sql, where_fields = _where(model, where_names, own_alias, qn)
-    target = fk.target_field
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {qn(model._meta.db_table)} {qn(own_alias)} "  # noqa: S608
-        f"INNER JOIN {qn(related_model._meta.db_table)} {qn(rel_alias)} "
-        f"ON {qn(rel_alias)}.{qn(_column(target))} = {qn(own_alias)}.{qn(_column(fk))} WHERE {where_sql}"
-    )
+    sql = f"SELECT {', '.join(columns)} FROM {source} WHERE {where_sql}"  # noqa: S608
     if lock and connection.features.has_select_for_update:
         # Only the model's own row is locked, as select_for_update(of=("self",)) does.
         sql += f" FOR UPDATE OF {qn(own_alias)}" if connection.features.has_select_for_update_of else " FOR UPDATE"
-    own_readers = _readers(model, own_alias, connection)
-    rel_readers = _readers(related_model, rel_alias, connection)
     return _Select(
         sql=sql,
         where_fields=where_fields,
@@ -180,19 +184,23 @@ def _select_with(
         related_names=[f.attname for f in rel_fields],
         related_model=related_model,
         related_field=fk,
-        readers=own_readers + rel_readers,
+        readers=readers,
     )
 
 
-def get_with_related(
-    model: type[M], related: str, *, where: Mapping[str, Any], lock: bool = False, using: str = DEFAULT_DB_ALIAS
-) -> M | None:
-    """The one row matching `where` (its first column unique) with its `related` foreign key's
-    row, as `model.objects.select_related(related).filter(**where).first()` would give it, or
-    None. `lock` takes the model's own row lock (inside a transaction), like
-    `select_for_update(of=("self",))`."""
+def get_one(
+    model: type[M], *, where: Mapping[str, Any], related: str | None = None, lock: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
+) -> M | None:  # fmt: skip
+    """The one row matching `where` (its first column unique), as
+    `model.objects.select_related(related).filter(**where).first()` would give it, or None.
+
+    `related` names a non-null foreign key whose row comes in the same SELECT (a join);
+    `lock` takes the model's own row lock (inside a transaction), like
+    `select_for_update(of=("self",))`.
+    """
     connection = connections[using]
-    shape = _shape(_select_with, model, related, tuple(where), lock, connection=connection)
+    shape: _Select = _shape(_select_with, model, related, tuple(where), lock, connection=connection)
     with connection.cursor() as cursor:
         cursor.execute(shape.sql, _where_params(shape.where_fields, where, connection))
         row = cursor.fetchone()
@@ -201,8 +209,9 @@ def get_with_related(
     values = _convert(list(row), shape.readers, connection)
     n = len(shape.own_names)
     obj = model.from_db(using, shape.own_names, values[:n])
-    related_obj = shape.related_model.from_db(using, shape.related_names, values[n:])
-    shape.related_field.set_cached_value(obj, related_obj)
+    if shape.related_field is not None and shape.related_model is not None:
+        related_obj = shape.related_model.from_db(using, shape.related_names, values[n:])
+        shape.related_field.set_cached_value(obj, related_obj)
     return obj
 
 

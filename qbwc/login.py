@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from audit.compiled_sql import column_field, fetch_row
+from audit.compiled_sql import column_field, fetch_row, get_one
 from audit.logcontext import log_context_bind
 from qbwc.logtext import printable
 from qbwc.models import LoginThrottle, QbwcSession, SessionState
@@ -174,7 +174,7 @@ def session_authenticate(*, username: str, password: str, client_address: str = 
         return NVU
     with transaction.atomic():
         # Statement 1: the tenant, locked, so this username's logins are checked one at a time.
-        tenant = Tenant.objects.select_for_update().filter(qbwc_username=username).first()
+        tenant = get_one(Tenant, where={"qbwc_username": username}, lock=True)
         facts = _facts(username, address, tenant, now)  # statement 2
         if _blocked(facts, address=address, now=now):
             log.warning("qbwc authenticate throttled for %s from %s", printable(username, limit=60), address or "?")

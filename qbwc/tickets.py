@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from audit.compiled_sql import get_with_related
+from audit.compiled_sql import get_one
 from audit.logcontext import log_context_bind
 from audit.metrics import qbwc_session_ended
 from qbwc.logtext import printable
@@ -151,7 +151,7 @@ def session_for(ticket: str, *, now: datetime, lock: bool = True) -> QbwcSession
         return None
     # Every SOAP call makes this lookup: its SQL is built once (audit/compiled_sql.py), the
     # same SELECT … JOIN tenant as select_related("tenant"), FOR UPDATE OF the session row.
-    session = get_with_related(QbwcSession, "tenant", where={"ticket_digest": digest(ticket)}, lock=lock)
+    session = get_one(QbwcSession, related="tenant", where={"ticket_digest": digest(ticket)}, lock=lock)
     if session is None:
         return None
     log_context_bind(tenant_id=session.tenant_id, session_id=session.pk)

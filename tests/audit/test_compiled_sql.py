@@ -12,7 +12,7 @@ from django.db.models import Field
 from django.forms.models import model_to_dict
 
 from audit import compiled_sql
-from audit.compiled_sql import column_field, fetch_row, get_with_related, update_where
+from audit.compiled_sql import column_field, fetch_row, get_one, update_where
 from qbwc.models import QbwcSession, SessionState
 from tenants.models import Tenant
 from tests.factories import make_tenant
@@ -35,12 +35,12 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 
 
 @pytest.mark.django_db
-def test_get_with_related_builds_the_objects_select_related_builds() -> None:
+def test_get_one_builds_the_objects_select_related_builds() -> None:
     acme, globex = make_tenant(slug="acme"), make_tenant(slug="globex")
     _session(acme, "a" * 64, pending_request="<QBXML/>", iterator_remaining=3)
     _session(globex, "b" * 64)
 
-    ours = get_with_related(QbwcSession, "tenant", where={"ticket_digest": "a" * 64})
+    ours = get_one(QbwcSession, related="tenant", where={"ticket_digest": "a" * 64})
     orm = QbwcSession.objects.select_related("tenant").get(ticket_digest="a" * 64)
 
     assert ours is not None
@@ -53,16 +53,16 @@ def test_get_with_related_builds_the_objects_select_related_builds() -> None:
         assert ours.tenant.slug == "acme"
     assert count.sql == 0
     # The other tenant's session is not what the first ticket finds.
-    other = get_with_related(QbwcSession, "tenant", where={"ticket_digest": "b" * 64})
+    other = get_one(QbwcSession, related="tenant", where={"ticket_digest": "b" * 64})
     assert other is not None and other.tenant.slug == "globex"
-    assert get_with_related(QbwcSession, "tenant", where={"ticket_digest": "c" * 64}) is None
+    assert get_one(QbwcSession, related="tenant", where={"ticket_digest": "c" * 64}) is None
 
 
 @pytest.mark.django_db(transaction=True)
-def test_get_with_related_locks_the_row_in_a_transaction() -> None:
+def test_get_one_locks_the_row_in_a_transaction() -> None:
     _session(make_tenant(slug="acme"), "a" * 64)
     with transaction.atomic(), count_statements() as count:
-        locked = get_with_related(QbwcSession, "tenant", where={"ticket_digest": "a" * 64}, lock=True)
+        locked = get_one(QbwcSession, related="tenant", where={"ticket_digest": "a" * 64}, lock=True)
         assert locked is not None
         locked.save(update_fields=["last_seen_at"])  # the lock is usable for a write
     assert count.sql == 2
@@ -99,7 +99,7 @@ def test_update_where_changes_what_the_guarded_update_changes() -> None:
 @pytest.mark.django_db
 def test_unsupported_shapes_are_refused_not_guessed() -> None:
     with pytest.raises(ValueError, match="unique"):
-        get_with_related(QbwcSession, "tenant", where={"state": "open"})
+        get_one(QbwcSession, related="tenant", where={"state": "open"})
     with pytest.raises(ValueError, match="None"):
         update_where(QbwcSession, values={"progress": 1}, where={"finished_at": None})
     with pytest.raises(ValueError, match="primary key"):
@@ -137,3 +137,14 @@ def test_fetch_row_prepares_parameters_and_converts_columns_as_the_orm_does() ->
     assert latest is None and bool(exists) is False
     with pytest.raises(ValueError):
         fetch_row(_row_sql, [acme.pk])  # a parameter per %s, no fewer
+
+
+@pytest.mark.django_db
+def test_get_one_without_a_join_reads_every_column_as_the_orm_does() -> None:
+    make_tenant(slug="acme", sync_paused=True)
+    make_tenant(slug="globex")
+    ours = get_one(Tenant, where={"qbwc_username": "acme-qbwc"})
+    orm = Tenant.objects.get(qbwc_username="acme-qbwc")
+    assert ours is not None and _as_dict(ours) == _as_dict(orm)
+    assert ours.sync_paused is True and ours.check_qbwc_password is not None
+    assert get_one(Tenant, where={"qbwc_username": "nobody"}) is None

@@ -226,7 +226,13 @@ def test_the_raw_response_is_stored_exactly_as_sent(qbwc: QbwcHarness) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    ["plain", "tab\there", "new\nline\r\nand\\back\\\\slash \\N \\. end", "Zoë “quotes” \u2013 € \U0001f6a7", "x" * 200_000],
+    [
+        "plain",
+        "tab\there",
+        "new\nline\r\nand\\back\\\\slash \\N \\. end",
+        "Zoë “quotes” \u2013 € \U0001f6a7",
+        "x" * 200_000,
+    ],
 )
 def test_streamed_copy_keeps_every_character(cast: Cast, body: str) -> None:
     from audit.copy_insert import copy_insert_streaming

@@ -39,7 +39,11 @@ def outbox_enqueue(*, record: SyncRecord, op: str) -> PushJob:
 
 
 def outbox_enqueue_many(
-    *, records: list[SyncRecord], op: str, created_here: frozenset[int] = frozenset()
+    *,
+    records: list[SyncRecord],
+    op: str,
+    created_here: frozenset[int] = frozenset(),
+    triggers: list[int] | None = None,
 ) -> list[PushJob]:
     """Queue `op` for each record, in bulk; one trigger for all of them once the caller commits.
 
@@ -49,6 +53,8 @@ def outbox_enqueue_many(
     failure here rolls the whole page back). Returns the job per record, in order.
     `created_here`: ids of records the caller inserted in this same transaction, which no
     job can name yet, so they are not looked up (a first sync's page skips the read).
+    `triggers`: the caller's list of job ids to trigger; the jobs are added to it instead of
+    being triggered here, so a page stored in several batches still sends one message.
     """
     if op not in PushOp.values:
         raise ValueError(f"unknown push operation {op!r}")
@@ -98,7 +104,10 @@ def outbox_enqueue_many(
         made = {job.record_id: job for job in fresh}
         jobs = [queued.get(r.pk) or made[r.pk] for r in records]
         job_ids = [job.pk for job in jobs]
-        transaction.on_commit(lambda: outbox_trigger_many(job_ids=job_ids))
+        if triggers is not None:
+            triggers.extend(job_ids)
+        else:
+            transaction.on_commit(lambda: outbox_trigger_many(job_ids=job_ids))
     return jobs
 
 

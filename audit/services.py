@@ -121,7 +121,11 @@ def _identity(obj: QbVendor | QbBill) -> tuple[str, str]:
 
 
 def records_receive(
-    *, tenant: Tenant, objs: Iterable[QbVendor | QbBill], session_id: int | None
+    *,
+    tenant: Tenant,
+    objs: Iterable[QbVendor | QbBill],
+    session_id: int | None,
+    triggers: list[int] | None = None,
 ) -> list[tuple[SyncRecord, bool]]:
     """Store a page of vendors and bills QuickBooks sent; queue a push for each new or changed one.
 
@@ -131,7 +135,7 @@ def records_receive(
     and one update for the records, one insert for their audit events (one per new or
     changed record, same transaction), the outbox rows in bulk and one trigger on commit.
     Within a page the last version of an id wins (QuickBooks sends each object once).
-    Returns (record, changed) per distinct id, in page order.
+    Returns (record, changed) per distinct id, in page order. `triggers`: see outbox_enqueue_many.
     """
     latest: dict[tuple[str, str], QbVendor | QbBill] = {}
     for obj in objs:
@@ -198,7 +202,7 @@ def records_receive(
         for kind, op in ((RecordKind.VENDOR, PushOp.VENDOR_UPSERT), (RecordKind.BILL, PushOp.BILL_UPSERT)):
             queue = [record for record, _, _ in messages if record.kind == kind]
             if queue:
-                outbox_enqueue_many(records=queue, op=op, created_here=created_ids)
+                outbox_enqueue_many(records=queue, op=op, created_here=created_ids, triggers=triggers)
                 record_state_counted(kind=kind, state=RecordState.RECEIVED, count=len(queue))
     return results
 
@@ -219,13 +223,13 @@ def _events_append(rows: list[tuple[SyncRecord, str, str, dict[str, Any]]]) -> N
 
 
 def records_mark_deleted(
-    *, tenant: Tenant, deletions: Iterable[QbDeletion], session_id: int | None
+    *, tenant: Tenant, deletions: Iterable[QbDeletion], session_id: int | None, triggers: list[int] | None = None
 ) -> list[tuple[SyncRecord | None, bool]]:
     """QuickBooks deleted bills or vendors: audit each and queue the Procore side, in bulk.
 
     Unknown ids (deleted before we ever read them) are ignored: there is nothing in
     Procore to remove. Repeats (within the page or of an earlier page) are ignored.
-    Returns (record or None, changed) per deletion, in order.
+    Returns (record or None, changed) per deletion, in order. `triggers`: see outbox_enqueue_many.
     """
     items = list(deletions)
     if not items:
@@ -268,7 +272,7 @@ def records_mark_deleted(
         for kind, op in ((RecordKind.BILL, PushOp.BILL_DELETE), (RecordKind.VENDOR, PushOp.VENDOR_DEACTIVATE)):
             queue = [record for record, _ in marked if record.kind == kind]
             if queue:
-                outbox_enqueue_many(records=queue, op=op)
+                outbox_enqueue_many(records=queue, op=op, triggers=triggers)
     return results
 
 

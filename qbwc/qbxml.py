@@ -7,8 +7,9 @@ Guide for the host/company response on the first sendRequestXML.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Literal
@@ -16,7 +17,7 @@ from typing import Literal
 from lxml import etree
 
 from audit.qbtypes import QbAddress, QbBill, QbBillLine, QbDeletion, QbVendor
-from qbwc.xmlsafe import UnsafeXml, parse_text
+from qbwc.xmlsafe import UnsafeXml, parse_text, xml_pull_parser
 
 QueryKind = Literal["vendors", "bills", "bill_deletions", "vendor_deletions"]
 
@@ -31,6 +32,13 @@ _SHAPES: dict[str, tuple[str, str]] = {
     "bill_deletions": ("TxnDeletedQueryRs", "TxnDeletedRet"),
     "vendor_deletions": ("ListDeletedQueryRs", "ListDeletedRet"),
 }
+
+
+# What xmlsafe.parse_text drops, and refuses in the bytes, for text not yet encoded (the refusal
+# ASCII-only: its IGNORECASE must not match the non-ASCII letters Unicode folds to i, k or s,
+# which the bytes never would).
+_DECLARATION = re.compile(r"\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_DTD_TEXT = re.compile(r"<!(DOCTYPE|ENTITY)", re.IGNORECASE | re.ASCII)
 
 
 class QbxmlError(ValueError):
@@ -49,6 +57,27 @@ class QueryResponse:
     iterator_id: str = ""
     iterator_remaining: int | None = None
     records: tuple[Record, ...] = field(default_factory=tuple)
+
+    @property
+    def is_error(self) -> bool:
+        return self.status_severity.lower() == "error"
+
+    @property
+    def is_warning(self) -> bool:
+        return self.status_severity.lower() == "warn"
+
+
+@dataclass(frozen=True)
+class ResponseHead:
+    """A response's status and iterator: what is known before its records are read."""
+
+    request_id: str
+    status_code: str
+    status_severity: str
+    status_message: str
+    iterator_id: str = ""
+    iterator_remaining: int | None = None
+    has_records: bool = False
 
     @property
     def is_error(self) -> bool:
@@ -191,20 +220,207 @@ def parse_response(text: str, kind: QueryKind, *, max_bytes: int) -> QueryRespon
     """A qbXML response to one of our queries -> status, iterator and records.
 
     Raises QbxmlError when it is not well-formed, safe XML holding exactly the
-    response we asked for, or when a record lacks what identifies it.
+    response we asked for, or when a record lacks what identifies it. The whole page
+    in memory at once; the endpoint streams it through ResponseReader instead.
     """
-    try:
-        root = parse_text(text, max_bytes=max_bytes)
-    except UnsafeXml as exc:
-        raise QbxmlError(str(exc)) from None
-    rs_tag, ret_tag = _SHAPES[kind]
-    if root.tag != "QBXML" or root.find("QBXMLMsgsRs") is None:
-        raise QbxmlError(f"expected <QBXML><QBXMLMsgsRs>, got <{root.tag}>")
-    responses = [n for n in root.find("QBXMLMsgsRs") if isinstance(n.tag, str)]  # type: ignore[union-attr]
-    if len(responses) != 1 or responses[0].tag != rs_tag:
-        got = ", ".join(str(n.tag) for n in responses) or "nothing"
-        raise QbxmlError(f"expected one {rs_tag}, got {got}")
-    rs = responses[0]
+    reader = ResponseReader(text, kind, max_bytes=max_bytes)
+    head = reader.head()
+    records = [record for batch in reader.batches(1000) for record in batch]
+    return QueryResponse(
+        request_id=head.request_id,
+        status_code=head.status_code,
+        status_severity=head.status_severity,
+        status_message=head.status_message,
+        iterator_id=head.iterator_id,
+        iterator_remaining=head.iterator_remaining,
+        records=tuple(records),
+    )
+
+
+# How many characters of the answer go to libxml2 at a time (encoded to UTF-8 one slice at a time).
+_FEED_CHARS = 64 * 1024
+
+
+class ResponseReader:
+    """PURE, streaming: one qbXML answer read record by record, never as a whole tree.
+
+    The same hardening as xmlsafe.parse_text (size cap and DOCTYPE/ENTITY refusal over the
+    whole text first, then the hardened pull parser: no DTD, no entities, no network, no
+    huge trees) and the same answers as reading the whole tree: every error parse_response
+    gave, with the same precedence. A document that is not well-formed wins over any other
+    fault, then its shape (root, one response of the kind asked for), the response's status
+    and iterator attributes, and last the first bad record in document order. Errors other
+    than not-well-formed are only raised once the document has been read to its end, so a
+    consumer that stores batches as they come must roll them back when one is raised.
+
+    libxml2 reports only the end of each record element (a Python event per element would
+    cost more than the rest of the parse); a record is read there, then it and what came
+    before it in its response are dropped. Whatever else the document holds stays in the
+    tree and is checked when it ends, as the whole-tree parse did.
+    """
+
+    def __init__(self, text: str, kind: QueryKind, *, max_bytes: int) -> None:
+        start = 0
+        while text.startswith("\ufeff", start):  # byte-order marks that survived decoding
+            start += 1
+        declaration = _DECLARATION.match(text, start)
+        if declaration:
+            # Its encoding (utf-8 or windows-1252) no longer applies to decoded text.
+            start = declaration.end()
+        size = len(text) - start if text.isascii() else _utf8_length(text, start)
+        if size > max_bytes:
+            raise QbxmlError(f"document is {size} bytes, over the {max_bytes}-byte limit")
+        if _DTD_TEXT.search(text, start):
+            raise QbxmlError("document type declarations are not accepted")
+        self._text, self._pos = text, start
+        self._rs_tag, self._ret_tag = _SHAPES[kind]
+        self._parse_one = _PARSERS[kind]
+        self._parser = xml_pull_parser(events=("end",), tag=self._ret_tag)
+        self._rs: etree._Element | None = None  # the response, once a record in it has ended
+        self._head: ResponseHead | None = None
+        self._error = ""  # the first bad child of the response (unexpected element or bad record)
+        self._count = 0  # record elements of the response read so far
+        self._pending: list[Record] = []
+        self._done = False
+
+    def head(self) -> ResponseHead:
+        """The response's status and iterator, and whether it holds any record. Raises QbxmlError
+        (after reading the whole document, for the right error) when the document is bad."""
+        while not self._done and self._rs is None:
+            self._step()
+        if self._head is None:  # a response with records but bad attributes, or a bad shape
+            self._drain()
+        assert self._head is not None
+        return replace(self._head, has_records=self._count > 0)
+
+    def batches(self, size: int) -> Iterator[tuple[Record, ...]]:
+        """The records, at most `size` at a time, in document order; raises QbxmlError at the end
+        (or at once when the document is not well-formed) if the document is bad."""
+        self.head()
+        while True:
+            while len(self._pending) < size and not self._done:
+                self._step()
+            if self._error:
+                self._drain()
+            if self._pending:
+                batch, self._pending = tuple(self._pending[:size]), self._pending[size:]
+                yield batch
+            elif self._done:
+                return
+
+    @property
+    def records(self) -> int:
+        return self._count
+
+    def _drain(self) -> None:
+        """Read to the end (records no longer built) and raise the error that wins."""
+        self._error = self._error or "bad"  # build no more records
+        while not self._done:
+            self._step()
+        raise AssertionError("unreachable: a bad document raises when it ends")  # pragma: no cover
+
+    def _step(self) -> None:
+        """Feed the next slice (or close the parser and judge the document) and read its records."""
+        try:
+            if self._pos < len(self._text):
+                piece = self._text[self._pos : self._pos + _FEED_CHARS]
+                self._pos += len(piece)
+                self._parser.feed(piece.encode("utf-8"))
+                for _, element in self._parser.read_events():
+                    self._record(element)  # type: ignore[arg-type]  # "end" events carry elements
+                return
+            self._done = True
+            root = self._parser.close()
+            for _, element in self._parser.read_events():
+                self._record(element)  # type: ignore[arg-type]
+        except etree.XMLSyntaxError as exc:
+            self._done, self._pending = True, []
+            raise QbxmlError(f"not well-formed XML: {exc}") from None
+        docinfo = root.getroottree().docinfo
+        if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
+            self._pending = []
+            raise QbxmlError("document type declarations are not accepted")
+        try:
+            self._judge(root)
+        except QbxmlError:
+            self._pending = []
+            raise
+
+    def _response_of(self, element: etree._Element) -> etree._Element | None:
+        """The element's parent when that is the response parse_response reads: the first element
+        of the first <QBXMLMsgsRs> of a <QBXML> root, of the kind asked for."""
+        rs = element.getparent()
+        msgs = rs.getparent() if rs is not None else None
+        root = msgs.getparent() if msgs is not None else None
+        if rs is None or rs.tag != self._rs_tag or msgs is None or msgs.tag != "QBXMLMsgsRs":
+            return None
+        if root is None or root.getparent() is not None or root.tag != "QBXML" or root.find("QBXMLMsgsRs") is not msgs:
+            return None
+        first = next(msgs.iterchildren(etree.Element), None)  # elements only: no comments or PIs
+        return rs if first is rs else None
+
+    def _record(self, element: etree._Element) -> None:
+        if self._rs is None:
+            rs = self._response_of(element)
+            if rs is None:
+                return  # not a record of the response: judged with the rest of the tree at the end
+            self._rs = rs
+            try:
+                self._head = _head_of(rs, self._rs_tag)
+            except QbxmlError:
+                self._error = "bad"  # the response itself is refused: raised when the document ends
+        elif element.getparent() is not self._rs:
+            return  # a record element nested elsewhere (inside a record: read with it)
+        if self._error:
+            return
+        # What came before this record in the response, in document order: another kind of
+        # element there is the response's first bad child.
+        for sibling in element.itersiblings(etree.Element, preceding=True):
+            if sibling.tag != self._ret_tag:
+                self._error = f"{self._rs_tag} holds an unexpected <{sibling.tag}>"
+                self._pending = []
+                return
+        self._count += 1
+        try:
+            self._pending.append(self._parse_one(element))
+        except (KeyError, ValueError, InvalidOperation) as exc:
+            self._error = f"{self._ret_tag} #{self._count}: {exc}"
+            self._pending = []
+            return
+        # Read: drop it and everything before it (lxml's recipe for incremental parsing; the
+        # element has ended, so libxml2 holds nothing of it), so the tree never holds the page.
+        while element.getprevious() is not None:
+            del self._rs[0]
+        self._rs.remove(element)
+
+    def _judge(self, root: etree._Element) -> None:
+        """The whole-tree checks, on what is left of the tree once its records were read."""
+        msgs = root.find("QBXMLMsgsRs")
+        if root.tag != "QBXML" or msgs is None:
+            raise QbxmlError(f"expected <QBXML><QBXMLMsgsRs>, got <{root.tag}>")
+        responses = list(msgs.iterchildren(etree.Element))
+        if len(responses) != 1 or responses[0].tag != self._rs_tag:
+            got = ", ".join(str(n.tag) for n in responses) or "nothing"
+            raise QbxmlError(f"expected one {self._rs_tag}, got {got}")
+        rs = responses[0]
+        self._head = _head_of(rs, self._rs_tag)
+        if self._error:
+            raise QbxmlError(self._error)
+        for child in rs.iterchildren(etree.Element):  # what followed the last record read
+            if child.tag != self._ret_tag:
+                raise QbxmlError(f"{self._rs_tag} holds an unexpected <{child.tag}>")
+            # A record the events did not report as the response's (the response came first
+            # only when the document ended): read it now.
+            self._count += 1
+            try:
+                self._pending.append(self._parse_one(child))
+            except (KeyError, ValueError, InvalidOperation) as exc:
+                raise QbxmlError(f"{self._ret_tag} #{self._count}: {exc}") from None
+        if self._rs is None:
+            self._rs = rs
+
+
+def _head_of(rs: etree._Element, rs_tag: str) -> ResponseHead:
     code = rs.get("statusCode")
     if code is None or not code.strip().lstrip("-").isdigit():
         raise QbxmlError(f"{rs_tag} has no numeric statusCode")
@@ -219,26 +435,19 @@ def parse_response(text: str, kind: QueryKind, *, max_bytes: int) -> QueryRespon
     if remaining is not None and remaining < 0:
         # Found by the fuzzer: a negative count would otherwise reach the database.
         raise QbxmlError(f"iteratorRemainingCount {remaining} is negative")
-    parse_one = _PARSERS[kind]
-    records: list[Record] = []
-    for child in rs:
-        if not isinstance(child.tag, str):
-            continue
-        if child.tag != ret_tag:
-            raise QbxmlError(f"{rs_tag} holds an unexpected <{child.tag}>")
-        try:
-            records.append(parse_one(child))
-        except (KeyError, ValueError, InvalidOperation) as exc:
-            raise QbxmlError(f"{ret_tag} #{len(records) + 1}: {exc}") from None
-    return QueryResponse(
+    return ResponseHead(
         request_id=rs.get("requestID", ""),
         status_code=code.strip(),
         status_severity=rs.get("statusSeverity", ""),
         status_message=rs.get("statusMessage", ""),
         iterator_id=rs.get("iteratorID", ""),
         iterator_remaining=remaining,
-        records=tuple(records),
     )
+
+
+def _utf8_length(text: str, start: int) -> int:
+    """len(text[start:].encode()) without holding a second copy of the page."""
+    return sum(len(text[i : i + _FEED_CHARS].encode("utf-8")) for i in range(start, len(text), _FEED_CHARS))
 
 
 class _Fields:

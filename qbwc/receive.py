@@ -9,7 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.copy_insert import copy_insert_streaming
 from audit.metrics import qbwc_session_ended
+from audit.outbox import outbox_trigger_many
 from audit.transactions import retry_when_deadlocked
 from qbwc import qbxml
 from qbwc.answer_limits import answer_refusal
@@ -21,6 +23,11 @@ from qbwc.tickets import session_for
 # How many times a step may restart after QuickBooks lost its iterator, per session.
 MAX_ITERATOR_RESTARTS = 2
 
+# Records parsed and stored at a time within a page's one transaction: what the server holds of
+# a page beyond its text (records, payloads, rows) is one batch, whatever the page's size; each
+# batch costs the same few statements (bench/bench_qbwc.py section 4).
+BATCH_RECORDS = 100
+
 
 # What receiveResponseXML may change on the session (written with update_fields, never all ~30 columns).
 _RECEIVE_FIELDS = [
@@ -31,19 +38,40 @@ _RECEIVE_FIELDS = [
 ]  # fmt: skip
 
 
-def _is_empty_answer(parsed: qbxml.QueryResponse) -> bool:
+def _is_empty_answer(head: qbxml.ResponseHead) -> bool:
     """Status 1 ("A query request did not find a matching object", qbXML SDK status codes): nothing to store."""
-    return parsed.status_code == "1" and not parsed.records and not parsed.iterator_remaining and not parsed.is_error
+    return head.status_code == "1" and not head.has_records and not head.iterator_remaining and not head.is_error
+
+
+def _is_failure(head: qbxml.ResponseHead) -> bool:
+    """QuickBooks answered with an error: the page's records (if any) are not stored."""
+    return head.is_error or int(head.status_code) >= 3000
+
+
+def _sha256(text: str) -> str:
+    """sha256 of the text's UTF-8, a slice at a time (no second copy of the page)."""
+    digest = hashlib.sha256()
+    for start in range(0, len(text), 1 << 16):
+        digest.update(text[start : start + (1 << 16)].encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _read_through(reader: qbxml.ResponseReader) -> None:
+    """Read the rest of the answer, storing nothing; raises QbxmlError if any of it is bad."""
+    for _ in reader.batches(BATCH_RECORDS):
+        pass
 
 
 def session_receive_response(*, ticket: str, response: str, hresult: str, message: str) -> int:
     """Store one qbXML response; answer progress 0..100, or -1 (see getLastError).
 
     A page with records is one transaction: records, audit events, outbox rows, the raw
-    response and the session's step/iterator/mark move together or not at all. An empty
-    status-1 answer stores no raw response and needs no transaction: its mark moves in one
-    upsert (the step is wholly stored: it had nothing), then the session in one guarded
-    UPDATE; a crash between the two leaves a mark that is right and a response QBWC resends.
+    response and the session's step/iterator/mark move together or not at all. It is read
+    and stored a batch of records at a time inside that transaction; a bad record or broken
+    XML anywhere in it rolls back every batch already written. An empty status-1 answer
+    stores no raw response and needs no transaction: its mark moves in one upsert (the step
+    is wholly stored: it had nothing), then the session in one guarded UPDATE; a crash
+    between the two leaves a mark that is right and a response QBWC resends.
     """
     now = timezone.now()
     session = session_for(ticket, now=now, lock=False)
@@ -58,7 +86,7 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
         # A QBWC retry of a response already stored: store nothing twice.
         touch(session, now)
         return session.progress
-    sha256 = hashlib.sha256(response.encode("utf-8")).hexdigest()
+    sha256 = _sha256(response)
     if session.answered_seq and sha256 == session.answered_sha256:
         # The previous answer again, after we built the next request from it: QBWC retried.
         touch(session, now)
@@ -79,21 +107,25 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
         return fail(
             session, now, f"QuickBooks' {Step(step).label.lower()} answer was refused: {refusal}. Nothing was stored."
         )
+    unreadable = f"QuickBooks sent a {Step(step).label.lower()} response we cannot read"
     try:
-        parsed = qbxml.parse_response(response, step, max_bytes=settings.QBWC_MAX_BODY_BYTES)  # type: ignore[arg-type]
+        reader = qbxml.ResponseReader(response, step, max_bytes=settings.QBWC_MAX_BODY_BYTES)  # type: ignore[arg-type]
+        head = reader.head()
+        if (head.request_id and head.request_id != str(seq)) or _is_empty_answer(head):
+            _read_through(reader)  # decided without storing: the whole answer must be readable first
     except qbxml.QbxmlError as exc:
-        return fail(session, now, f"QuickBooks sent a {Step(step).label.lower()} response we cannot read: {exc}")
-    if parsed.request_id and parsed.request_id != str(seq):
-        answered = small_int(parsed.request_id)
+        return fail(session, now, f"{unreadable}: {exc}")
+    if head.request_id and head.request_id != str(seq):
+        answered = small_int(head.request_id)
         if answered is not None and answered <= session.answered_seq:
             # The answer to an earlier request, again (the next request is already built).
             touch(session, now)
             return session.progress
-        return fail(session, now, f"QuickBooks answered request {parsed.request_id}, we asked {seq}")
+        return fail(session, now, f"QuickBooks answered request {head.request_id}, we asked {seq}")
 
-    if _is_empty_answer(parsed):
+    if _is_empty_answer(head):
         seen = (session.request_seq, session.answered_seq)
-        _advance(session, parsed, now, sha256=sha256)
+        _advance(session, head, now, sha256=sha256, records=0, offset=None)
         if not save_guarded(session, seen, _RECEIVE_FIELDS):
             again = session_for(ticket, now=now, lock=False)  # a concurrent duplicate won
             return again.progress if again is not None else -1
@@ -101,15 +133,11 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
             qbwc_session_ended(outcome="done")
         return session.progress
 
-    stored = _store_page(
-        ticket=ticket,
-        now=now,
-        seq=seq,
-        answered_seq=session.answered_seq,
-        parsed=parsed,
-        sha256=sha256,
-        response=response,
-    )
+    try:
+        stored = _store_page(ticket=ticket, now=now, seq=seq, answered_seq=session.answered_seq, sha256=sha256,
+                             response=response)  # fmt: skip
+    except qbxml.QbxmlError as exc:  # the page's transaction was rolled back: nothing of it is stored
+        return fail(session, now, f"{unreadable}: {exc}")
     if isinstance(stored, int):
         return stored
     session = stored
@@ -120,11 +148,13 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
 
 @retry_when_deadlocked()
 def _store_page(
-    *, ticket: str, now: datetime, seq: int, answered_seq: int, parsed: qbxml.QueryResponse, sha256: str, response: str
+    *, ticket: str, now: datetime, seq: int, answered_seq: int, sha256: str, response: str
 ) -> QbwcSession | int:
     """The page's one transaction (run again whole if PostgreSQL aborts it for a deadlock).
 
-    Returns the session as stored, or the progress to answer when another call got there first.
+    Reads the answer a batch at a time, storing each batch as it comes; raises QbxmlError
+    (rolling back every batch) when the answer turns out bad. Returns the session as stored,
+    or the progress to answer when another call got there first.
     """
     locked = session_for(ticket, now=now, lock=True)
     if locked is None or (locked.state, locked.request_seq, locked.answered_seq) != (
@@ -134,33 +164,51 @@ def _store_page(
     ):
         return locked.progress if locked is not None and locked.state == SessionState.OPEN else -1
     session = locked
-    RawResponse.objects.create(
-        tenant_id=session.tenant_id,
-        session=session,
-        request_seq=seq,
-        step=session.step,
-        status_code=parsed.status_code,
-        status_message=parsed.status_message[:2000],
-        records=len(parsed.records),
-        sha256=sha256,
-        body=response,
+    reader = qbxml.ResponseReader(response, session.step, max_bytes=settings.QBWC_MAX_BODY_BYTES)  # type: ignore[arg-type]
+    head = reader.head()
+    offset: int | None = None
+    triggers: list[int] = []
+    if _is_failure(head):
+        _read_through(reader)  # its records are not stored, but a broken answer still fails the session
+    else:
+        for batch in reader.batches(BATCH_RECORDS):
+            store_records(session, batch, triggers=triggers)
+            if offset is None:
+                offset = qb_offset(batch)
+    if triggers:  # one broker message for the whole page, once it is committed
+        transaction.on_commit(lambda: outbox_trigger_many(job_ids=triggers))
+    copy_insert_streaming(
+        RawResponse(
+            tenant_id=session.tenant_id,
+            session=session,
+            request_seq=seq,
+            step=session.step,
+            status_code=head.status_code,
+            status_message=head.status_message[:2000],
+            records=reader.records,
+            sha256=sha256,
+            body=response,
+        ),
+        text_field="body",
     )
-    _advance(session, parsed, now, sha256=sha256)
+    _advance(session, head, now, sha256=sha256, records=reader.records, offset=offset)
     session.save(update_fields=_RECEIVE_FIELDS)
     return session
 
 
-def _advance(session: QbwcSession, parsed: qbxml.QueryResponse, now: datetime, *, sha256: str) -> None:
-    """Apply one answer to the session: store its records, move the step/iterator/mark, and
-    build the next request (see build_next)."""
+def _advance(
+    session: QbwcSession, head: qbxml.ResponseHead, now: datetime, *, sha256: str, records: int, offset: int | None
+) -> None:
+    """Apply one answer to the session, its `records` already stored (their first UTC `offset`):
+    move the step/iterator/mark, and build the next request (see build_next)."""
     ensure_marks(session)
     session.last_seen_at = now
     session.answered_seq = session.request_seq
     session.answered_sha256 = sha256
     session.pending_request = ""
     step = session.step
-    qb_text = f"QuickBooks status {parsed.status_code}: {parsed.status_message}"
-    if parsed.is_error or int(parsed.status_code) >= 3000:
+    qb_text = f"QuickBooks status {head.status_code}: {head.status_message}"
+    if _is_failure(head):
         if session.iterator_id and session.iterator_restarts < MAX_ITERATOR_RESTARTS:
             # A Continue failed: the iterator expired or QuickBooks forgot it. Start the
             # step over; storage is idempotent so re-reading costs only time.
@@ -175,16 +223,15 @@ def _advance(session: QbwcSession, parsed: qbxml.QueryResponse, now: datetime, *
             session.last_error = f"{Step(step).label}: {qb_text}"
             finish_step(session, advance_mark=False, offset=None)
     else:
-        if parsed.is_warning:
+        if head.is_warning:
             session.warnings += 1
             step_error(session, qb_text, severity="warn")
-        store_records(session, parsed.records)
-        session.step_records += len(parsed.records)
-        if parsed.iterator_id and parsed.iterator_remaining:
-            session.iterator_id = parsed.iterator_id
-            session.iterator_remaining = parsed.iterator_remaining
+        session.step_records += records
+        if head.iterator_id and head.iterator_remaining:
+            session.iterator_id = head.iterator_id
+            session.iterator_remaining = head.iterator_remaining
         else:
-            finish_step(session, advance_mark=True, offset=qb_offset(parsed.records))
+            finish_step(session, advance_mark=True, offset=offset)
     session.progress = progress_of(session)
     if session.step == Step.DONE:
         session.state = SessionState.DONE

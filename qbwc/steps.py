@@ -84,18 +84,25 @@ def progress_of(session: QbwcSession) -> int:
     return max(1, min(99, int((index + fraction) * 100 / len(PLAN))))
 
 
-def store_records(session: QbwcSession, records: tuple[qbxml.Record, ...]) -> None:
-    """Store a page of records in bulk (audit event + outbox row each, one trigger on commit),
-    counting what changed. Runs in the caller's transaction."""
+def store_records(session: QbwcSession, records: tuple[qbxml.Record, ...], *, triggers: list[int]) -> None:
+    """Store a batch of a page's records in bulk (audit event + outbox row each), counting what
+    changed. Runs in the caller's transaction; the outbox jobs to trigger are added to `triggers`."""
     tenant = session.tenant
     deletions = [rec for rec in records if isinstance(rec, QbDeletion)]
     others = [rec for rec in records if not isinstance(rec, QbDeletion)]
     changed = 0
     if deletions:
-        changed += sum(c for _, c in records_mark_deleted(tenant=tenant, deletions=deletions, session_id=session.pk))
+        changed += sum(
+            c
+            for _, c in records_mark_deleted(
+                tenant=tenant, deletions=deletions, session_id=session.pk, triggers=triggers
+            )
+        )
         session.deletions_received += len(deletions)
     if others:
-        changed += sum(c for _, c in records_receive(tenant=tenant, objs=others, session_id=session.pk))
+        changed += sum(
+            c for _, c in records_receive(tenant=tenant, objs=others, session_id=session.pk, triggers=triggers)
+        )
         vendors = sum(1 for rec in others if isinstance(rec, QbVendor))
         session.vendors_received += vendors
         session.bills_received += len(others) - vendors

@@ -9,6 +9,7 @@ entity-expansion ("billion laughs") attacks without relying on parser options.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from lxml import etree
 
@@ -37,15 +38,20 @@ def refuses_dtd(data: bytes) -> bool:
     return bool(_DTD.search(data))
 
 
-def xml_pull_parser() -> etree.XMLPullParser:
-    """The same hardening as _parser(), incremental (start/end events) for SOAP envelopes.
+PullEvent = Literal["start", "end"]
+
+
+def xml_pull_parser(*, events: tuple[PullEvent, ...] = ("start", "end"), tag: str | None = None) -> etree.XMLPullParser:
+    """The same hardening as _parser(), incremental: start/end events for SOAP envelopes, or only
+    the end of each `tag` element for a qbXML page read record by record.
 
     huge_tree stays off: libxml2 then refuses a text node over 10 000 000 bytes and
     nesting over 256 levels by itself; our own element/depth/size limits (soap.Limits)
     come well before those.
     """
     return etree.XMLPullParser(
-        events=("start", "end"),
+        events=events,
+        tag=tag,
         resolve_entities=False,
         no_network=True,
         load_dtd=False,

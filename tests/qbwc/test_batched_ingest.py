@@ -6,6 +6,7 @@ tests drive the real endpoint with the Web Connector simulator over HTTP.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -15,9 +16,11 @@ import pytest
 from audit.models import EventCode, JobState, PushJob, PushOp, RecordKind, SyncEvent, SyncRecord
 from audit.qbtypes import QbBill, QbDeletion, QbVendor
 from audit.services import records_mark_deleted, records_receive
-from peers.qbwc_simulator.company import Faults
+from peers.qbwc_simulator.company import Answer, FakeCompany, Faults
 from peers.qbwc_simulator.dataset import build
-from qbwc.models import QbwcSession, SessionState, Step, Watermark
+from qbwc import qbxml
+from qbwc.models import QbwcSession, RawResponse, SessionState, Step, Watermark
+from qbwc.receive import BATCH_RECORDS
 from tests.conftest import Cast
 from tests.harness_qbwc import QbwcHarness
 
@@ -162,3 +165,83 @@ def test_the_mark_moves_only_when_the_whole_step_is_stored(qbwc: QbwcHarness, se
         Step.BILL_DELETIONS,
         Step.VENDOR_DELETIONS,
     }
+
+
+class BadRecordCompany(FakeCompany):
+    """QuickBooks whose bill page has a malformed record `n` (its AmountDue is not a number)."""
+
+    def __init__(self, *args: Any, n: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.n = n
+
+    def process(self, request: str) -> Answer:
+        answer = super().process(request)
+        if "<BillRet>" not in answer.response:
+            return answer
+        text = answer.response
+        at = -1
+        for _ in range(self.n):
+            at = text.index("<BillRet>", at + 1)
+        cut = text.index("<AmountDue>", at) + len("<AmountDue>")
+        return Answer(text[:cut] + "x" + text[cut:], answer.hresult, answer.message)
+
+
+@pytest.mark.parametrize("n", [1, 2 * BATCH_RECORDS + 30])
+def test_a_bad_record_mid_page_rolls_back_every_batch_already_stored(qbwc: QbwcHarness, settings: Any, n: int) -> None:
+    """A page of several batches whose record n is malformed: the batches stored before it roll
+    back with the page, nothing of the page stays (records, events, jobs, raw response, mark)."""
+    settings.QBWC_MAX_RETURNED = 3 * BATCH_RECORDS
+    data = build(bills=3 * BATCH_RECORDS, vendors=3, changes=False)
+    result = qbwc.run(BadRecordCompany(data, n=n))
+    assert result.outcome != "done"
+    assert f"BillRet #{n}: " in result.last_error and "cannot read" in result.last_error
+    assert not SyncRecord.objects.filter(tenant=qbwc.tenant, kind=RecordKind.BILL).exists()
+    assert SyncRecord.objects.filter(tenant=qbwc.tenant, kind=RecordKind.VENDOR).count() == 3  # the page before
+    assert SyncEvent.objects.filter(tenant=qbwc.tenant).count() == 3
+    assert PushJob.objects.filter(tenant=qbwc.tenant).count() == 3
+    assert list(RawResponse.objects.filter(tenant=qbwc.tenant).values_list("step", flat=True)) == [Step.VENDORS]
+    assert Step.BILLS not in set(Watermark.objects.filter(tenant=qbwc.tenant).values_list("query", flat=True))
+    assert QbwcSession.objects.get(tenant=qbwc.tenant).state == SessionState.FAILED
+
+    qbwc.age_sessions(3600)
+    again = qbwc.run(qbwc.company(data))  # QuickBooks answers right: the whole page is stored once
+    assert again.outcome == "done", again.last_error
+    assert SyncRecord.objects.filter(tenant=qbwc.tenant, kind=RecordKind.BILL).count() == 3 * BATCH_RECORDS
+
+
+def test_the_raw_response_is_stored_exactly_as_sent(qbwc: QbwcHarness) -> None:
+    """The body goes to the database in slices (COPY on PostgreSQL): every character survives."""
+    data = build(bills=3, vendors=2, changes=False)
+    result = qbwc.run(qbwc.company(data))
+    assert result.outcome == "done", result.last_error
+    bodies = {r.step: r for r in RawResponse.objects.filter(tenant=qbwc.tenant)}
+    company = qbwc.company(data)
+    request = qbxml.build_query("bills", request_id="x", version="13.0", since=None, max_returned=500)
+    expected = company.process(request).response
+    stored = bodies[Step.BILLS]
+    assert stored.body.replace('requestID="2"', 'requestID="x"', 1) == expected or len(stored.body) == len(expected)
+    assert stored.sha256 == hashlib.sha256(stored.body.encode()).hexdigest()
+    assert stored.records == 3 and stored.status_code == "0"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "plain",
+        "tab\there",
+        "new\nline\r\nand\\back\\\\slash \\N \\. end",
+        "Zoë “quotes” \u2013 € \U0001f6a7",
+        "x" * 200_000,
+    ],
+)
+def test_streamed_copy_keeps_every_character(cast: Cast, body: str) -> None:
+    from audit.copy_insert import copy_insert_streaming
+    from qbwc.models import QbwcSession as Session
+
+    session = Session.objects.create(tenant=cast.acme, ticket_digest=hashlib.sha256(body.encode()).hexdigest())
+    copy_insert_streaming(
+        RawResponse(tenant=cast.acme, session=session, request_seq=1, step=Step.BILLS, sha256="0" * 64, body=body),
+        text_field="body",
+    )
+    stored = RawResponse.objects.get(session=session)
+    assert (stored.body, stored.request_seq, stored.step, stored.tenant_id) == (body, 1, Step.BILLS, cast.acme.pk)

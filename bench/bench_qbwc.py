@@ -77,10 +77,26 @@ def _rss_kb(field: str) -> int:
     return 0
 
 
+def _quiet_handler() -> type[Any]:
+    """Django's dev-server request handler without its access log, with TCP_NODELAY."""
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    class Quiet(WSGIRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            # Without it, Nagle + delayed ACK add ~40 ms to every small localhost response.
+            cast(socket.socket, self.connection).setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Quiet
+
+
 def _serve() -> str:
     """The real Django app (plus one trivial view) on 127.0.0.1, an ephemeral port."""
     from django.conf import settings
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler, get_internal_wsgi_application
+    from django.core.servers.basehttp import ThreadedWSGIServer, get_internal_wsgi_application
     from django.http import HttpRequest, HttpResponse
     from django.urls import include, path
 
@@ -92,16 +108,7 @@ def _serve() -> str:
     sys.modules["bench_urls"] = urls
     settings.ROOT_URLCONF = "bench_urls"
 
-    class Quiet(WSGIRequestHandler):
-        def setup(self) -> None:
-            super().setup()
-            # Without it, Nagle + delayed ACK add ~40 ms to every small localhost response.
-            cast(socket.socket, self.connection).setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet, allow_reuse_address=False)
+    server = ThreadedWSGIServer(("127.0.0.1", 0), _quiet_handler(), allow_reuse_address=False)
     server.set_app(get_internal_wsgi_application())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}"
@@ -303,7 +310,7 @@ def serve_ingest(bills: int, page: int) -> dict[str, Any]:
     its peak RSS is the server's alone (the simulator runs in the parent). Prints its URL and
     tenants, serves until /bench/stop, then measures the stored rows against COPY."""
     from django.conf import settings
-    from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer, get_internal_wsgi_application
+    from django.core.servers.basehttp import WSGIServer, get_internal_wsgi_application
     from django.db import connection
 
     from audit.models import SyncRecord
@@ -311,16 +318,8 @@ def serve_ingest(bills: int, page: int) -> dict[str, Any]:
     settings.QBWC_MAX_RETURNED = page
     warm, tenant = _tenant(), _tenant()
 
-    class Quiet(WSGIRequestHandler):
-        def setup(self) -> None:
-            super().setup()
-            cast(socket.socket, self.connection).setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
     app = _Measured(get_internal_wsgi_application())
-    server = WSGIServer(("127.0.0.1", 0), Quiet, allow_reuse_address=False)
+    server = WSGIServer(("127.0.0.1", 0), _quiet_handler(), allow_reuse_address=False)
     server.set_app(app)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     print(json.dumps({"url": url, "warm": warm.qbwc_username, "user": tenant.qbwc_username}), flush=True)

@@ -49,25 +49,6 @@ Record = QbVendor | QbBill | QbDeletion
 
 
 @dataclass(frozen=True)
-class QueryResponse:
-    request_id: str
-    status_code: str
-    status_severity: str
-    status_message: str
-    iterator_id: str = ""
-    iterator_remaining: int | None = None
-    records: tuple[Record, ...] = field(default_factory=tuple)
-
-    @property
-    def is_error(self) -> bool:
-        return self.status_severity.lower() == "error"
-
-    @property
-    def is_warning(self) -> bool:
-        return self.status_severity.lower() == "warn"
-
-
-@dataclass(frozen=True)
 class ResponseHead:
     """A response's status and iterator: what is known before its records are read."""
 
@@ -86,6 +67,13 @@ class ResponseHead:
     @property
     def is_warning(self) -> bool:
         return self.status_severity.lower() == "warn"
+
+
+@dataclass(frozen=True)
+class QueryResponse(ResponseHead):
+    """A whole response: its head and every record (parse_response)."""
+
+    records: tuple[Record, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def copy_insert(objs: Sequence[M]) -> list[M]:
         for obj, (new_id,) in zip(objs, cursor.fetchall(), strict=True):
             setattr(obj, pk.attname, new_id)
         # This thread's connection object, not the `connection` proxy: each proxy access is a
-        # context-local lookup, and fields read it per column and row (a tenth of a page's time).
+        # context-local lookup, and fields read it per column and row.
         db = connections[DEFAULT_DB_ALIAS]
         rows = [(*read_plain(obj), *(f.get_db_prep_save(f.pre_save(obj, True), db) for f in prepared)) for obj in objs]
         sql = f"COPY {table} ({columns}) FROM STDIN"

@@ -123,24 +123,29 @@ def update_where(
 
 
 @dataclass(frozen=True)
+class _Join:
+    field: ForeignKey[Any, Any]  # the model's foreign key whose row comes along
+    model: type[Model]  # its related model
+    names: list[str]  # the related model's attnames, in column order
+
+
+@dataclass(frozen=True)
 class _Select:
     sql: str
     where_fields: list[Field[Any, Any]]
     own_names: list[str]
-    related_names: list[str]
-    related_model: type[Model] | None
-    related_field: ForeignKey[Any, Any] | None
+    join: _Join | None
     readers: list[tuple[Any, list[Converter]]]
 
 
+def _reader(field: Field[Any, Any], alias: str, connection: BaseDatabaseWrapper) -> tuple[Any, list[Converter]]:
+    """A column's expression and the converters Django's compiler would apply to it."""
+    col = field.get_col(alias)
+    return col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+
+
 def _readers(model: type[Model], alias: str, connection: BaseDatabaseWrapper) -> list[tuple[Any, list[Converter]]]:
-    """Per concrete field: its column expression and the converters Django's compiler would apply."""
-    out = []
-    for field in model._meta.concrete_fields:
-        col = field.get_col(alias)
-        converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        out.append((col, converters))
-    return out
+    return [_reader(field, alias, connection) for field in model._meta.concrete_fields]
 
 
 def _select_with(
@@ -156,16 +161,15 @@ def _select_with(
     columns = [f"{qn(own_alias)}.{qn(_column(f))}" for f in own_fields]
     readers = _readers(model, own_alias, connection)
     source = f"{qn(model._meta.db_table)} {qn(own_alias)}"
-    fk: ForeignKey[Any, Any] | None = None
-    related_model, rel_fields = None, []
+    join = None
     if related is not None:
-        field = model._meta.get_field(related)
-        if not isinstance(field, ForeignKey) or field.null:
+        fk = model._meta.get_field(related)
+        if not isinstance(fk, ForeignKey) or fk.null:
             raise ValueError(f"{model.__name__}.{related} is not a non-null foreign key")
-        fk = field
         related_model = fk.related_model
         assert isinstance(related_model, type) and issubclass(related_model, Model)
-        rel_fields = list(related_model._meta.concrete_fields)
+        rel_fields = related_model._meta.concrete_fields
+        join = _Join(fk, related_model, [f.attname for f in rel_fields])
         columns += [f"{qn(rel_alias)}.{qn(_column(f))}" for f in rel_fields]
         readers += _readers(related_model, rel_alias, connection)
         source += (
@@ -181,9 +185,7 @@ def _select_with(
         sql=sql,
         where_fields=where_fields,
         own_names=[f.attname for f in own_fields],
-        related_names=[f.attname for f in rel_fields],
-        related_model=related_model,
-        related_field=fk,
+        join=join,
         readers=readers,
     )
 
@@ -209,9 +211,8 @@ def get_one(
     values = _convert(list(row), shape.readers, connection)
     n = len(shape.own_names)
     obj = model.from_db(using, shape.own_names, values[:n])
-    if shape.related_field is not None and shape.related_model is not None:
-        related_obj = shape.related_model.from_db(using, shape.related_names, values[n:])
-        shape.related_field.set_cached_value(obj, related_obj)
+    if shape.join is not None:
+        shape.join.field.set_cached_value(obj, shape.join.model.from_db(using, shape.join.names, values[n:]))
     return obj
 
 
@@ -230,13 +231,7 @@ def _row(build: RowSql, connection: BaseDatabaseWrapper) -> _Row:
     sql, param_fields, out_fields = build(connection.ops.quote_name)
     if sql.count("%s") != len(param_fields):
         raise ValueError("one field per %s placeholder")
-    readers: list[tuple[Any, list[Converter]]] = []
-    for field in out_fields:
-        if field is None:
-            readers.append((None, []))
-            continue
-        col = field.get_col("x")
-        readers.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+    readers = [(None, []) if field is None else _reader(field, "x", connection) for field in out_fields]
     return _Row(sql, param_fields, readers)
 
 

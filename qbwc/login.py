@@ -93,8 +93,7 @@ def _facts_sql(qn: Callable[[str], str]) -> tuple[str, list[Field[Any, Any]], li
     (open, within its TTL, started after any revocation) or one to expire, when its last run
     finished and where its last session came from.
     """
-    throttle, session = LoginThrottle._meta, QbwcSession._meta
-    lt, qs = qn(throttle.db_table), qn(session.db_table)
+    lt, qs = qn(LoginThrottle._meta.db_table), qn(QbwcSession._meta.db_table)
 
     def t(name: str) -> Field[Any, Any]:
         return column_field(LoginThrottle, name)
@@ -102,9 +101,12 @@ def _facts_sql(qn: Callable[[str], str]) -> tuple[str, list[Field[Any, Any]], li
     def s(name: str) -> Field[Any, Any]:
         return column_field(QbwcSession, name)
 
-    username, address, failures, blocked = (qn(n) for n in ("username", "address", "failures", "blocked_until"))
+    # Column names from the same fields that prepare the parameters and convert the results.
+    username, address, failures, blocked = (
+        qn(str(t(n).column)) for n in ("username", "address", "failures", "blocked_until")
+    )
     tenant, state, started, finished, client = (
-        qn(n) for n in ("tenant_id", "state", "started_at", "finished_at", "client_address")
+        qn(str(s(n).column)) for n in ("tenant", "state", "started_at", "finished_at", "client_address")
     )
     pair = f"FROM {lt} WHERE {username} = %s AND {address} = %s"
     sql = (

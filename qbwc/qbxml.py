@@ -7,7 +7,6 @@ Guide for the host/company response on the first sendRequestXML.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -17,7 +16,7 @@ from typing import Literal
 from lxml import etree
 
 from audit.qbtypes import QbAddress, QbBill, QbBillLine, QbDeletion, QbVendor
-from qbwc.xmlsafe import UnsafeXml, parse_text, xml_pull_parser
+from qbwc.xmlsafe import UnsafeXml, check_text, document_start, parse_text, refuse_doctype, utf8_slices, xml_pull_parser
 
 QueryKind = Literal["vendors", "bills", "bill_deletions", "vendor_deletions"]
 
@@ -32,13 +31,6 @@ _SHAPES: dict[str, tuple[str, str]] = {
     "bill_deletions": ("TxnDeletedQueryRs", "TxnDeletedRet"),
     "vendor_deletions": ("ListDeletedQueryRs", "ListDeletedRet"),
 }
-
-
-# What xmlsafe.parse_text drops, and refuses in the bytes, for text not yet encoded (the refusal
-# ASCII-only: its IGNORECASE must not match the non-ASCII letters Unicode folds to i, k or s,
-# which the bytes never would).
-_DECLARATION = re.compile(r"\s*<\?xml[^>]*\?>", re.IGNORECASE)
-_DTD_TEXT = re.compile(r"<!(DOCTYPE|ENTITY)", re.IGNORECASE | re.ASCII)
 
 
 class QbxmlError(ValueError):
@@ -225,10 +217,6 @@ def parse_response(text: str, kind: QueryKind, *, max_bytes: int) -> QueryRespon
     )
 
 
-# How many characters of the answer go to libxml2 at a time (encoded to UTF-8 one slice at a time).
-_FEED_CHARS = 64 * 1024
-
-
 class ResponseReader:
     """PURE, streaming: one qbXML answer read record by record, never as a whole tree.
 
@@ -248,19 +236,12 @@ class ResponseReader:
     """
 
     def __init__(self, text: str, kind: QueryKind, *, max_bytes: int) -> None:
-        start = 0
-        while text.startswith("\ufeff", start):  # byte-order marks that survived decoding
-            start += 1
-        declaration = _DECLARATION.match(text, start)
-        if declaration:
-            # Its encoding (utf-8 or windows-1252) no longer applies to decoded text.
-            start = declaration.end()
-        size = len(text) - start if text.isascii() else _utf8_length(text, start)
-        if size > max_bytes:
-            raise QbxmlError(f"document is {size} bytes, over the {max_bytes}-byte limit")
-        if _DTD_TEXT.search(text, start):
-            raise QbxmlError("document type declarations are not accepted")
-        self._text, self._pos = text, start
+        start = document_start(text)
+        try:
+            check_text(text, start, max_bytes=max_bytes)
+        except UnsafeXml as exc:
+            raise QbxmlError(str(exc)) from None
+        self._slices = utf8_slices(text, start)  # what libxml2 is fed, a slice at a time
         self._rs_tag, self._ret_tag = _SHAPES[kind]
         self._parse_one = _PARSERS[kind]
         self._parser = xml_pull_parser(events=("end",), tag=self._ret_tag)
@@ -310,10 +291,9 @@ class ResponseReader:
     def _step(self) -> None:
         """Feed the next slice (or close the parser and judge the document) and read its records."""
         try:
-            if self._pos < len(self._text):
-                piece = self._text[self._pos : self._pos + _FEED_CHARS]
-                self._pos += len(piece)
-                self._parser.feed(piece.encode("utf-8"))
+            piece = next(self._slices, None)
+            if piece is not None:
+                self._parser.feed(piece)
                 for _, element in self._parser.read_events():
                     self._record(element)  # type: ignore[arg-type]  # "end" events carry elements
                 return
@@ -324,12 +304,12 @@ class ResponseReader:
         except etree.XMLSyntaxError as exc:
             self._done, self._pending = True, []
             raise QbxmlError(f"not well-formed XML: {exc}") from None
-        docinfo = root.getroottree().docinfo
-        if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
-            self._pending = []
-            raise QbxmlError("document type declarations are not accepted")
         try:
+            refuse_doctype(root)
             self._judge(root)
+        except UnsafeXml as exc:
+            self._pending = []
+            raise QbxmlError(str(exc)) from None
         except QbxmlError:
             self._pending = []
             raise
@@ -431,11 +411,6 @@ def _head_of(rs: etree._Element, rs_tag: str) -> ResponseHead:
         iterator_id=rs.get("iteratorID", ""),
         iterator_remaining=remaining,
     )
-
-
-def _utf8_length(text: str, start: int) -> int:
-    """len(text[start:].encode()) without holding a second copy of the page."""
-    return sum(len(text[i : i + _FEED_CHARS].encode("utf-8")) for i in range(start, len(text), _FEED_CHARS))
 
 
 class _Fields:

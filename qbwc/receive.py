@@ -19,6 +19,7 @@ from qbwc.models import QbwcSession, RawResponse, SessionState, Step
 from qbwc.session_state import build_next, ensure_marks, fail, save_guarded, small_int, touch
 from qbwc.steps import finish_step, progress_of, qb_offset, step_error, store_records
 from qbwc.tickets import session_for
+from qbwc.xmlsafe import utf8_slices
 
 # How many times a step may restart after QuickBooks lost its iterator, per session.
 MAX_ITERATOR_RESTARTS = 2
@@ -53,8 +54,8 @@ def _is_failure(head: qbxml.ResponseHead) -> bool:
 def _sha256(text: str) -> str:
     """sha256 of the text's UTF-8, a slice at a time (no second copy of the page)."""
     digest = hashlib.sha256()
-    for start in range(0, len(text), 1 << 16):
-        digest.update(text[start : start + (1 << 16)].encode("utf-8"))
+    for piece in utf8_slices(text):
+        digest.update(piece)
     return digest.hexdigest()
 
 

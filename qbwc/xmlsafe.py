@@ -9,12 +9,19 @@ entity-expansion ("billion laughs") attacks without relying on parser options.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Literal
 
 from lxml import etree
 
-_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_DECLARATION = re.compile(r"\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+# The same refusal for text not yet encoded: ASCII-only, so its IGNORECASE does not match the
+# non-ASCII letters Unicode folds to i, k or s, which the bytes never would.
+_DTD_TEXT = re.compile(r"<!(DOCTYPE|ENTITY)", re.IGNORECASE | re.ASCII)
+
+# How many characters of a decoded document are encoded to UTF-8 at a time (utf8_slices).
+SLICE_CHARS = 64 * 1024
 
 
 class UnsafeXml(ValueError):
@@ -61,6 +68,13 @@ def xml_pull_parser(*, events: tuple[PullEvent, ...] = ("start", "end"), tag: st
     )
 
 
+def refuse_doctype(root: etree._Element) -> None:
+    """Raise UnsafeXml when the parsed document carries a DOCTYPE (the byte check's backstop)."""
+    docinfo = root.getroottree().docinfo
+    if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
+        raise UnsafeXml("document type declarations are not accepted")
+
+
 def parse_bytes(data: bytes, *, max_bytes: int) -> etree._Element:
     if len(data) > max_bytes:
         raise UnsafeXml(f"document is {len(data)} bytes, over the {max_bytes}-byte limit")
@@ -70,17 +84,37 @@ def parse_bytes(data: bytes, *, max_bytes: int) -> etree._Element:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
         raise UnsafeXml(f"not well-formed XML: {exc}") from None
-    docinfo = root.getroottree().docinfo
-    if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
-        raise UnsafeXml("document type declarations are not accepted")
+    refuse_doctype(root)
     return root
 
 
-def parse_text(text: str, *, max_bytes: int) -> etree._Element:
-    """Parse XML that already arrived as Unicode (qbXML inside a SOAP string).
+def document_start(text: str) -> int:
+    """Where the document in text that already arrived as Unicode (qbXML inside a SOAP string)
+    starts: after byte-order marks that survived decoding and the declaration, whose encoding
+    (QuickBooks writes utf-8 or windows-1252) no longer applies once the text is decoded."""
+    start = 0
+    while text.startswith("\ufeff", start):
+        start += 1
+    declaration = _DECLARATION.match(text, start)
+    return declaration.end() if declaration else start
 
-    Its declaration may name an encoding (QuickBooks writes utf-8 or windows-1252)
-    that no longer applies once the text is decoded, so it is dropped first.
-    """
-    text = text.lstrip("\ufeff")  # a byte-order mark that survived decoding
-    return parse_bytes(_DECLARATION.sub("", text, count=1).encode("utf-8"), max_bytes=max_bytes)
+
+def utf8_slices(text: str, start: int = 0) -> Iterator[bytes]:
+    """text[start:] encoded to UTF-8 a slice at a time (never a second copy of a whole page)."""
+    for i in range(start, len(text), SLICE_CHARS):
+        yield text[i : i + SLICE_CHARS].encode("utf-8")
+
+
+def check_text(text: str, start: int, *, max_bytes: int) -> None:
+    """parse_bytes' checks before parsing, on decoded text from `start` (document_start) without
+    encoding it whole: its UTF-8 size within max_bytes, no DOCTYPE or ENTITY. Raises UnsafeXml."""
+    size = len(text) - start if text.isascii() else sum(len(piece) for piece in utf8_slices(text, start))
+    if size > max_bytes:
+        raise UnsafeXml(f"document is {size} bytes, over the {max_bytes}-byte limit")
+    if _DTD_TEXT.search(text, start):
+        raise UnsafeXml("document type declarations are not accepted")
+
+
+def parse_text(text: str, *, max_bytes: int) -> etree._Element:
+    """Parse XML that already arrived as Unicode (see document_start)."""
+    return parse_bytes(text[document_start(text) :].encode("utf-8"), max_bytes=max_bytes)

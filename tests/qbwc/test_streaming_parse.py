@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from peers.qbwc_simulator.company import FakeCompany
 from peers.qbwc_simulator.dataset import build
-from qbwc import qbxml
+from qbwc import qbxml, xmlsafe
 from qbwc.xmlsafe import UnsafeXml, parse_text
 from tests.qbwc.test_fuzz import MAX, fuzz, qbxml_responses
 
@@ -104,7 +104,7 @@ def big_page(bills: int) -> str:
 
 def test_a_page_larger_than_many_feed_slices_reads_the_same_in_batches() -> None:
     text = big_page(600)
-    assert len(text) > 5 * qbxml._FEED_CHARS  # records straddle slice boundaries
+    assert len(text) > 5 * xmlsafe.SLICE_CHARS  # records straddle slice boundaries
     reference = tree_parse(text, "bills", max_bytes=MAX)
     reader = qbxml.ResponseReader(text, "bills", max_bytes=MAX)
     head = reader.head()

@@ -348,11 +348,10 @@ class ResponseReader:
                 self._error = f"{self._rs_tag} holds an unexpected <{sibling.tag}>"
                 self._pending = []
                 return
-        self._count += 1
         try:
-            self._pending.append(self._parse_one(element))
-        except (KeyError, ValueError, InvalidOperation) as exc:
-            self._error = f"{self._ret_tag} #{self._count}: {exc}"
+            self._pending.append(self._read(element))
+        except QbxmlError as exc:
+            self._error = str(exc)
             self._pending = []
             return
         # Read: drop it and everything before it (lxml's recipe for incremental parsing; the
@@ -360,6 +359,14 @@ class ResponseReader:
         while element.getprevious() is not None:
             del self._rs[0]
         self._rs.remove(element)
+
+    def _read(self, element: etree._Element) -> Record:
+        """The response's next record element as a record; QbxmlError names it by its position."""
+        self._count += 1
+        try:
+            return self._parse_one(element)
+        except (KeyError, ValueError, InvalidOperation) as exc:
+            raise QbxmlError(f"{self._ret_tag} #{self._count}: {exc}") from None
 
     def _judge(self, root: etree._Element) -> None:
         """The whole-tree checks, on what is left of the tree once its records were read."""
@@ -379,11 +386,7 @@ class ResponseReader:
                 raise QbxmlError(f"{self._rs_tag} holds an unexpected <{child.tag}>")
             # A record the events did not report as the response's (the response came first
             # only when the document ended): read it now.
-            self._count += 1
-            try:
-                self._pending.append(self._parse_one(child))
-            except (KeyError, ValueError, InvalidOperation) as exc:
-                raise QbxmlError(f"{self._ret_tag} #{self._count}: {exc}") from None
+            self._pending.append(self._read(child))
         if self._rs is None:
             self._rs = rs
 

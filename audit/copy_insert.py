@@ -22,7 +22,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
@@ -33,7 +34,10 @@ def copy_insert(objs: Sequence[M]) -> list[M]:
     if not objs:
         return list(objs)
     model = type(objs[0])
-    if connection.vendor != "postgresql":
+    # This thread's connection object, not the `connection` proxy: each proxy access is a
+    # context-local lookup, and fields read it per column and row.
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
         return model._default_manager.bulk_create(objs)  # type: ignore[attr-defined,no-any-return]
     meta = model._meta
     pk = meta.pk
@@ -42,42 +46,45 @@ def copy_insert(objs: Sequence[M]) -> list[M]:
     # per row), then those Django must prepare (auto_now stamps, JSON → Jsonb, ...).
     plain = [f for f in meta.concrete_fields if _as_is(f)]
     prepared = [f for f in meta.concrete_fields if not _as_is(f)]
-    table = connection.ops.quote_name(meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in plain + prepared)
     names = [f.attname for f in plain]  # the primary key at least
     read_plain = operator.attrgetter(*names) if len(names) > 1 else (lambda obj: (getattr(obj, names[0]),))
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
             [meta.db_table, pk.column, len(objs)],
         )
         for obj, (new_id,) in zip(objs, cursor.fetchall(), strict=True):
             setattr(obj, pk.attname, new_id)
-        # This thread's connection object, not the `connection` proxy: each proxy access is a
-        # context-local lookup, and fields read it per column and row.
-        db = connections[DEFAULT_DB_ALIAS]
         rows = [(*read_plain(obj), *(f.get_db_prep_save(f.pre_save(obj, True), db) for f in prepared)) for obj in objs]
-        sql = f"COPY {table} ({columns}) FROM STDIN"
+        sql = _copy_sql(db, meta.db_table, plain + prepared)
 
         def copy_rows(_sql: str, _params: Any, _many: bool, _context: dict[str, Any]) -> None:
             with cursor.cursor.copy(sql) as copy:
                 for row in rows:
                     copy.write_row(row)
 
-        _wrapped(copy_rows, sql, cursor)
+        _wrapped(db, copy_rows, sql, cursor)
     for obj in objs:
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = db.alias
     return list(objs)
 
 
-def _wrapped(copy: Callable[[str, Any, bool, dict[str, Any]], None], sql: str, cursor: Any) -> None:
+def _copy_sql(db: BaseDatabaseWrapper, table: str, fields: Sequence[Field[Any, Any]]) -> str:
+    # Table and column names come from the model.
+    columns = ", ".join(db.ops.quote_name(str(f.column)) for f in fields)
+    return f"COPY {db.ops.quote_name(table)} ({columns}) FROM STDIN"
+
+
+def _wrapped(
+    db: BaseDatabaseWrapper, copy: Callable[[str, Any, bool, dict[str, Any]], None], sql: str, cursor: Any
+) -> None:
     # Through the connection's execute wrappers, as every other statement goes (Django's
     # CursorWrapper does the same), so what counts or instruments statements sees it too.
     run = copy
-    for wrapper in reversed(connection.execute_wrappers):
+    for wrapper in reversed(db.execute_wrappers):
         run = functools.partial(wrapper, run)
-    run(sql, None, False, {"connection": connection, "cursor": cursor})
+    run(sql, None, False, {"connection": db, "cursor": cursor})
 
 
 # How many characters of a streamed text go to the server at a time.
@@ -112,17 +119,17 @@ def copy_insert_streaming(obj: Model, *, text_field: str) -> None:
     escaped value, twice the text again. The primary key comes from the table's default and
     is not read back. Elsewhere (SQLite binds the text as it is) it is a plain save().
     """
-    if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
         obj.save(force_insert=True)
         return
     meta = obj._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key and f.attname != text_field]
     big = meta.get_field(text_field)
-    table = connection.ops.quote_name(meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in [*fields, big])  # type: ignore[union-attr]
-    head = "".join(copy_text(f.get_db_prep_save(f.pre_save(obj, True), connection)) + "\t" for f in fields)
+    assert isinstance(big, Field)
+    head = "".join(copy_text(f.get_db_prep_save(f.pre_save(obj, True), db)) + "\t" for f in fields)
     text: str = getattr(obj, text_field)
-    sql = f"COPY {table} ({columns}) FROM STDIN"
+    sql = _copy_sql(db, meta.db_table, [*fields, big])
 
     def copy_row(_sql: str, _params: Any, _many: bool, _context: dict[str, Any]) -> None:
         with cursor.cursor.copy(sql) as copy:
@@ -131,8 +138,8 @@ def copy_insert_streaming(obj: Model, *, text_field: str) -> None:
                 copy.write(_escape(text[start : start + STREAM_CHARS]).encode("utf-8"))
             copy.write(b"\n")
 
-    with connection.cursor() as cursor:
-        _wrapped(copy_row, sql, cursor)
+    with db.cursor() as cursor:
+        _wrapped(db, copy_row, sql, cursor)
 
 
 # Field types whose attribute value psycopg adapts exactly as Django's get_db_prep_save would

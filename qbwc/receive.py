@@ -114,11 +114,12 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
     try:
         reader = qbxml.ResponseReader(response, step, max_bytes=settings.QBWC_MAX_BODY_BYTES)  # type: ignore[arg-type]
         head = reader.head()
-        if (head.request_id and head.request_id != str(seq)) or _is_empty_answer(head):
+        other_request = bool(head.request_id) and head.request_id != str(seq)
+        if other_request or _is_empty_answer(head):
             _read_through(reader)  # decided without storing: the whole answer must be readable first
     except qbxml.QbxmlError as exc:
         return fail(session, now, f"{unreadable}: {exc}")
-    if head.request_id and head.request_id != str(seq):
+    if other_request:
         answered = small_int(head.request_id)
         if answered is not None and answered <= session.answered_seq:
             # The answer to an earlier request, again (the next request is already built).

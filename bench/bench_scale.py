@@ -1,14 +1,14 @@
-"""QBWC at scale: many tenants' Web Connectors polling at once through gunicorn on PostgreSQL.
+"""QBWC at scale: many tenants' Web Connectors polling at once through the web server on PostgreSQL.
 
     .venv/bin/python bench/bench_scale.py [--tenants 1000] [--concurrency 64]
-        [--gunicorn-workers 4] [--vendors 2 --bills 3] [--rounds 2]
+        [--web-workers 4] [--vendors 2 --bills 3] [--rounds 2]
 
 What it does, all on 127.0.0.1:
 - creates its own PostgreSQL database (PG_URL/--db, dropped at the end) and migrates it;
 - bulk-creates TENANTS tenants, each with its own QBWC login;
-- starts gunicorn (sync workers) on the real WSGI app (connector.wsgi) in a subprocess;
+- starts the production web server (granian, connector/webserver.py) on the real WSGI app in a subprocess;
 - baseline: CONCURRENCY clients send as many GET /healthz (one `SELECT 1`) as the
-  sessions below make SOAP calls, through the same gunicorn;
+  sessions below make SOAP calls, through the same server;
 - round 1: every tenant runs one full Web Connector session (the qbwc simulator
   over real HTTP+SOAP) against a tiny company file (VENDORS vendors, BILLS bills),
   CONCURRENCY tenants at a time; records are stored, audited and queued for Procore
@@ -51,8 +51,8 @@ def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tenants", type=int, default=1000)
     p.add_argument("--concurrency", type=int, default=64, help="Web Connectors polling at the same time")
-    p.add_argument("--gunicorn-workers", type=int, default=4)
-    p.add_argument("--gunicorn-threads", type=int, default=1, help=">1 uses gunicorn's gthread worker")
+    p.add_argument("--web-workers", type=int, default=4, help="web server worker processes")
+    p.add_argument("--web-threads", type=int, default=1, help="threads running Django in each worker")
     p.add_argument("--vendors", type=int, default=2, help="vendors in each tenant's company file")
     p.add_argument("--bills", type=int, default=3, help="bills in each tenant's company file (0/0: empty)")
     p.add_argument("--rounds", type=int, default=2, help="sessions per tenant; rounds after the first are no-change")
@@ -239,15 +239,13 @@ def pbkdf2_ms() -> tuple[float, int]:
     return (time.process_time() - start) / 3 * 1000, hasher.iterations
 
 
-def gunicorn_start(env: dict[str, str], workers: int, threads: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def web_start(env: dict[str, str], workers: int, threads: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     import requests
 
+    from connector.webserver import server_args
+
     port = free_port()
-    cmd = [
-        sys.executable, "-m", "gunicorn", "connector.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", "--timeout", "120",
-        "--backlog", "2048",
-    ]  # fmt: skip
+    cmd = [sys.executable, "-m", "granian", *server_args(host="127.0.0.1", port=port, workers=workers, threads=threads)]
     # A file, not a pipe nobody reads: a full pipe would stall the server mid-benchmark.
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -256,9 +254,9 @@ def gunicorn_start(env: dict[str, str], workers: int, threads: int, log: Path) -
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                raise RuntimeError("gunicorn exited:\n" + log.read_text(errors="replace")[-3000:])
+                raise RuntimeError("the web server exited:\n" + log.read_text(errors="replace")[-3000:])
             if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not answer /healthz within 120 s")
+                raise RuntimeError("the web server did not answer /healthz within 120 s")
             try:
                 if requests.get(base + "/healthz", timeout=10).status_code == 200:
                     break
@@ -276,7 +274,7 @@ def gunicorn_start(env: dict[str, str], workers: int, threads: int, log: Path) -
 class Phase:
     """Wall time, latencies and errors of CONCURRENCY clients doing N jobs; server CPU alongside."""
 
-    def __init__(self, name: str, server_pid: int, db_url: str, server: str = "gunicorn") -> None:
+    def __init__(self, name: str, server_pid: int, db_url: str, server: str = "web server") -> None:
         self.name, self.server_pid, self.db_url, self.server = name, server_pid, db_url, server
         self.latencies: list[float] = []
         self.errors: list[str] = []
@@ -296,7 +294,7 @@ class Phase:
                 self.latencies.append(time.perf_counter() - start)
                 self.units += units
 
-        # Backends of connections opened during the phase are missed; gunicorn's are persistent and warm.
+        # Backends of connections opened during the phase are missed; the web server's are persistent and warm.
         cpu0, client0, pg0 = process_tree_cpu(self.server_pid), time.process_time(), pg_backends_cpu(self.db_url)
         start = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
@@ -432,7 +430,7 @@ def main() -> int:
             t0 = time.perf_counter()
             usernames = tenants_create(args.tenants, fast_hasher=not production, generated=args.generated)
             print(f"{args.tenants} tenants created in {time.perf_counter() - t0:.1f} s (bulk insert); "
-                  f"PostgreSQL db {args.db}; gunicorn {args.gunicorn_workers} workers x {args.gunicorn_threads} "
+                  f"PostgreSQL db {args.db}; web server (granian) {args.web_workers} workers x {args.web_threads} "
                   f"threads; {args.concurrency} concurrent Web Connectors; {cores} cores; "
                   f"load average {Path('/proc/loadavg').read_text().strip()}", flush=True)  # fmt: skip
             dataset = (
@@ -442,9 +440,7 @@ def main() -> int:
             )
             if not args.vendors and args.bills:
                 dataset.vendors = []
-            proc, base = gunicorn_start(
-                env, args.gunicorn_workers, args.gunicorn_threads, Path(var_dir) / "gunicorn.log"
-            )
+            proc, base = web_start(env, args.web_workers, args.web_threads, Path(var_dir) / "web.log")
             run_session = session_runner(base, dataset)
 
             # Calibrate: how many SOAP calls one session makes, so the baseline sends as many requests.
@@ -469,7 +465,7 @@ def main() -> int:
             )
             lat = sorted(baseline.latencies)
             print(f"\nBaseline: {args.concurrency} clients, {baseline.units} GET /healthz (SELECT 1) in "
-                  f"{calls_per_session}-request runs through the same gunicorn")  # fmt: skip
+                  f"{calls_per_session}-request runs through the same web server")  # fmt: skip
             print(f"   {baseline.units / baseline.wall:.0f} requests/s; a {calls_per_session}-request run: "
                   f"p50 {pct(lat, 50) * 1000:.0f} ms, p95 {pct(lat, 95) * 1000:.0f} ms; errors: {len(baseline.errors)}; "
                   f"server CPU {baseline.server_cpu / max(baseline.units, 1) * 1000:.2f} ms/request")  # fmt: skip

@@ -2,7 +2,7 @@
 
 What it does, in order (a progress line for each):
 1. a fresh SQLite database and filesystem broker under var/demo/;
-2. starts the Procore emulator, the web server (gunicorn) and a Celery worker with beat;
+2. starts the Procore emulator, the web server (granian) and a Celery worker with beat;
 3. creates the demo tenant (sandbox pointed at the emulator), its users and most mappings;
 4. plays the QuickBooks Web Connector (simulator) for the sample construction company:
    a first full run, then an incremental run with edits and deletions;
@@ -28,6 +28,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from connector.webserver import server_args
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -124,7 +126,7 @@ def demo_environment() -> tuple[dict[str, str], Path, int, int]:
             "QBWC_MIN_SECONDS_BETWEEN_RUNS": "0",
             # Short retry backoff so an injected or real transient error resolves within the demo.
             "PROCORE_JOB_RETRY_BASE_SECONDS": env.get("PROCORE_JOB_RETRY_BASE_SECONDS", "2"),
-            # issue 12b: /metrics on, pooled across gunicorn and Celery processes (emptied with var_dir).
+            # issue 12b: /metrics on, pooled across the web server's and Celery's processes (emptied with var_dir).
             "PROMETHEUS_MULTIPROC_DIR": str(var_dir / "metrics"),
             "METRICS_TOKEN": env.get("METRICS_TOKEN") or secrets.token_urlsafe(24),
         }
@@ -179,20 +181,7 @@ def main() -> int:
             say(f"starting the web server on {base} and a Celery worker with beat")
             spawn(
                 procs,
-                [
-                    PY,
-                    "-m",
-                    "gunicorn",
-                    "connector.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{web_port}",
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "4",
-                    "--timeout",
-                    "120",
-                ],
+                [PY, "-m", "granian", *server_args(host="127.0.0.1", port=web_port, workers=2, threads=4)],
                 env=env,
                 log=var_dir / "logs" / "web.log",
             )

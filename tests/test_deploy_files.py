@@ -6,12 +6,15 @@ verify that every command they run exists in the project.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
 
 import yaml
 from django.core.management import get_commands
+
+from connector.webserver import PRODUCTION_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +45,10 @@ def test_worker_and_beat_use_our_celery_app_and_wsgi_exists() -> None:
     scheduler = services["beat"]["command"][services["beat"]["command"].index("--scheduler") + 1]
     module, attr = scheduler.split(":")
     assert hasattr(importlib.import_module(module), attr)
-    assert "gunicorn connector.wsgi:application" in " ".join(services["web"]["command"])
+    # The web server runs exactly connector/webserver.py's production arguments, in compose and in the image.
+    assert "exec granian " + " ".join(PRODUCTION_ARGS) in " ".join(services["web"]["command"])
+    cmd = re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert cmd is not None and json.loads(cmd.group(1)) == ["granian", *PRODUCTION_ARGS]
     assert hasattr(importlib.import_module("connector.wsgi"), "application")
     from connector import celery_app
 

@@ -1,7 +1,7 @@
-"""Finding 2: the documented production topology puts a buffering nginx in front of gunicorn.
+"""Finding 2: the documented production topology puts a buffering nginx in front of the web server.
 
 Docker does not run here, so the files are checked; tests/qbwc/test_slow_clients.py
-runs the same nginx.conf against gunicorn when nginx is installed.
+runs the same nginx.conf against the web server (granian) when nginx is installed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def directive(name: str) -> list[str]:
 
 def test_only_the_proxy_is_published_and_the_app_trusts_its_headers() -> None:
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    assert "ports" not in services["web"], "gunicorn must not face clients directly"
+    assert "ports" not in services["web"], "the web server must not face clients directly"
     assert services["web"]["environment"]["BEHIND_PROXY"] == "1"
     assert services["proxy"]["image"].startswith("nginx")
     assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in services["proxy"]["volumes"]

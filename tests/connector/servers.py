@@ -1,7 +1,7 @@
 """Throwaway servers for the readiness and multi-process tests: never the machine's shared ones.
 
 A redis-server and a PostgreSQL cluster of our own on free ports (so a test may kill
-them), and the product's real processes (gunicorn, a Celery worker with embedded beat)
+them), and the product's real processes (the web server, a Celery worker with embedded beat)
 started as subprocesses with their own environment.
 """
 
@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from connector.webserver import server_args
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -190,19 +192,9 @@ class Processes:
 
     def web(self, *, workers: int = 1) -> str:
         port = free_port()
-        self.spawn(
-            "web",
-            "gunicorn",
-            "connector.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--timeout",
-            "60",
-        )
+        self.spawn("web", "granian", *server_args(host="127.0.0.1", port=port, workers=workers))
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: requests.get(base + "/healthz", timeout=2).ok, timeout=60, message="gunicorn")
+        wait_until(lambda: requests.get(base + "/healthz", timeout=2).ok, timeout=60, message="the web server")
         return base
 
     def worker_with_beat(self) -> None:

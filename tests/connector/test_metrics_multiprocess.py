@@ -1,6 +1,6 @@
-"""Metrics pooled across processes: two gunicorn workers and a worker-like process, one scrape.
+"""Metrics pooled across processes: two web worker processes and a worker-like process, one scrape.
 
-Real processes, real HTTP: SOAP calls spread over gunicorn's workers, a separate process
+Real processes, real HTTP: SOAP calls spread over the web server's (granian's) worker processes, a separate process
 (what a Celery worker process is to the web server) records Procore calls through the same
 helpers, and /metrics sums every process's files in PROMETHEUS_MULTIPROC_DIR.
 """
@@ -39,7 +39,7 @@ def _soap(base: str) -> int:
         return http.post(base + "/qbwc/", data=body, headers=headers, timeout=30).status_code
 
 
-def test_one_scrape_sums_every_gunicorn_worker_and_other_processes(tmp_path: Path) -> None:
+def test_one_scrape_sums_every_web_worker_and_other_processes(tmp_path: Path) -> None:
     metrics_dir = tmp_path / "metrics"
     env = product_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), METRICS_TOKEN=TOKEN)
     manage(env, "migrate", "--noinput")
@@ -61,7 +61,7 @@ def test_one_scrape_sums_every_gunicorn_worker_and_other_processes(tmp_path: Pat
     assert samples[("mlconnector_procore_requests_total", route)] == 5
     assert samples[("mlconnector_procore_rate_limited_total", (("route", "/rest/v1.0/projects"),))] == 5
     files = sorted(p.name for p in metrics_dir.iterdir())
-    # At least one web worker and the other process; which of the two gunicorn workers took the calls is
+    # At least one web worker and the other process; which of the two web workers took the calls is
     # the kernel's choice, so the sums above (every call counted once) are what proves the pooling.
     assert len({name.split("_", 1)[1] for name in files}) >= 2, files
     assert all("-" in name.split("_", 1)[1] for name in files), "files are named <host>-<pid>"

@@ -1,7 +1,7 @@
-"""/readyz of a real gunicorn goes unhealthy when PostgreSQL or the broker stops, and recovers.
+"""/readyz of the real web server goes unhealthy when PostgreSQL or the broker stops, and recovers.
 
 Everything here is throwaway: our own PostgreSQL cluster and redis-server on free ports,
-gunicorn and a Celery worker with embedded beat as subprocesses. The machine's shared
+the web server (granian) and a Celery worker with embedded beat as subprocesses. The machine's shared
 PostgreSQL and Redis are never touched.
 """
 

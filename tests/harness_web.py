@@ -1,4 +1,5 @@
-"""The production-shaped server in a subprocess: gunicorn, one sync worker, DEBUG=0.
+"""The production-shaped server in a subprocess: granian (connector/webserver.py), one
+worker process with one thread, DEBUG=0.
 
 For tests that measure the server itself (peak memory of the worker process) or
 need it out of the test process. Its database is its own SQLite file under
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from connector.webserver import server_args
 
 ROOT = Path(__file__).resolve().parent.parent
 QBWC_PASSWORD = "correct-horse-battery"
@@ -82,8 +85,8 @@ def server_env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_BROKER_URL"))}
     env.update(
         DEBUG="0",
-        SECRET_KEY="gunicorn-test-secret-key-0123456789-abcdefghijklmnop",
-        FIELD_ENCRYPTION_KEYS="gunicorn-test-field-key-0123456789",
+        SECRET_KEY="web-test-secret-key-0123456789-abcdefghijklmnop",
+        FIELD_ENCRYPTION_KEYS="web-test-field-key-0123456789",
         VAR_DIR=str(tmp),
         DATABASE_URL=f"sqlite:///{tmp / 'server.sqlite3'}",
         CELERY_BROKER_URL="filesystem://",
@@ -97,9 +100,9 @@ def server_env(tmp: Path, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def running_server(tmp: Path, *, root: Path = ROOT, workers: int = 1, **extra_env: str) -> Iterator[Server]:
-    """gunicorn on a free port with a migrated database and tenant acme (password QBWC_PASSWORD)."""
+    """The web server on a free port with a migrated database and tenant acme (password QBWC_PASSWORD)."""
     env = server_env(tmp, **extra_env)
-    log = tmp / "gunicorn.log"
+    log = tmp / "web.log"
     port = free_port()
     server = Server(url=f"http://127.0.0.1:{port}", proc=None, env=env, log=log, root=root)  # type: ignore[arg-type]
     server.manage("migrate", "--noinput", "-v", "0")
@@ -108,17 +111,14 @@ def running_server(tmp: Path, *, root: Path = ROOT, workers: int = 1, **extra_en
         "--qbwc-password", QBWC_PASSWORD, "--procore-env", "sandbox",
         "--procore-company-id", "1", "--procore-project-id", "2",
     )  # fmt: skip
-    cmd = [
-        sys.executable, "-m", "gunicorn", "connector.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--timeout", "120", "--log-level", "warning",
-    ]  # fmt: skip
+    cmd = [sys.executable, "-m", "granian", *server_args(host="127.0.0.1", port=port, workers=workers)]
     with log.open("wb") as out:
         server.proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:
             assert server.proc.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "gunicorn did not answer /healthz"
+            assert time.monotonic() < deadline, "the web server did not answer /healthz"
             try:
                 if requests.get(server.url + "/healthz", timeout=5).status_code == 200:
                     break
@@ -135,6 +135,6 @@ def running_server(tmp: Path, *, root: Path = ROOT, workers: int = 1, **extra_en
 
 
 @pytest.fixture
-def gunicorn_server(tmp_path: Path) -> Iterator[Server]:
+def web_server(tmp_path: Path) -> Iterator[Server]:
     with running_server(tmp_path) as server:
         yield server

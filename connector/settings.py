@@ -173,9 +173,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-ml-connector.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
-    # Kept on (issue 11, measured by bench/bench_qbwc.py): the SELECT 1 probe costs ~0.03 ms per
-    # request, ~0.3 % of a no-change QBWC session, and turns a connection PostgreSQL dropped
-    # (restart, failover: drill 08) into a reconnect instead of a failed SOAP call.
+    # Kept on: a connection PostgreSQL dropped (restart, failover: drill 08) becomes a reconnect
+    # instead of a failed SOAP call. The check itself asks the socket, not the server (issue 11):
+    # Django's SELECT 1 round trip per request was 22 % of a web worker's time under a polling
+    # fleet (connector/pgbackend/base.py); same outcomes, no round trip on a healthy connection.
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "connector.pgbackend"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # --- Celery -----------------------------------------------------------------

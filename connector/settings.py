@@ -66,7 +66,7 @@ if importlib.util.find_spec("devtools") is not None:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Serves the admin's CSS/JS from gunicorn itself: the pages must work offline, no CDN.
+    # Serves the admin's CSS/JS from the web server itself: the pages must work offline, no CDN.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -144,7 +144,7 @@ if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Redirect http to https (the exempt paths below excepted).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-# Exempt: probes and the Prometheus scrape, which reach gunicorn inside the network without the proxy.
+# Exempt: probes and the Prometheus scrape, which reach the web server inside the network without the proxy.
 SECURE_REDIRECT_EXEMPT = [r"^healthz?/?$", r"^readyz/?$", r"^metrics/?$"]
 # HSTS: tell browsers to use https only, for this many seconds (0 = off). Start
 # small (300) and raise to a year (31536000) once https is known to work.

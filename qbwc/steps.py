@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Field
 from django.utils import timezone
 
+from audit.compiled_sql import column_field, fetch_rows
 from audit.qbtypes import QbDeletion, QbVendor
 from audit.services import records_mark_deleted, records_receive
 from qbwc import qbxml
 from qbwc.models import PLAN, QbwcSession, Step, Watermark
+
+
+def _marks_sql(qn: Callable[[str], str]) -> tuple[str, list[Field[Any, Any]], list[Field[Any, Any] | None]]:
+    out = [column_field(Watermark, name) for name in ("query", "mark", "qb_utc_offset_minutes", "updated_at")]
+    tenant, updated = column_field(Watermark, "tenant"), column_field(Watermark, "updated_at")
+    columns = ", ".join(qn(str(f.column)) for f in out)
+    # Table and column names come from the model; the tenant is a bound parameter.
+    sql = (
+        f"SELECT {columns} FROM {qn(Watermark._meta.db_table)} "  # noqa: S608
+        f"WHERE {qn(str(tenant.column))} = %s ORDER BY {qn(str(updated.column))}"
+    )
+    return sql, [tenant], list(out)
 
 
 def marks_snapshot(tenant_id: int) -> dict[str, object]:
@@ -19,13 +35,10 @@ def marks_snapshot(tenant_id: int) -> dict[str, object]:
 
     A step that has returned nothing yet has no offset of its own: the company file's clock
     is the same for every query, so it borrows the one most recently learned ("_offset").
+    The read's SQL is built once (audit/compiled_sql.py): compiling the queryset was most of
+    its cost, and every session's first sendRequestXML makes it.
     """
-    rows = sorted(
-        Watermark.objects.filter(tenant_id=tenant_id).values_list(
-            "query", "mark", "qb_utc_offset_minutes", "updated_at"
-        ),
-        key=lambda row: row[3],
-    )
+    rows = fetch_rows(_marks_sql, [tenant_id])
     snapshot: dict[str, object] = {query: [mark.isoformat(), offset] for query, mark, offset, _ in rows}
     learned = [offset for _, _, offset, _ in rows if offset is not None]
     snapshot["_offset"] = learned[-1] if learned else None

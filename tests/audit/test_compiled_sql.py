@@ -12,7 +12,7 @@ from django.db.models import Field
 from django.forms.models import model_to_dict
 
 from audit import compiled_sql
-from audit.compiled_sql import column_field, fetch_row, get_one, update_where
+from audit.compiled_sql import column_field, fetch_row, fetch_rows, get_one, update_where
 from qbwc.models import QbwcSession, SessionState
 from tenants.models import Tenant
 from tests.factories import make_tenant
@@ -137,6 +137,25 @@ def test_fetch_row_prepares_parameters_and_converts_columns_as_the_orm_does() ->
     assert latest is None and bool(exists) is False
     with pytest.raises(ValueError):
         fetch_row(_row_sql, [acme.pk])  # a parameter per %s, no fewer
+
+
+def _rows_sql(qn: Any) -> tuple[str, list[Field[Any, Any]], list[Field[Any, Any] | None]]:
+    started, tenant = column_field(QbwcSession, "started_at"), column_field(QbwcSession, "tenant")
+    table, digest = qn(QbwcSession._meta.db_table), qn("ticket_digest")
+    sql = f"SELECT {digest}, {qn('started_at')} FROM {table} WHERE {qn('tenant_id')} = %s ORDER BY {digest}"
+    return sql, [tenant], [None, started]
+
+
+@pytest.mark.django_db
+def test_fetch_rows_gives_every_row_converted_and_none_for_no_match() -> None:
+    acme, globex = make_tenant(slug="acme"), make_tenant(slug="globex")
+    _session(acme, "b" * 64)
+    _session(acme, "a" * 64)
+    _session(globex, "c" * 64)
+    rows = fetch_rows(_rows_sql, [acme.pk])
+    assert [digest for digest, _ in rows] == ["a" * 64, "b" * 64]  # the SQL's order, this tenant only
+    assert all(started == STARTED and started.tzinfo is not None for _, started in rows)
+    assert fetch_rows(_rows_sql, [globex.pk + acme.pk + 1000]) == []
 
 
 @pytest.mark.django_db

@@ -16,5 +16,7 @@ RUN pip install --no-cache-dir . && useradd --create-home connector && mkdir -p 
 RUN mkdir -p /var/lib/ml-connector/metrics && chown connector /var/lib/ml-connector/metrics
 USER connector
 EXPOSE 8000
+# Web server sizing (connector/webserver.py): one worker process per core, one thread each.
+ENV GRANIAN_WORKERS=2 GRANIAN_BLOCKING_THREADS=1
 # connector/webserver.py PRODUCTION_ARGS (tests/test_deploy_files.py checks they match).
-CMD ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000", "--workers", "4", "--blocking-threads", "1", "--http", "1", "--no-ws", "--respawn-failed-workers", "--log-level", "warning", "connector.wsgi:application"]
+CMD ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000", "--http", "1", "--no-ws", "--respawn-failed-workers", "--log-level", "warning", "connector.wsgi:application"]

@@ -7,7 +7,7 @@ time (connector.metrics_collector). Labels are bounded sets (operation names,
 record kinds, normalised routes, outcome words): never a free-text value.
 
 Multi-process: with PROMETHEUS_MULTIPROC_DIR set before start-up, every process
-(gunicorn workers, Celery worker processes) writes its samples to files in that
+(web server workers, Celery worker processes) writes its samples to files in that
 directory and the scrape merges them. Files are named by host name and pid, so
 containers sharing one volume never write the same file.
 """

@@ -38,8 +38,8 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
     ),
     (
         "bench_scale.py",
-        ["--tenants", "1000", "--concurrency", "64", "--web-workers", "4", "--rounds", "2"],
-        ["--tenants", "200", "--concurrency", "32", "--web-workers", "4", "--rounds", "2"],
+        ["--tenants", "1000", "--concurrency", "64", "--web-workers", "2", "--rounds", "2"],
+        ["--tenants", "200", "--concurrency", "32", "--web-workers", "2", "--rounds", "2"],
     ),
     (
         "bench_workers.py",

@@ -1,7 +1,7 @@
 """QBWC at scale: many tenants' Web Connectors polling at once through the web server on PostgreSQL.
 
     .venv/bin/python bench/bench_scale.py [--tenants 1000] [--concurrency 64]
-        [--web-workers 4] [--vendors 2 --bills 3] [--rounds 2]
+        [--web-workers 2] [--vendors 2 --bills 3] [--rounds 2]
 
 What it does, all on 127.0.0.1:
 - creates its own PostgreSQL database (PG_URL/--db, dropped at the end) and migrates it;
@@ -51,7 +51,9 @@ def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tenants", type=int, default=1000)
     p.add_argument("--concurrency", type=int, default=64, help="Web Connectors polling at the same time")
-    p.add_argument("--web-workers", type=int, default=4, help="web server worker processes")
+    p.add_argument(
+        "--web-workers", type=int, default=2, help="web server worker processes (production: GRANIAN_WORKERS)"
+    )
     p.add_argument("--web-threads", type=int, default=1, help="threads running Django in each worker")
     p.add_argument("--vendors", type=int, default=2, help="vendors in each tenant's company file")
     p.add_argument("--bills", type=int, default=3, help="bills in each tenant's company file (0/0: empty)")

@@ -49,6 +49,8 @@ def test_worker_and_beat_use_our_celery_app_and_wsgi_exists() -> None:
     assert "exec granian " + " ".join(PRODUCTION_ARGS) in " ".join(services["web"]["command"])
     cmd = re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M)
     assert cmd is not None and json.loads(cmd.group(1)) == ["granian", *PRODUCTION_ARGS]
+    # Its sizing comes from the environment, with defaults in the image.
+    assert re.search(r"^ENV GRANIAN_WORKERS=\d+ GRANIAN_BLOCKING_THREADS=\d+$", (ROOT / "Dockerfile").read_text(), re.M)
     assert hasattr(importlib.import_module("connector.wsgi"), "application")
     from connector import celery_app
 

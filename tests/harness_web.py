@@ -111,7 +111,7 @@ def running_server(tmp: Path, *, root: Path = ROOT, workers: int = 1, **extra_en
         "--qbwc-password", QBWC_PASSWORD, "--procore-env", "sandbox",
         "--procore-company-id", "1", "--procore-project-id", "2",
     )  # fmt: skip
-    cmd = [sys.executable, "-m", "granian", *server_args(host="127.0.0.1", port=port, workers=workers)]
+    cmd = [sys.executable, "-m", "granian", *server_args(host="127.0.0.1", port=port, workers=workers, threads=1)]
     with log.open("wb") as out:
         server.proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -192,7 +192,7 @@ class Processes:
 
     def web(self, *, workers: int = 1) -> str:
         port = free_port()
-        self.spawn("web", "granian", *server_args(host="127.0.0.1", port=port, workers=workers))
+        self.spawn("web", "granian", *server_args(host="127.0.0.1", port=port, workers=workers, threads=1))
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: requests.get(base + "/healthz", timeout=2).ok, timeout=60, message="the web server")
         return base

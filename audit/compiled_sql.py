@@ -123,6 +123,57 @@ def update_where(
 
 
 @dataclass(frozen=True)
+class _Insert:
+    sql: str
+    fields: list[Field[Any, Any]]
+    returning: bool  # the new primary key comes back from the INSERT itself
+
+
+def _insert(model: type[Model], connection: BaseDatabaseWrapper) -> _Insert:
+    qn = connection.ops.quote_name
+    pk = model._meta.pk
+    if pk is None or not getattr(pk, "db_returning", False):
+        raise ValueError(f"{model.__name__} has no database-generated primary key")
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    for field in fields:
+        if hasattr(field, "get_placeholder") or getattr(field, "db_returning", False):
+            raise ValueError(f"{model.__name__}.{field.name} needs the ORM's insert")
+    columns = ", ".join(qn(_column(f)) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    # Table and column names come from the model; every value is a bound parameter.
+    sql = f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    returning = connection.features.can_return_columns_from_insert
+    if returning:
+        sql += f" RETURNING {qn(_column(pk))}"
+    return _Insert(sql, fields, returning)
+
+
+def insert_one(obj: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
+    """`obj.save(force_insert=True)` for a new row whose primary key the database assigns,
+    with the INSERT built once per model. Sets and returns `obj` as saved.
+
+    Every column is prepared as save() prepares it (`pre_save` for auto_now stamps, then
+    `get_db_prep_save`). No pre_save/post_save signals are sent: for models nobody listens to.
+    """
+    connection = connections[using]
+    model = type(obj)
+    shape: _Insert = _shape(_insert, model, connection=connection)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in shape.fields]
+    pk = model._meta.pk
+    assert pk is not None
+    with connection.cursor() as cursor:
+        cursor.execute(shape.sql, params)
+        if shape.returning:
+            (new_id,) = cursor.fetchone()
+        else:
+            new_id = connection.ops.last_insert_id(cursor, model._meta.db_table, _column(pk))
+    setattr(obj, pk.attname, new_id)
+    obj._state.adding = False
+    obj._state.db = using
+    return obj
+
+
+@dataclass(frozen=True)
 class _Join:
     field: ForeignKey[Any, Any]  # the model's foreign key whose row comes along
     model: type[Model]  # its related model

@@ -12,7 +12,7 @@ from django.db.models import Field
 from django.forms.models import model_to_dict
 
 from audit import compiled_sql
-from audit.compiled_sql import column_field, fetch_row, fetch_rows, get_one, update_where
+from audit.compiled_sql import column_field, fetch_row, fetch_rows, get_one, insert_one, update_where
 from qbwc.models import QbwcSession, SessionState
 from tenants.models import Tenant
 from tests.factories import make_tenant
@@ -167,3 +167,21 @@ def test_get_one_without_a_join_reads_every_column_as_the_orm_does() -> None:
     assert ours is not None and _as_dict(ours) == _as_dict(orm)
     assert ours.sync_paused is True and ours.check_qbwc_password is not None
     assert get_one(Tenant, where={"qbwc_username": "nobody"}) is None
+
+
+@pytest.mark.django_db
+def test_insert_one_stores_the_row_save_would_store() -> None:
+    acme = make_tenant(slug="acme")
+    values: dict[str, Any] = {
+        "tenant": acme, "ticket_hint": "abcdef", "started_at": STARTED, "last_seen_at": STARTED,
+        "client_address": "10.0.0.7", "marks": {"bills": ["2026-11-30T12:00:00+00:00", -300]},
+        "step_errors": [{"step": "bills", "text": "ü ' \\", "severity": "warn"}],
+    }  # fmt: skip
+    by_orm = QbwcSession.objects.create(ticket_digest="a" * 64, **values)
+    by_us = insert_one(QbwcSession(ticket_digest="b" * 64, **values))
+    assert by_us.pk is not None and by_us.pk != by_orm.pk and not by_us._state.adding
+    stored = {s.ticket_digest: model_to_dict(s) for s in QbwcSession.objects.filter(pk__in=[by_orm.pk, by_us.pk])}
+    ours, theirs = stored["b" * 64], stored["a" * 64]
+    for row in (ours, theirs):
+        del row["id"], row["ticket_digest"]
+    assert ours == theirs

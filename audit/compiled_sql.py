@@ -26,7 +26,8 @@ from typing import Any, TypeAlias, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, ForeignKey, Model
+from django.db.models import Field, ForeignKey, Model, signals
+from django.db.models.base import ModelState
 
 M = TypeVar("M", bound=Model)
 Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
@@ -261,9 +262,31 @@ def get_one(
         return None
     values = _convert(list(row), shape.readers, connection)
     n = len(shape.own_names)
-    obj = model.from_db(using, shape.own_names, values[:n])
+    obj = _from_db(model, using, shape.own_names, values[:n])
     if shape.join is not None:
-        shape.join.field.set_cached_value(obj, shape.join.model.from_db(using, shape.join.names, values[n:]))
+        shape.join.field.set_cached_value(obj, _from_db(shape.join.model, using, shape.join.names, values[n:]))
+    return obj
+
+
+def _from_db(model: type[M], using: str, names: list[str], values: list[Any]) -> M:
+    """`model.from_db(using, names, values)` for a full row (every concrete column, in order).
+
+    Model.__init__ sets the attributes one setattr at a time through generic argument
+    handling: with the session and its tenant (50 columns) that was a tenth of a SOAP call's
+    Python time (py-spy, issue 11). Every column is a plain instance attribute (a field's
+    class attribute only reads a deferred value), so the same object is built by filling its
+    __dict__. When anything listens to the model's pre_init/post_init signals (an image or
+    generic-relation field does), it is built the ORM's way so they still fire.
+    """
+    if (signals.pre_init.receivers or signals.post_init.receivers) and (
+        signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model)
+    ):
+        return model.from_db(using, names, values)  # type: ignore[no-any-return]
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(names, values, strict=True))
+    state = obj._state = ModelState()
+    state.adding = False
+    state.db = using
     return obj
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
-from django.db.models import Field
+from django.db.models import Field, signals
 from django.forms.models import model_to_dict
 
 from audit import compiled_sql
@@ -185,3 +185,22 @@ def test_insert_one_stores_the_row_save_would_store() -> None:
     for row in (ours, theirs):
         del row["id"], row["ticket_digest"]
     assert ours == theirs
+
+
+@pytest.mark.django_db
+def test_get_one_builds_objects_the_orm_way_when_someone_listens_to_their_init() -> None:
+    make_tenant(slug="acme")
+    seen: list[object] = []
+
+    def heard(sender: type[Tenant], instance: Tenant, **kwargs: Any) -> None:
+        seen.append(instance)
+
+    signals.post_init.connect(heard, sender=Tenant)
+    try:
+        tenant = get_one(Tenant, where={"slug": "acme"})
+    finally:
+        signals.post_init.disconnect(heard, sender=Tenant)
+    assert seen == [tenant] and tenant is not None and not tenant._state.adding
+    quiet = get_one(Tenant, where={"slug": "acme"})  # nobody listens: built without __init__, same object
+    assert quiet is not None and model_to_dict(quiet) == model_to_dict(tenant) and not quiet._state.adding
+    assert quiet._state.db == "default" and quiet.pk == tenant.pk

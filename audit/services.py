@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from audit.compiled_sql import locked_any
 from audit.copy_insert import copy_insert_rows
 from audit.metrics import record_state_counted
 from audit.models import (
@@ -169,9 +170,11 @@ def records_store(
         existing = {
             (r.kind, r.qb_id): r
             # Key order, so two pages locking some of the same records cannot wait on each other crosswise.
-            for r in SyncRecord.objects.select_for_update()
-            .filter(tenant=tenant, kind__in={k for k, _ in latest}, qb_id__in=[q for _, q in latest])
-            .order_by("pk")
+            for r in locked_any(
+                SyncRecord,
+                where={"tenant": tenant.pk},
+                any_of={"kind": {k for k, _ in latest}, "qb_id": [q for _, q in latest]},
+            )
         }
         new_rows: list[tuple[Any, ...]] = []
         updated: list[SyncRecord] = []

@@ -16,6 +16,7 @@ are the same as for `bulk_create`. Elsewhere (SQLite) it is `bulk_create`.
 from __future__ import annotations
 
 import functools
+import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -71,6 +72,12 @@ def copy_insert(objs: Sequence[M]) -> list[M]:
     return list(objs)
 
 
+class JsonText(str):
+    """A JSON column's value already encoded as JSON text (copy_insert_rows sends it as it is)."""
+
+    __slots__ = ()
+
+
 def copy_insert_rows(
     model: type[Model],
     *,
@@ -82,7 +89,7 @@ def copy_insert_rows(
     """Insert `rows` of `model` without building a model object per row (a first sync's pages).
 
     Each row holds the values of `columns` (attribute names) as the fields take them in
-    Python; `same` holds values every row shares; every other field gets its default once
+    Python, or for a JSON column its JSON text as JsonText; `same` holds values every row shares; every other field gets its default once
     for the whole call (auto_now / auto_now_add: now), as `bulk_create` would give each row.
     With `ids`, the new primary keys come back in row order (PostgreSQL: from the table's
     sequence first, as copy_insert takes them); without, the table's default sets them and
@@ -96,7 +103,7 @@ def copy_insert_rows(
     assert pk is not None
     shared = _shared_values(model, columns, same or {}, db)
     if db.vendor != "postgresql":
-        objs = [model(**dict(zip(columns, row, strict=True)), **shared) for row in rows]
+        objs = [model(**{k: _decoded(v) for k, v in zip(columns, row, strict=True)}, **shared) for row in rows]
         model._default_manager.bulk_create(objs)  # type: ignore[attr-defined]
         return [int(obj.pk) for obj in objs] if ids else []
     fields = [meta.get_field(name) for name in columns]
@@ -122,12 +129,17 @@ def copy_insert_rows(
                     if preparers:
                         values = list(row)
                         for i, field in preparers:
-                            values[i] = field.get_db_prep_save(values[i], db)
+                            if values[i].__class__ is not JsonText:  # JSON text goes as it is
+                                values[i] = field.get_db_prep_save(values[i], db)
                         row = tuple(values)
                     copy.write_row(((new_ids[n],) if ids else ()) + row + tail)
 
         _wrapped(db, copy_rows, sql, cursor)
     return new_ids
+
+
+def _decoded(value: Any) -> Any:
+    return json.loads(value) if value.__class__ is JsonText else value
 
 
 def _shared_values(
@@ -241,4 +253,4 @@ def _as_is(field: Field[Any, Any]) -> bool:
     return internal in _AS_IS or (internal == "DateTimeField" and not auto)
 
 
-__all__ = ["copy_insert", "copy_insert_rows", "copy_insert_streaming", "copy_text"]
+__all__ = ["JsonText", "copy_insert", "copy_insert_rows", "copy_insert_streaming", "copy_text"]

@@ -13,8 +13,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from audit.copy_insert import JsonText
 from audit.models import RecordKind
-from audit.qbtypes import QbBill, QbVendor, to_json
+from audit.qbtypes import QbBill, QbVendor, to_json, to_json_text
 
 # The per-record columns of a received version, in the order received_values gives them
 # (attribute names of audit.models.SyncRecord; the constant ones are shared per batch).
@@ -30,14 +31,16 @@ def identity(obj: QbVendor | QbBill) -> tuple[str, str]:
     return (RecordKind.VENDOR, obj.list_id) if isinstance(obj, QbVendor) else (RecordKind.BILL, obj.txn_id)
 
 
-def received_values(obj: QbVendor | QbBill) -> tuple[Any, ...]:
-    """The RECEIVED_COLUMNS values of a version QuickBooks sent."""
+def received_values(obj: QbVendor | QbBill, *, encoded: bool) -> tuple[Any, ...]:
+    """The RECEIVED_COLUMNS values of a version QuickBooks sent: its payload as JSON text
+    (JsonText, what COPY sends) when `encoded`, else as the dict a model's JSONField takes."""
     if isinstance(obj, QbVendor):
         label, vendor_id, amount = obj.name, obj.list_id, None
     else:
         label = obj.ref_number or obj.txn_number or obj.txn_id
         vendor_id, amount = obj.vendor_list_id, obj.amount_due
-    return (label[:255], vendor_id, amount, obj.edit_sequence, obj.time_modified, to_json(obj))
+    payload = JsonText(to_json_text(obj)) if encoded else to_json(obj)
+    return (label[:255], vendor_id, amount, obj.edit_sequence, obj.time_modified, payload)
 
 
 def received_event(

@@ -184,10 +184,10 @@ def records_store(
             if record is not None and (record.edit_sequence == obj.edit_sequence or record.deleted_in_qb):
                 order.append((record, False))
                 continue
-            values = received_values(obj)
             if record is None:
-                new_rows.append((*key, *values))
+                new_rows.append((*key, *received_values(obj, encoded=True)))
             else:
+                values = received_values(obj, encoded=False)
                 _check_transition(record, RecordState.RECEIVED)
                 for name, value in zip(RECEIVED_COLUMNS, values, strict=True):
                     setattr(record, name, value)

@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import orjson
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
@@ -107,10 +108,14 @@ def copy_insert_rows(
         model._default_manager.bulk_create(objs)  # type: ignore[attr-defined]
         return [int(obj.pk) for obj in objs] if ids else []
     fields = [meta.get_field(name) for name in columns]
-    # Per-row values psycopg takes as they are go straight into the row; only the others
-    # (JSON -> Jsonb, ...) go through Django's preparation, column by column.
-    preparers = [(i, field) for i, field in enumerate(fields) if isinstance(field, Field) and not _as_is(field)]
-    tail = tuple(shared.values())
+    # Per-row values psycopg takes as they are go straight into the row; dates and times as
+    # their ISO text; only the others (JSON -> Jsonb, ...) go through Django's preparation.
+    preparers: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, field in enumerate(fields):
+        prepare = _preparer(field, db) if isinstance(field, Field) else None
+        if prepare is not None:
+            preparers.append((i, prepare))
+    tail = tuple(_iso(value) for value in shared.values())
     new_ids: list[int] = []
     with db.cursor() as cursor:
         if ids:
@@ -128,14 +133,42 @@ def copy_insert_rows(
                 for n, row in enumerate(rows):
                     if preparers:
                         values = list(row)
-                        for i, field in preparers:
-                            if values[i].__class__ is not JsonText:  # JSON text goes as it is
-                                values[i] = field.get_db_prep_save(values[i], db)
+                        for i, prepare in preparers:
+                            values[i] = prepare(values[i])
                         row = tuple(values)
                     copy.write_row(((new_ids[n],) if ids else ()) + row + tail)
 
         _wrapped(db, copy_rows, sql, cursor)
     return new_ids
+
+
+def json_text(value: Any) -> JsonText:
+    """A JSON-like value (dicts, lists, str, int, None, ...) as JsonText, encoded by orjson (one C
+    call; json.dumps for what orjson refuses, such as an int beyond 64 bits)."""
+    try:
+        return JsonText(orjson.dumps(value).decode())
+    except (TypeError, orjson.JSONEncodeError):
+        return JsonText(json.dumps(value))
+
+
+def _iso(value: Any) -> Any:
+    # COPY reads a date or time from its ISO text; psycopg's own dumper was 1 us a value, a
+    # third of writing a row of three timestamps (each outbox row), str 0.1 us.
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+def _preparer(field: Field[Any, Any], db: BaseDatabaseWrapper) -> Callable[[Any], Any] | None:
+    """How a per-row value of `field` becomes what COPY is given (None: as it is)."""
+    if field.get_internal_type() in ("DateTimeField", "DateField") and _as_is(field):
+        return _iso
+    if _as_is(field):
+        return None
+
+    def prepare(value: Any) -> Any:
+        # JSON text goes as it is; anything else as Django prepares it (JSON -> Jsonb, ...).
+        return value if value.__class__ is JsonText else field.get_db_prep_save(value, db)
+
+    return prepare
 
 
 def _decoded(value: Any) -> Any:
@@ -253,4 +286,4 @@ def _as_is(field: Field[Any, Any]) -> bool:
     return internal in _AS_IS or (internal == "DateTimeField" and not auto)
 
 
-__all__ = ["JsonText", "copy_insert", "copy_insert_rows", "copy_insert_streaming", "copy_text"]
+__all__ = ["JsonText", "copy_insert", "copy_insert_rows", "copy_insert_streaming", "copy_text", "json_text"]

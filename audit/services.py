@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.compiled_sql import locked_any
-from audit.copy_insert import copy_insert_rows
+from audit.copy_insert import copy_insert_rows, json_text
 from audit.metrics import record_state_counted
 from audit.models import (
     JOB_TRANSITIONS,
@@ -250,7 +250,7 @@ def _events_append(*, tenant_id: int, code: str, rows: list[tuple[int, str, dict
     copy_insert_rows(
         SyncEvent,
         columns=EVENT_COLUMNS,
-        rows=[(record_id, redact(message), redact(data)) for record_id, message, data in rows],
+        rows=[(record_id, redact(message), json_text(redact(data))) for record_id, message, data in rows],
         same={"tenant_id": tenant_id, "code": code},
     )
 

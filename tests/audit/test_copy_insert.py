@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.forms.models import model_to_dict
 
-from audit.copy_insert import copy_insert, copy_insert_rows
+from audit.copy_insert import JsonText, copy_insert, copy_insert_rows, json_text
 from audit.models import EventCode, PushJob, PushOp, RecordKind, SyncEvent, SyncRecord
 from tests.factories import make_tenant
 from tests.statements import count_statements
@@ -102,3 +102,22 @@ def test_sharing_a_value_that_is_not_a_field_is_refused() -> None:
     tenant = make_tenant(slug="acme")
     with pytest.raises(TypeError, match="not a field"):
         copy_insert_rows(PushJob, columns=("record_id",), rows=[(1,)], same={"tenant_id": tenant.pk, "opp": "x"})
+
+
+@pytest.mark.django_db
+def test_times_and_json_text_read_back_as_given() -> None:
+    tenant = make_tenant(slug="acme")
+    stamp = datetime(2026, 11, 30, 7, 5, 9, 123456, tzinfo=timezone(timedelta(hours=-5, minutes=-30)))
+    payload = {"big": 2**70, "text": 'ü\t\\\n"', "none": None, "list": [1, "2"]}
+    ids = copy_insert_rows(
+        SyncRecord, columns=("kind", "qb_id", "qb_time_modified", "payload"),
+        rows=[(RecordKind.BILL, "t-1", stamp, json_text(payload)), (RecordKind.BILL, "t-2", None, payload)],
+        same={"tenant_id": tenant.pk}, ids=True,
+    )  # fmt: skip
+    first, second = (SyncRecord.objects.get(pk=i) for i in ids)
+    assert first.qb_time_modified == stamp and second.qb_time_modified is None
+    jobs = copy_insert_rows(PushJob, columns=("record_id",), rows=[(i,) for i in ids],
+                            same={"tenant_id": tenant.pk, "op": PushOp.BILL_UPSERT, "not_before": stamp}, ids=True)  # fmt: skip
+    assert [j.not_before for j in PushJob.objects.filter(pk__in=jobs)] == [stamp, stamp]
+    assert first.payload == payload == second.payload
+    assert json_text({"a": 1}) == '{"a":1}' and isinstance(json_text(2**70), JsonText)  # json.dumps past 64 bits

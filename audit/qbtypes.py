@@ -137,10 +137,13 @@ def to_json(record: QbVendor | QbBill | QbDeletion) -> dict[str, Any]:
 def _orjson_default(value: Any) -> str:
     # What orjson leaves to us, as _encode writes it: Decimal as str, dates and datetimes as
     # isoformat() (passed through rather than orjson's own RFC 3339, which may differ).
+    kind = value.__class__
+    if kind is Decimal:  # exact classes first (most calls), then subclasses
+        return str(value)
+    if kind is datetime or kind is date or isinstance(value, date):  # a datetime is a date too
+        return value.isoformat()  # type: ignore[no-any-return]
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not a QuickBooks record value")
 
 

@@ -20,7 +20,7 @@ are supported; anything else raises at build time rather than guessing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
@@ -288,6 +288,57 @@ def _from_db(model: type[M], using: str, names: list[str], values: list[Any]) ->
     state.adding = False
     state.db = using
     return obj
+
+
+@dataclass(frozen=True)
+class _Locked:
+    sql: str
+    where_fields: list[Field[Any, Any]]
+    any_fields: list[Field[Any, Any]]
+    names: list[str]
+    readers: list[tuple[Any, list[Converter]]]
+
+
+def _locked(
+    model: type[Model], where_names: tuple[str, ...], any_names: tuple[str, ...], connection: BaseDatabaseWrapper
+) -> _Locked:
+    qn = connection.ops.quote_name
+    where_sql, where_fields = _where(model, where_names, "", qn)
+    any_fields = [column_field(model, name) for name in any_names]
+    any_sql = "".join(f" AND {qn(_column(f))} = ANY(%s)" for f in any_fields)
+    pk = model._meta.pk
+    assert pk is not None
+    fields = model._meta.concrete_fields
+    columns = ", ".join(qn(_column(f)) for f in fields)
+    # Table and column names come from the model; every value is a bound parameter.
+    sql = (
+        f"SELECT {columns} FROM {qn(model._meta.db_table)} WHERE {where_sql}{any_sql} "  # noqa: S608
+        f"ORDER BY {qn(_column(pk))} FOR UPDATE"
+    )
+    return _Locked(sql, where_fields, any_fields, [f.attname for f in fields], _readers(model, "x", connection))
+
+
+def locked_any(
+    model: type[M], *, where: Mapping[str, Any], any_of: Mapping[str, Collection[Any]], using: str = DEFAULT_DB_ALIAS
+) -> list[M]:
+    """`model.objects.select_for_update().filter(**where, <name>__in=values...).order_by("pk")`, as objects.
+
+    On PostgreSQL each list is one array parameter (`= ANY(%s)`), with SQL built once per shape:
+    the ORM's `IN (%s, …)` of a batch's 250 QuickBooks ids cost 4.0 ms per batch to compile,
+    quote and send, this 0.6 ms (in-process, issue 11). Elsewhere it is that ORM query. Rows are
+    locked in primary-key order (a consistent lock order between writers).
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        lookups = {**where, **{f"{name}__in": list(values) for name, values in any_of.items()}}
+        return list(model._default_manager.using(using).select_for_update().filter(**lookups).order_by("pk"))
+    shape: _Locked = _shape(_locked, model, tuple(where), tuple(any_of), connection=connection)
+    params = _where_params(shape.where_fields, where, connection)
+    params += [[f.get_db_prep_value(v, connection, prepared=False) for v in any_of[f.name]] for f in shape.any_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(shape.sql, params)
+        rows = cursor.fetchall()
+    return [model.from_db(using, shape.names, _convert(list(row), shape.readers, connection)) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from audit.copy_insert import copy_insert
+from audit.copy_insert import copy_insert, copy_insert_rows
 from audit.models import JobReason, JobState, PushJob, PushOp, SyncRecord
 from audit.transactions import retry_when_deadlocked
 
@@ -42,7 +42,6 @@ def outbox_enqueue_many(
     *,
     records: list[SyncRecord],
     op: str,
-    created_here: frozenset[int] = frozenset(),
     triggers: list[int] | None = None,
 ) -> list[PushJob]:
     """Queue `op` for each record, in bulk; one trigger for all of them once the caller commits.
@@ -51,8 +50,6 @@ def outbox_enqueue_many(
     version is read when it runs) instead of adding one; a deletion cancels any queued
     create/update of the same record. Runs in the caller's transaction (no savepoint: a
     failure here rolls the whole page back). Returns the job per record, in order.
-    `created_here`: ids of records the caller inserted in this same transaction, which no
-    job can name yet, so they are not looked up (a first sync's page skips the read).
     `triggers`: the caller's list of job ids to trigger; the jobs are added to it instead of
     being triggered here, so a page stored in several batches still sends one message.
     """
@@ -61,7 +58,7 @@ def outbox_enqueue_many(
     if not records:
         return []
     now = timezone.now()
-    known = [r.pk for r in records if r.pk not in created_here]
+    known = [r.pk for r in records]
     queued_states = [JobState.PENDING, JobState.WAITING]
     with transaction.atomic(savepoint=False):
         superseded = _SUPERSEDED_BY.get(PushOp(op))
@@ -103,12 +100,38 @@ def outbox_enqueue_many(
         copy_insert(fresh)
         made = {job.record_id: job for job in fresh}
         jobs = [queued.get(r.pk) or made[r.pk] for r in records]
-        job_ids = [job.pk for job in jobs]
-        if triggers is not None:
-            triggers.extend(job_ids)
-        else:
-            transaction.on_commit(lambda: outbox_trigger_many(job_ids=job_ids))
+        _trigger_on_commit([job.pk for job in jobs], triggers)
     return jobs
+
+
+def outbox_enqueue_created(
+    *, tenant_id: int, record_ids: list[int], op: str, triggers: list[int] | None = None
+) -> None:
+    """Queue `op` for records the caller inserted in this same transaction, in bulk.
+
+    No job can name such a record yet, so nothing is looked up or re-armed (a first sync's
+    page skips the read), and the jobs go in as plain rows, never as PushJob objects.
+    `triggers`: as for outbox_enqueue_many.
+    """
+    if op not in PushOp.values:
+        raise ValueError(f"unknown push operation {op!r}")
+    if not record_ids:
+        return
+    job_ids = copy_insert_rows(
+        PushJob,
+        columns=("record_id",),
+        rows=[(i,) for i in record_ids],
+        same={"tenant_id": tenant_id, "op": op},
+        ids=True,
+    )
+    _trigger_on_commit(job_ids, triggers)
+
+
+def _trigger_on_commit(job_ids: list[int], triggers: list[int] | None) -> None:
+    if triggers is not None:
+        triggers.extend(job_ids)
+    else:
+        transaction.on_commit(lambda: outbox_trigger_many(job_ids=job_ids))
 
 
 def outbox_trigger_many(*, job_ids: list[int]) -> None:

@@ -9,10 +9,13 @@ UTC offset; text keeps every character QuickBooks sent.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
+
+import orjson
 
 DeletionKind = Literal["bill", "vendor"]
 
@@ -129,6 +132,28 @@ def to_json(record: QbVendor | QbBill | QbDeletion) -> dict[str, Any]:
     """JSON-safe dict of a record (Decimal → str, dates → ISO 8601 with offset); the same
     dict `_encode(dataclasses.asdict(record))` gives."""
     return _encode(record)  # type: ignore[no-any-return]
+
+
+def _orjson_default(value: Any) -> str:
+    # What orjson leaves to us, as _encode writes it: Decimal as str, dates and datetimes as
+    # isoformat() (passed through rather than orjson's own RFC 3339, which may differ).
+    kind = value.__class__
+    if kind is Decimal:  # exact classes first (most calls), then subclasses
+        return str(value)
+    if kind is datetime or kind is date or isinstance(value, date):  # a datetime is a date too
+        return value.isoformat()  # type: ignore[no-any-return]
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a QuickBooks record value")
+
+
+def to_json_text(record: QbVendor | QbBill | QbDeletion) -> str:
+    """The JSON text of to_json(record) (same value once parsed; UTF-8 left unescaped), encoded
+    in one C call: building the dict and then dumping it was a third of storing a bill."""
+    try:
+        return orjson.dumps(record, default=_orjson_default, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
+    except orjson.JSONEncodeError:  # text orjson refuses (a lone surrogate, never from parsed XML)
+        return json.dumps(to_json(record))
 
 
 def _dt(value: str | None) -> datetime | None:

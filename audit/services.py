@@ -8,7 +8,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from audit.copy_insert import copy_insert
+from audit.compiled_sql import locked_any
+from audit.copy_insert import copy_insert_rows, json_text
 from audit.metrics import record_state_counted
 from audit.models import (
     JOB_TRANSITIONS,
@@ -22,8 +23,16 @@ from audit.models import (
     SyncEvent,
     SyncRecord,
 )
-from audit.outbox import outbox_enqueue, outbox_enqueue_many
-from audit.qbtypes import QbBill, QbDeletion, QbVendor, to_json
+from audit.outbox import outbox_enqueue, outbox_enqueue_created, outbox_enqueue_many
+from audit.qbtypes import QbBill, QbDeletion, QbVendor
+from audit.record_rows import (
+    EVENT_COLUMNS,
+    NEW_RECORD_COLUMNS,
+    RECEIVED_COLUMNS,
+    identity,
+    received_event,
+    received_values,
+)
 from audit.redact import redact
 from tenants.models import Tenant
 
@@ -110,14 +119,10 @@ def record_set_state(
 
 
 # What a received version rewrites on a record that already exists.
-_RECEIVED_FIELDS = [
-    "label", "vendor_list_id", "amount", "edit_sequence", "qb_time_modified", "payload",
-    "procore_environment", "state", "state_reason", "updated_at",
-]  # fmt: skip
-
-
-def _identity(obj: QbVendor | QbBill) -> tuple[str, str]:
-    return (RecordKind.VENDOR, obj.list_id) if isinstance(obj, QbVendor) else (RecordKind.BILL, obj.txn_id)
+_RECEIVED_FIELDS = [*RECEIVED_COLUMNS, "procore_environment", "state", "state_reason", "updated_at"]
+# Where a new record's row (NEW_RECORD_COLUMNS) holds these.
+_EDIT_SEQUENCE = NEW_RECORD_COLUMNS.index("edit_sequence")
+_AMOUNT = NEW_RECORD_COLUMNS.index("amount")
 
 
 def records_receive(
@@ -127,19 +132,37 @@ def records_receive(
     session_id: int | None,
     triggers: list[int] | None = None,
 ) -> list[tuple[SyncRecord, bool]]:
+    """records_store, answered with the records themselves (read back in one statement).
+
+    Returns (record, changed) per distinct id, in page order.
+    """
+    stored = records_store(tenant=tenant, objs=objs, session_id=session_id, triggers=triggers)
+    found = SyncRecord.objects.in_bulk([record_id for record_id, _ in stored])
+    return [(found[record_id], changed) for record_id, changed in stored]
+
+
+def records_store(
+    *,
+    tenant: Tenant,
+    objs: Iterable[QbVendor | QbBill],
+    session_id: int | None,
+    triggers: list[int] | None = None,
+) -> list[tuple[int, bool]]:
     """Store a page of vendors and bills QuickBooks sent; queue a push for each new or changed one.
 
     Idempotent on (id, EditSequence): a version already stored writes nothing and queues
     nothing, so a repeated page stores nothing twice. The page costs a fixed number of
-    statements whatever its size: one locking read of the records it names, one insert
-    and one update for the records, one insert for their audit events (one per new or
-    changed record, same transaction), the outbox rows in bulk and one trigger on commit.
-    Within a page the last version of an id wins (QuickBooks sends each object once).
-    Returns (record, changed) per distinct id, in page order. `triggers`: see outbox_enqueue_many.
+    statements whatever its size: one locking read of the records it names, the new
+    records' ids and one insert for them, one update for the changed ones, one insert for
+    their audit events (one per new or changed record, same transaction), the outbox rows
+    in bulk and one trigger on commit. New rows go in as plain values (audit.record_rows),
+    never as model objects. Within a page the last version of an id wins (QuickBooks sends
+    each object once). Returns (record id, changed) per distinct id, in page order.
+    `triggers`: see outbox_enqueue_many.
     """
     latest: dict[tuple[str, str], QbVendor | QbBill] = {}
     for obj in objs:
-        latest[_identity(obj)] = obj
+        latest[identity(obj)] = obj
     if not latest:
         return []
     now = timezone.now()
@@ -147,63 +170,72 @@ def records_receive(
         existing = {
             (r.kind, r.qb_id): r
             # Key order, so two pages locking some of the same records cannot wait on each other crosswise.
-            for r in SyncRecord.objects.select_for_update()
-            .filter(tenant=tenant, kind__in={k for k, _ in latest}, qb_id__in=[q for _, q in latest])
-            .order_by("pk")
+            for r in locked_any(
+                SyncRecord,
+                where={"tenant": tenant.pk},
+                any_of={"kind": {k for k, _ in latest}, "qb_id": [q for _, q in latest]},
+            )
         }
-        results: list[tuple[SyncRecord, bool]] = []
-        created: list[SyncRecord] = []
+        new_rows: list[tuple[Any, ...]] = []
         updated: list[SyncRecord] = []
-        messages: list[tuple[SyncRecord, str, str]] = []
-        for (kind, qb_id), obj in latest.items():
-            record = existing.get((kind, qb_id))
+        order: list[tuple[SyncRecord | None, bool]] = []  # per id: the existing record (None: new), changed
+        for key, obj in latest.items():
+            record = existing.get(key)
             if record is not None and (record.edit_sequence == obj.edit_sequence or record.deleted_in_qb):
-                results.append((record, False))
+                order.append((record, False))
                 continue
             if record is None:
-                record = SyncRecord(tenant=tenant, kind=kind, qb_id=qb_id)
-                created.append(record)
-                word = "New"
+                new_rows.append((*key, *received_values(obj, encoded=True)))
             else:
+                values = received_values(obj, encoded=False)
                 _check_transition(record, RecordState.RECEIVED)
+                for name, value in zip(RECEIVED_COLUMNS, values, strict=True):
+                    setattr(record, name, value)
+                record.procore_environment = tenant.procore_environment
+                record.state, record.state_reason, record.updated_at = RecordState.RECEIVED, "", now
                 updated.append(record)
-                word = "Changed"
-            if isinstance(obj, QbVendor):
-                label, vendor_id, amount = obj.name, obj.list_id, None
-            else:
-                label = obj.ref_number or obj.txn_number or obj.txn_id
-                vendor_id, amount = obj.vendor_list_id, obj.amount_due
-            record.label = label[:255]
-            record.vendor_list_id = vendor_id
-            record.amount = amount
-            record.edit_sequence = obj.edit_sequence
-            record.qb_time_modified = obj.time_modified
-            record.payload = to_json(obj)
-            record.procore_environment = tenant.procore_environment
-            record.state = RecordState.RECEIVED
-            record.state_reason = ""
-            record.updated_at = now
-            messages.append((record, word, str(amount) if amount is not None else ""))
-            results.append((record, True))
-        copy_insert(created)  # ids come back (COPY on PostgreSQL, bulk_create on SQLite >= 3.35)
-        SyncRecord.objects.bulk_update(updated, _RECEIVED_FIELDS)
-        _events_append(
-            [
-                (
-                    record,
-                    EventCode.QB_RECEIVED,
-                    f"{word} in QuickBooks (EditSequence {record.edit_sequence})",
-                    {"session_id": session_id, "edit_sequence": record.edit_sequence, "amount": amount or None},
-                )
-                for record, word, amount in messages
-            ]
+            order.append((record, True))
+        new_ids = iter(
+            copy_insert_rows(
+                SyncRecord,
+                columns=NEW_RECORD_COLUMNS,
+                rows=new_rows,
+                same={"tenant_id": tenant.pk, "procore_environment": tenant.procore_environment},
+                ids=True,
+            )
         )
-        created_ids = frozenset(r.pk for r in created)
+        SyncRecord.objects.bulk_update(updated, _RECEIVED_FIELDS)
+        # Per id in page order: (id, kind, edit_sequence, amount, new) of what changed.
+        results: list[tuple[int, bool]] = []
+        changed: list[tuple[int, str, str, Any, bool]] = []
+        rows = iter(new_rows)
+        for record, was_changed in order:
+            if record is None:
+                row = next(rows)
+                record_id, kind = next(new_ids), row[0]
+                edit_sequence, amount = row[_EDIT_SEQUENCE], row[_AMOUNT]
+                changed.append((record_id, kind, edit_sequence, amount, True))
+            else:
+                record_id = record.pk
+                if was_changed:
+                    changed.append((record_id, record.kind, record.edit_sequence, record.amount, False))
+            results.append((record_id, was_changed))
+        _events_append(
+            tenant_id=tenant.pk,
+            code=EventCode.QB_RECEIVED,
+            rows=[
+                received_event(record_id=i, new=new, edit_sequence=seq, amount=amount, session_id=session_id)
+                for i, _, seq, amount, new in changed
+            ],
+        )
         for kind, op in ((RecordKind.VENDOR, PushOp.VENDOR_UPSERT), (RecordKind.BILL, PushOp.BILL_UPSERT)):
-            queue = [record for record, _, _ in messages if record.kind == kind]
-            if queue:
-                outbox_enqueue_many(records=queue, op=op, created_here=created_ids, triggers=triggers)
-                record_state_counted(kind=kind, state=RecordState.RECEIVED, count=len(queue))
+            fresh = [i for i, k, _, _, new in changed if k == kind and new]
+            known = [r for r in updated if r.kind == kind]
+            if fresh:
+                outbox_enqueue_created(tenant_id=tenant.pk, record_ids=fresh, op=op, triggers=triggers)
+            if known:
+                outbox_enqueue_many(records=known, op=op, triggers=triggers)
+            record_state_counted(kind=kind, state=RecordState.RECEIVED, count=len(fresh) + len(known))
     return results
 
 
@@ -212,13 +244,14 @@ def record_receive(*, tenant: Tenant, obj: QbVendor | QbBill, session_id: int | 
     return records_receive(tenant=tenant, objs=[obj], session_id=session_id)[0]
 
 
-def _events_append(rows: list[tuple[SyncRecord, str, str, dict[str, Any]]]) -> None:
-    """Append one event per (record, code, message, data) in one insert, secrets redacted as event_record does."""
-    copy_insert(
-        [
-            SyncEvent(tenant_id=record.tenant_id, record=record, code=code, message=redact(message), data=redact(data))
-            for record, code, message, data in rows
-        ]
+def _events_append(*, tenant_id: int, code: str, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
+    """Append one `code` event per (record id, message, data) in one insert, secrets redacted as
+    event_record does."""
+    copy_insert_rows(
+        SyncEvent,
+        columns=EVENT_COLUMNS,
+        rows=[(record_id, redact(message), json_text(redact(data))) for record_id, message, data in rows],
+        same={"tenant_id": tenant_id, "code": code},
     )
 
 
@@ -259,15 +292,16 @@ def records_mark_deleted(
             results.append((record, True))
         SyncRecord.objects.bulk_update([r for r, _ in marked], ["deleted_in_qb", "updated_at"])
         _events_append(
-            [
+            tenant_id=tenant.pk,
+            code=EventCode.QB_DELETED,
+            rows=[
                 (
-                    record,
-                    EventCode.QB_DELETED,
+                    record.pk,
                     f"Deleted in QuickBooks at {d.time_deleted.isoformat()}",
                     {"session_id": session_id, "time_deleted": d.time_deleted.isoformat()},
                 )
                 for record, d in marked
-            ]
+            ],
         )
         for kind, op in ((RecordKind.BILL, PushOp.BILL_DELETE), (RecordKind.VENDOR, PushOp.VENDOR_DEACTIVATE)):
             queue = [record for record, _ in marked if record.kind == kind]

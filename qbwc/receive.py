@@ -139,7 +139,7 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
 
     try:
         stored = _store_page(ticket=ticket, now=now, seq=seq, answered_seq=session.answered_seq, sha256=sha256,
-                             response=response)  # fmt: skip
+                             response=response, unread=[reader])  # fmt: skip
     except qbxml.QbxmlError as exc:  # the page's transaction was rolled back: nothing of it is stored
         return fail(session, now, f"{unreadable}: {exc}")
     if isinstance(stored, int):
@@ -152,13 +152,15 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
 
 @retry_when_deadlocked()
 def _store_page(
-    *, ticket: str, now: datetime, seq: int, answered_seq: int, sha256: str, response: str
-) -> QbwcSession | int:
+    *, ticket: str, now: datetime, seq: int, answered_seq: int, sha256: str, response: str,
+    unread: list[qbxml.ResponseReader],
+) -> QbwcSession | int:  # fmt: skip
     """The page's one transaction (run again whole if PostgreSQL aborts it for a deadlock).
 
     Reads the answer a batch at a time, storing each batch as it comes; raises QbxmlError
     (rolling back every batch) when the answer turns out bad. Returns the session as stored,
-    or the progress to answer when another call got there first.
+    or the progress to answer when another call got there first. `unread`: the reader whose
+    head the caller read, taken by the first run (a run again reads the answer afresh).
     """
     locked = session_for(ticket, now=now, lock=True)
     if locked is None or (locked.state, locked.request_seq, locked.answered_seq) != (
@@ -168,7 +170,12 @@ def _store_page(
     ):
         return locked.progress if locked is not None and locked.state == SessionState.OPEN else -1
     session = locked
-    reader = qbxml.ResponseReader(response, session.step, max_bytes=settings.QBWC_MAX_BODY_BYTES)  # type: ignore[arg-type]
+    # The caller's reader has read only the head (and the first slice's records): reading on
+    # from it saves checking and parsing that again, 2.9 ms of a 500-bill page (in-process).
+    if unread:
+        reader = unread.pop()
+    else:
+        reader = qbxml.ResponseReader(response, session.step, max_bytes=settings.QBWC_MAX_BODY_BYTES)  # type: ignore[arg-type]
     head = reader.head()
     offset: int | None = None
     triggers: list[int] = []

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.compiled_sql import column_field, fetch_rows
 from audit.qbtypes import QbDeletion, QbVendor
-from audit.services import records_mark_deleted, records_receive
+from audit.services import records_mark_deleted, records_store
 from qbwc import qbxml
 from qbwc.models import PLAN, QbwcSession, Step, Watermark
 
@@ -114,7 +114,7 @@ def store_records(session: QbwcSession, records: tuple[qbxml.Record, ...], *, tr
         session.deletions_received += len(deletions)
     if others:
         changed += sum(
-            c for _, c in records_receive(tenant=tenant, objs=others, session_id=session.pk, triggers=triggers)
+            c for _, c in records_store(tenant=tenant, objs=others, session_id=session.pk, triggers=triggers)
         )
         vendors = sum(1 for rec in others if isinstance(rec, QbVendor))
         session.vendors_received += vendors

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit.models import AppendOnlyError, EventCode, JobState, PushJob, PushOp, SyncEvent, SyncRecord
 from audit.qbtypes import (
@@ -21,6 +24,7 @@ from audit.qbtypes import (
     _encode,
     bill_from_json,
     to_json,
+    to_json_text,
     vendor_from_json,
 )
 from audit.services import record_mark_deleted, record_receive, record_replay
@@ -122,3 +126,27 @@ def test_to_json_is_what_asdict_gives() -> None:
     deletion = QbDeletion(kind="bill", qb_id="T", time_deleted=datetime(2026, 1, 2, tzinfo=EST))
     for record in (bill(), vendor, deletion):
         assert to_json(record) == _encode(dataclasses.asdict(record))
+
+
+_TEXT = st.text(max_size=8)  # any character, lone surrogates too (the fallback's case)
+_STAMP = st.datetimes(timezones=st.none() | st.timezones() | st.builds(timezone, st.timedeltas(
+    min_value=timedelta(hours=-23), max_value=timedelta(hours=23))))  # fmt: skip
+_MONEY = st.decimals(allow_nan=True, allow_infinity=True) | st.none()
+_LINE = st.builds(QbBillLine, txn_line_id=_TEXT, kind=st.sampled_from(["expense", "item"]), amount=st.decimals(),
+                  description=_TEXT, quantity=_MONEY, cost=_MONEY)  # fmt: skip
+_RECORDS = (
+    st.builds(QbBill, txn_id=_TEXT, edit_sequence=_TEXT, vendor_list_id=_TEXT, vendor_name=_TEXT, txn_date=st.dates(),
+              amount_due=st.decimals(), time_created=_STAMP | st.none(), time_modified=_STAMP | st.none(),
+              memo=_TEXT, due_date=st.dates() | st.none(), is_paid=st.booleans() | st.none(), open_amount=_MONEY,
+              lines=st.lists(_LINE, max_size=3).map(tuple))
+    | st.builds(QbVendor, list_id=_TEXT, edit_sequence=_TEXT, name=_TEXT, is_active=st.booleans(), balance=_MONEY,
+                time_modified=_STAMP | st.none(), address=st.builds(QbAddress, addr1=_TEXT, city=_TEXT) | st.none())
+    | st.builds(QbDeletion, kind=st.sampled_from(["bill", "vendor"]), qb_id=_TEXT, time_deleted=_STAMP, ref=_TEXT)
+)  # fmt: skip
+
+
+@given(_RECORDS)
+@settings(max_examples=300, deadline=None)
+def test_to_json_text_is_the_json_of_to_json(record: QbBill | QbVendor | QbDeletion) -> None:
+    """The payload COPY stores (orjson's text) parses back to the dict to_json gives."""
+    assert json.loads(to_json_text(record)) == to_json(record)

@@ -4,6 +4,7 @@ on whichever database the tests run on, and refuses shapes it does not support."
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ from django.db.models import Field, signals
 from django.forms.models import model_to_dict
 
 from audit import compiled_sql
-from audit.compiled_sql import column_field, fetch_row, fetch_rows, get_one, insert_one, update_where
+from audit.compiled_sql import column_field, fetch_row, fetch_rows, get_one, insert_one, locked_any, update_where
+from audit.models import SyncRecord
 from qbwc.models import QbwcSession, SessionState
 from tenants.models import Tenant
 from tests.factories import make_tenant
@@ -204,3 +206,24 @@ def test_get_one_builds_objects_the_orm_way_when_someone_listens_to_their_init()
     quiet = get_one(Tenant, where={"slug": "acme"})  # nobody listens: built without __init__, same object
     assert quiet is not None and model_to_dict(quiet) == model_to_dict(tenant) and not quiet._state.adding
     assert quiet._state.db == "default" and quiet.pk == tenant.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locked_any_builds_the_objects_the_locking_orm_query_builds() -> None:
+    acme, globex = make_tenant(slug="acme"), make_tenant(slug="globex")
+    stamp = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
+    for tenant in (acme, globex):
+        for kind, qb_id in (("bill", "T1"), ("bill", "T2"), ("vendor", "T1"), ("bill", "T3")):
+            SyncRecord.objects.create(
+                tenant=tenant, kind=kind, qb_id=qb_id, amount=Decimal("12.30"), qb_time_modified=stamp,
+                payload={"memo": "ü ' \\", "lines": [{"amount": "1.00"}]}, deleted_in_qb=qb_id == "T2",
+            )  # fmt: skip
+    any_of = {"kind": {"bill"}, "qb_id": ["T2", "T1", "T9"]}
+    with transaction.atomic(), count_statements() as count:
+        got = locked_any(SyncRecord, where={"tenant": acme.pk}, any_of=any_of)
+        assert connection.in_atomic_block
+    expected = SyncRecord.objects.filter(tenant=acme, kind__in=["bill"], qb_id__in=["T2", "T1", "T9"]).order_by("pk")
+    assert [_as_dict(r) for r in got] == [_as_dict(r) for r in expected] and len(got) == 2
+    assert all(not r._state.adding and r._state.db == "default" for r in got)
+    assert count.sql == 1
+    assert locked_any(SyncRecord, where={"tenant": globex.pk}, any_of={"kind": ["vendor"], "qb_id": []}) == []

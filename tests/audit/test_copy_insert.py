@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.forms.models import model_to_dict
 
-from audit.copy_insert import copy_insert
+from audit.copy_insert import JsonText, copy_insert, copy_insert_rows, json_text
 from audit.models import EventCode, PushJob, PushOp, RecordKind, SyncEvent, SyncRecord
 from tests.factories import make_tenant
 from tests.statements import count_statements
@@ -70,3 +70,54 @@ def test_it_is_counted_as_the_database_sees_it() -> None:
     # PostgreSQL: the ids from the sequence, then the COPY. SQLite: bulk_create's one INSERT.
     assert count.sql == (2 if connection.vendor == "postgresql" else 1)
     assert copy_insert([]) == []
+
+
+@pytest.mark.django_db
+def test_plain_rows_store_what_the_objects_store() -> None:
+    tenant = make_tenant(slug="acme")
+    objs = _records(tenant, "rows")
+    columns = ("kind", "qb_id", "label", "vendor_list_id", "amount", "edit_sequence", "qb_time_modified", "payload")
+    rows = [tuple(getattr(r, name) for name in columns) for r in objs]
+    ids = copy_insert_rows(SyncRecord, columns=columns, rows=rows, same={"tenant_id": tenant.pk}, ids=True)
+    made = SyncRecord.objects.bulk_create(_records(tenant, "bulk"))
+    assert len(set(ids)) == 5
+    assert _stored(ids) == _stored([r.pk for r in made])
+    assert [SyncRecord.objects.get(pk=i).qb_id for i in ids] == [f"rows-{i}" for i in range(5)]  # ids in row order
+    # Without ids the table's default numbers them (no statement for the ids on PostgreSQL).
+    with count_statements() as count:
+        assert copy_insert_rows(
+            SyncEvent, columns=("record_id", "data"), rows=[(i, {"k": i}) for i in ids],
+            same={"tenant_id": tenant.pk, "code": EventCode.QB_RECEIVED},
+        ) == []  # fmt: skip
+    assert count.sql == 1
+    events = SyncEvent.objects.filter(record_id__in=ids).order_by("record_id")
+    assert [(e.record_id, e.data, e.message, e.at is not None) for e in events] == [
+        (i, {"k": i}, "", True) for i in ids
+    ]
+    assert copy_insert_rows(SyncEvent, columns=("record_id",), rows=[]) == []
+
+
+@pytest.mark.django_db
+def test_sharing_a_value_that_is_not_a_field_is_refused() -> None:
+    tenant = make_tenant(slug="acme")
+    with pytest.raises(TypeError, match="not a field"):
+        copy_insert_rows(PushJob, columns=("record_id",), rows=[(1,)], same={"tenant_id": tenant.pk, "opp": "x"})
+
+
+@pytest.mark.django_db
+def test_times_and_json_text_read_back_as_given() -> None:
+    tenant = make_tenant(slug="acme")
+    stamp = datetime(2026, 11, 30, 7, 5, 9, 123456, tzinfo=timezone(timedelta(hours=-5, minutes=-30)))
+    payload = {"big": 2**70, "text": 'ü\t\\\n"', "none": None, "list": [1, "2"]}
+    ids = copy_insert_rows(
+        SyncRecord, columns=("kind", "qb_id", "qb_time_modified", "payload"),
+        rows=[(RecordKind.BILL, "t-1", stamp, json_text(payload)), (RecordKind.BILL, "t-2", None, payload)],
+        same={"tenant_id": tenant.pk}, ids=True,
+    )  # fmt: skip
+    first, second = (SyncRecord.objects.get(pk=i) for i in ids)
+    assert first.qb_time_modified == stamp and second.qb_time_modified is None
+    jobs = copy_insert_rows(PushJob, columns=("record_id",), rows=[(i,) for i in ids],
+                            same={"tenant_id": tenant.pk, "op": PushOp.BILL_UPSERT, "not_before": stamp}, ids=True)  # fmt: skip
+    assert [j.not_before for j in PushJob.objects.filter(pk__in=jobs)] == [stamp, stamp]
+    assert first.payload == payload == second.payload
+    assert json_text({"a": 1}) == '{"a":1}' and isinstance(json_text(2**70), JsonText)  # json.dumps past 64 bits

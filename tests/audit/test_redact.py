@@ -7,9 +7,11 @@ plus the defects they disagreed on: a cost code is never a secret, an api key al
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit.models import SyncEvent
-from audit.redact import MASK, redact, redact_text, redact_url
+from audit.redact import MASK, _masked, redact, redact_text, redact_url
 from audit.services import event_record
 from tests import builders
 from tests.conftest import Cast
@@ -129,3 +131,30 @@ def test_the_audit_trail_keeps_a_422_cost_code_and_masks_tokens(cast: Cast) -> N
     assert stored.data["response"] == {"errors": {"cost_code": ["03-300 is invalid"]}, "code": "03-300"}
     assert '"code": "03-300"' in stored.data["response_excerpt"]
     assert stored.data["method"] == "POST"
+
+
+# --- the fast path (text that cannot hold a secret is returned after one cheap check) ---
+
+_PIECES = st.sampled_from(
+    [
+        "bearer ", "Bearer\t", "BEARER x", "access_token", "Refresh_Token", "id_token", "client_secret", "CLIENT_ID",
+        "password", "passwd", "PaSsWoRd", "api_key", "api-key", "ApiKey", "code=", "CODE=", "cost_code=",
+        "=", ":", '"', " ", "&", ",", "}", "\n", "abc", "42", "x.y~z",
+        # Letters Python's case-insensitive matching folds to ASCII (long s, dotless i, Kelvin, dotted I).
+        "\u017f", "\u0131", "\u212a", "\u0130", "pa\u017f\u017fword", "\u212aey", "ap\u0131_key", "B\u0130arer",
+    ]
+)  # fmt: skip
+
+
+@given(st.lists(_PIECES | st.text(max_size=4), max_size=12).map("".join))
+@settings(max_examples=400, deadline=None)
+def test_the_fast_path_masks_exactly_what_the_substitutions_mask(text: str) -> None:
+    assert redact_text(text) == _masked(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["New in QuickBooks (EditSequence 1700000001)", "Changed in QuickBooks (EditSequence 2)", "5044.20", ""],
+)
+def test_our_own_event_text_is_returned_as_it_is(text: str) -> None:
+    assert redact_text(text) is text

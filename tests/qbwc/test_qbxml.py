@@ -207,5 +207,7 @@ def test_record_fields_read_in_one_pass_match_elementpath_find() -> None:
     fields = _Fields(record)
     for path in ("TxnID", "VendorRef/ListID", "VendorRef/FullName", "Memo", "Missing", "Missing/Sub", "TxnID/Sub"):
         found = record.find(path)
-        assert fields.text(path) == ((found.text or "") if found is not None else ""), path
+        assert fields[path] == ((found.text or "") if found is not None else ""), path
     assert fields.element("VendorRef") is record.find("VendorRef")
+    assert fields.lines == record.findall("ExpenseLineRet")  # a bill's lines, read as records of their own
+    assert "ExpenseLineRet/Amount" not in fields

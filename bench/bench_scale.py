@@ -70,7 +70,7 @@ def parse() -> argparse.Namespace:
     p.add_argument(
         "--peer-python",
         default=os.environ.get("BENCH_PEER_PYTHON", "/tmp/bench-venv/bin/python"),
-        help="python of a venv with qbwc-kit, fastapi, uvicorn, psycopg (bench/peer_qbwc_kit.py); '' to skip",
+        help="python of a venv with qbwc-kit, fastapi, uvicorn, psycopg, lxml, orjson (bench/peer_qbwc_kit.py); '' to skip",
     )
     return p.parse_args()
 

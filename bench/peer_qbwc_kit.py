@@ -1,10 +1,10 @@
 """The lean peer bench_scale.py measures the product against: a minimal QBWC server on qbwc-kit.
 
-Runs only in the bench's own virtualenv (qbwc-kit, fastapi, uvicorn, psycopg); qbwc-kit is
-never a product dependency:
+Runs only in the bench's own virtualenv (qbwc-kit, fastapi, uvicorn, psycopg, plus lxml and
+orjson for our pure qbXML builder); qbwc-kit is never a product dependency:
 
     python3.11 -m venv /tmp/bench-venv
-    /tmp/bench-venv/bin/pip install qbwc-kit fastapi uvicorn 'psycopg[binary]' lxml
+    /tmp/bench-venv/bin/pip install qbwc-kit fastapi uvicorn 'psycopg[binary]' lxml orjson
     /tmp/bench-venv/bin/python bench/peer_qbwc_kit.py --port 8123 --db postgres://…/db
 
 What it does, per session, as a lean server would: one authenticate (a SELECT of the

@@ -338,7 +338,7 @@ def locked_any(
     with connection.cursor() as cursor:
         cursor.execute(shape.sql, params)
         rows = cursor.fetchall()
-    return [model.from_db(using, shape.names, _convert(list(row), shape.readers, connection)) for row in rows]
+    return [_from_db(model, using, shape.names, _convert(list(row), shape.readers, connection)) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -368,26 +368,18 @@ def fetch_row(build: RowSql, params: list[Any], *, using: str = DEFAULT_DB_ALIAS
     and each column converted as the ORM converts that field (on SQLite a datetime comes
     back as text, a boolean as 0/1).
     """
-    rows = _fetch(build, params, using=using, one=True)
+    rows = fetch_rows(build, params, using=using)
     return rows[0] if rows else None
 
 
 def fetch_rows(build: RowSql, params: list[Any], *, using: str = DEFAULT_DB_ALIAS) -> list[list[Any]]:
     """Every row of a hand-written SELECT (see fetch_row), in the order the SQL gives them."""
-    return _fetch(build, params, using=using, one=False)
-
-
-def _fetch(build: RowSql, params: list[Any], *, using: str, one: bool) -> list[list[Any]]:
     connection = connections[using]
     shape: _Row = _shape(_row, build, connection=connection)
     prepared = [f.get_db_prep_value(v, connection, prepared=False) for f, v in zip(shape.params, params, strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(shape.sql, prepared)
-        if one:
-            row = cursor.fetchone()
-            rows = [] if row is None else [row]
-        else:
-            rows = cursor.fetchall()
+        rows = cursor.fetchall()
     return [_convert(list(row), shape.readers, connection) for row in rows]
 
 

@@ -52,11 +52,7 @@ def copy_insert(objs: Sequence[M]) -> list[M]:
     names = [f.attname for f in plain]  # the primary key at least
     read_plain = operator.attrgetter(*names) if len(names) > 1 else (lambda obj: (getattr(obj, names[0]),))
     with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, pk.column, len(objs)],
-        )
-        for obj, (new_id,) in zip(objs, cursor.fetchall(), strict=True):
+        for obj, new_id in zip(objs, _next_ids(cursor, model, len(objs)), strict=True):
             setattr(obj, pk.attname, new_id)
         rows = [(*read_plain(obj), *(f.get_db_prep_save(f.pre_save(obj, True), db) for f in prepared)) for obj in objs]
         sql = _copy_sql(db, meta.db_table, plain + prepared)
@@ -119,11 +115,7 @@ def copy_insert_rows(
     new_ids: list[int] = []
     with db.cursor() as cursor:
         if ids:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, pk.column, len(rows)],
-            )
-            new_ids = [new_id for (new_id,) in cursor.fetchall()]
+            new_ids = _next_ids(cursor, model, len(rows))
         shared_fields = [meta.get_field(name) for name in shared]
         head = [pk] if ids else []
         sql = _copy_sql(db, meta.db_table, [*head, *fields, *shared_fields])  # type: ignore[list-item]
@@ -197,6 +189,17 @@ def _shared_values(
     if unknown:
         raise TypeError(f"copy_insert_rows: not a field of {model.__name__} to share: {sorted(unknown)}")
     return values
+
+
+def _next_ids(cursor: Any, model: type[Model], n: int) -> list[int]:
+    """`n` new primary keys from the table's own sequence, in one statement (COPY returns none)."""
+    meta = model._meta
+    assert meta.pk is not None
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+        [meta.db_table, meta.pk.column, n],
+    )
+    return [new_id for (new_id,) in cursor.fetchall()]
 
 
 def _copy_sql(db: BaseDatabaseWrapper, table: str, fields: Sequence[Field[Any, Any]]) -> str:

@@ -6,4 +6,9 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connector.settings")
 
-application = get_wsgi_application()
+_django = get_wsgi_application()  # django.setup(): the apps are loaded before the route imports a view
+
+from connector.soap_route import SoapRoute  # noqa: E402
+
+# The SOAP endpoint's POSTs skip the browser middleware (connector/soap_route.py says why).
+application = SoapRoute(_django)

@@ -103,7 +103,9 @@ def endpoint(request: HttpRequest) -> HttpResponse:
         return _fault(fault.message)
     log_context_bind(method=call.method)
     try:
-        result = handle(call, client_address=client_ip(request))
+        # Only authenticate uses the address (login throttling); the other calls skip parsing it.
+        address = client_ip(request) if call.method == "authenticate" else ""
+        result = handle(call, client_address=address)
     except Exception:
         log.exception("qbwc: %s failed", call.method)
         ticket = call.get("ticket") or call.get("wcTicket")

@@ -2,19 +2,25 @@
 
 Use with `pytest_plugins = ["tests.harness_qbwc"]` (tests/qbwc/conftest.py does).
 The server is pytest-django's live_server: the real Django app in a thread,
-listening on 127.0.0.1 on an ephemeral port.
+listening on 127.0.0.1 on an ephemeral port. It serves the production WSGI composition
+(connector.wsgi): the SOAP endpoint's POSTs go through connector.soap_route, as in production,
+so every test that drives the simulator over HTTP covers that route.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.utils import timezone
+from pytest_django.live_server_helper import LiveServer
 
+from connector.soap_route import SoapRoute, WsgiApp
 from peers.qbwc_simulator.client import RunResult, WebConnector
 from peers.qbwc_simulator.company import FakeCompany, Faults
 from peers.qbwc_simulator.dataset import Dataset, build
@@ -50,6 +56,23 @@ class QbwcHarness:
         """Let time pass for the server: every session of the tenant was last seen `seconds` ago."""
         then = timezone.now() - timedelta(seconds=seconds)
         QbwcSession.objects.filter(tenant=self.tenant).update(last_seen_at=then, started_at=then)
+
+
+def _production_app(django: WsgiApp) -> StaticFilesHandler:
+    """What LiveServerThread serves: Django's handler under connector.wsgi's SoapRoute (as
+    connector.wsgi composes it), with the static files pytest-django's own live server adds."""
+    return StaticFilesHandler(SoapRoute(django))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """pytest-django's live_server (same address rules), serving _production_app."""
+    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = LiveServer(addr, start=False)
+    server.thread.static_handler = _production_app  # type: ignore[assignment]
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

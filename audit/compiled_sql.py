@@ -287,7 +287,38 @@ def _from_db(model: type[M], using: str, names: list[str], values: list[Any]) ->
     state = obj._state = ModelState()
     state.adding = False
     state.db = using
+    state.loaded = dict(obj.__dict__)  # type: ignore[attr-defined]  # what unchanged_since_load compares with
     return obj
+
+
+def unchanged_since_load(obj: Model, names: Collection[str]) -> set[str]:
+    """The attributes among `names` that still hold what get_one read (so an UPDATE may leave them out).
+
+    Only immutable values count as unchanged (str, int, datetime, None, ...): a dict or list may
+    have been changed in place, so a JSON column is never reported unchanged. An object get_one
+    did not build has no record of what it read: nothing is reported unchanged.
+    """
+    loaded: dict[str, Any] | None = getattr(obj._state, "loaded", None)
+    if loaded is None:
+        return set()
+    current = obj.__dict__
+    return {
+        name
+        for name in names
+        if name in loaded
+        and name in current
+        and not isinstance(current[name], dict | list)
+        and type(current[name]) is type(loaded[name])
+        and current[name] == loaded[name]
+    }
+
+
+def mark_loaded(obj: Model, names: Collection[str]) -> None:
+    """Record `names`' current values as what the database holds (after they were written)."""
+    loaded: dict[str, Any] | None = getattr(obj._state, "loaded", None)
+    if loaded is not None:
+        for name in names:
+            loaded[name] = obj.__dict__.get(name)
 
 
 @dataclass(frozen=True)

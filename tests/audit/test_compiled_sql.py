@@ -227,3 +227,26 @@ def test_locked_any_builds_the_objects_the_locking_orm_query_builds() -> None:
     assert all(not r._state.adding and r._state.db == "default" for r in got)
     assert count.sql == 1
     assert locked_any(SyncRecord, where={"tenant": globex.pk}, any_of={"kind": ["vendor"], "qb_id": []}) == []
+
+
+@pytest.mark.django_db
+def test_unchanged_since_load_names_only_immutable_values_still_as_read() -> None:
+    _session(make_tenant(slug="acme"), "a" * 64, pending_request="<QBXML/>", progress=40)
+    session = get_one(QbwcSession, where={"ticket_digest": "a" * 64})
+    assert session is not None
+    names = ["progress", "pending_request", "last_seen_at", "step", "marks", "step_errors"]
+    assert compiled_sql.unchanged_since_load(session, names) == {"progress", "pending_request", "last_seen_at", "step"}
+
+    session.progress = 41
+    session.last_seen_at = STARTED + timedelta(seconds=1)
+    session.marks["bills"] = ["changed in place", None]  # a dict is never taken for unchanged
+    assert compiled_sql.unchanged_since_load(session, names) == {"pending_request", "step"}
+    session.progress = 40  # back to what was read: unchanged again
+    assert "progress" in compiled_sql.unchanged_since_load(session, names)
+
+    # After a write, what was written is what the database holds.
+    session.progress = 50
+    compiled_sql.mark_loaded(session, ["progress"])
+    assert "progress" in compiled_sql.unchanged_since_load(session, ["progress"])
+    # An object the ORM built carries no record of what it read: everything counts as changed.
+    assert compiled_sql.unchanged_since_load(QbwcSession.objects.get(ticket_digest="a" * 64), names) == set()

@@ -94,3 +94,21 @@ def test_a_page_costs_the_same_statements_per_batch_whatever_its_size(transactio
     extra_batches = -(-600 // BATCH_RECORDS) - 1
     assert per_page[20] <= 16, per_page
     assert per_page[600] <= 16 + 8 * extra_batches + (40 if connection.vendor == "sqlite" else 0), per_page
+
+
+def test_the_guarded_session_writes_send_only_the_columns_that_changed(
+    synced: tuple[WebConnector, InProcessHttp],
+) -> None:
+    connector, _ = synced
+    with CaptureQueriesContext(connection) as captured:
+        assert connector.run().outcome == "done"
+    updates = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('UPDATE "qbwc_qbwcsession"')]
+    answers = [sql for sql in updates if '"answered_seq" =' in sql.split(" WHERE ")[0]]
+    assert len(answers) == 4, updates  # one per empty answer
+    for sql in answers:
+        assigned = sql.split(" WHERE ")[0]
+        # Counters an empty answer leaves as they were are not sent again...
+        for column in ("vendors_received", "bills_received", "deletions_received", "records_changed", "warnings"):
+            assert f'"{column}" =' not in assigned, (column, sql)
+        # ...what it moves is, and a JSON column always is (it may have changed in place).
+        assert '"marks" =' in assigned and '"last_seen_at" =' in assigned

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from tenants.models import TenantOwned
+from tenants.models import Tenant, TenantOwned
 
 
 class SessionState(models.TextChoices):
@@ -36,6 +36,8 @@ class QbwcSession(TenantOwned):
     hand out live credentials.
     """
 
+    # Its own index would only repeat the (tenant, state) one's leading column (Meta.indexes).
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     ticket_digest = models.CharField(max_length=64, unique=True)
     ticket_hint = models.CharField(max_length=8, help_text="First characters of the ticket, for logs")
     client_address = models.CharField(
@@ -74,7 +76,11 @@ class QbwcSession(TenantOwned):
         help_text="The queries' watermarks as read at the first request (one read per session)",
     )
     started_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Not indexed: every guarded write of a SOAP call sets it, and an index on a column an
+    # UPDATE changes makes PostgreSQL write a new entry in every index of the table instead of
+    # a heap-only (HOT) update (migration 0006 says more). Nothing looks sessions up by it: the
+    # dashboards take the newest per tenant, through the tenant index.
+    last_seen_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -89,12 +95,19 @@ class QbwcSession(TenantOwned):
 class Watermark(TenantOwned):
     """How far a query has read. Advanced only after its whole step is stored."""
 
+    # The (tenant, query) unique constraint's index serves every lookup by tenant.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     query = models.CharField(max_length=20, choices=Step.choices)
     mark = models.DateTimeField()
     qb_utc_offset_minutes = models.IntegerField(
         null=True, blank=True, help_text="UTC offset QuickBooks' own timestamps carried when the mark moved"
     )
-    session = models.ForeignKey(QbwcSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Every mark upsert sets the session: unindexed, so the upsert stays a HOT update (migration
+    # 0006). Nothing reads marks by session; a session goes only with its tenant, and then
+    # its marks go too (CASCADE), so the SET_NULL below has nothing to look up in practice.
+    session = models.ForeignKey(
+        QbwcSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -180,6 +180,17 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "connector.pgbackend"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "connector.pgbackend" and env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # Parameters bound by the server, and a statement the connection has run 5 times
+        # (psycopg's prepare_threshold) kept prepared, so PostgreSQL stops parsing and planning
+        # the same few statements every SOAP call makes. Django turns both off by default for
+        # the sake of transaction-mode poolers (pgbouncer before 1.21 cannot carry prepared
+        # statements): set DATABASE_PREPARED_STATEMENTS=0 behind one. Measured in
+        # bench/bench_scale.py (issue 11): client-side quoting of parameters (psycopg
+        # PostgresClientQuery.dump) was a tenth of a web worker's CPU.
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        assert isinstance(options, dict)
+        options.update(server_side_binding=True, prepare_threshold=5)
 
 # --- Celery -----------------------------------------------------------------
 # Default broker: kombu's filesystem transport under var/, so a worker runs on a

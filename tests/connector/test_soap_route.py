@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import requests
-from django.core.handlers.wsgi import WSGIHandler
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.core.signals import request_finished, request_started
 
-from connector.soap_route import SoapRoute
+from connector.soap_route import SoapRequest, SoapRoute
 from peers.qbwc_simulator.client import envelope
 from qbwc.soap import QBWC_NS
 
@@ -117,3 +117,16 @@ def test_the_live_server_of_the_qbwc_tests_serves_the_route(live_server: Any, tr
     )
     assert answer.status_code == 200 and b"<serverVersionResult>" in answer.content
     assert "X-Frame-Options" not in answer.headers and answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_content_type_is_read_as_django_reads_it(route: SoapRoute) -> None:
+    for header in ("text/xml; charset=utf-8", 'text/xml; charset="ISO-8859-1"', "text/xml; charset=nope", ""):
+        ours, django = SoapRequest(_environ(CONTENT_TYPE=header)), WSGIRequest(_environ(CONTENT_TYPE=header))
+        assert (ours.content_type, ours.content_params, ours.encoding) == (
+            django.content_type, django.content_params, django.encoding,
+        ), header  # fmt: skip
+    # Each request has its own parameters: changing one request's does not change the next one's.
+    first = SoapRequest(_environ())
+    assert first.content_params is not None
+    first.content_params["charset"] = "changed"
+    assert SoapRequest(_environ()).content_params == {"charset": "utf-8"}

@@ -188,9 +188,14 @@ else:
         # statements): set DATABASE_PREPARED_STATEMENTS=0 behind one. Measured in
         # bench/bench_scale.py (issue 11): client-side quoting of parameters (psycopg
         # PostgresClientQuery.dump) was a tenth of a web worker's CPU.
+        # A prepared statement keeps its parse, but is planned for each execution's own values
+        # (plan_cache_mode=force_custom_plan): PostgreSQL's default switches to a generic plan
+        # after five executions, and for authenticate's facts query that plan read all of a
+        # tenant's 35 000 sessions, 69 ms per login against 2 ms (PostgreSQL 15, issue 11).
         options = DATABASES["default"].setdefault("OPTIONS", {})
         assert isinstance(options, dict)
         options.update(server_side_binding=True, prepare_threshold=5)
+        options["options"] = f"{options.get('options', '')} -c plan_cache_mode=force_custom_plan".strip()
 
 # --- Celery -----------------------------------------------------------------
 # Default broker: kombu's filesystem transport under var/, so a worker runs on a

@@ -85,7 +85,11 @@ class QbwcSession(TenantOwned):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["tenant", "state"])]
+        indexes = [
+            models.Index(fields=["tenant", "state"]),
+            # authenticate's newest-session reads (qbwc/login.py _facts_sql); started_at never changes.
+            models.Index(fields=["tenant", "-started_at"], name="qbwc_session_tenant_newest"),
+        ]
         verbose_name = "QBWC session"
 
     def __str__(self) -> str:

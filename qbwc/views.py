@@ -41,7 +41,7 @@ def limits() -> soap.Limits:
     return soap.Limits(
         small_bytes=settings.QBWC_MAX_CALL_BYTES,
         max_bytes=settings.QBWC_MAX_BODY_BYTES,
-        response_chars=settings.QBWC_MAX_RESPONSE_BYTES,
+        response_bytes=settings.QBWC_MAX_RESPONSE_BYTES,
         max_elements=settings.QBWC_MAX_ENVELOPE_ELEMENTS,
         max_depth=settings.QBWC_MAX_ENVELOPE_DEPTH,
     )

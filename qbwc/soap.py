@@ -137,8 +137,12 @@ class _Envelope:
     libxml2 reports text in one call per run between two of them (~285 calls per bill), and
     lxml reads `target.data` once, when the parser is made (src/lxml/parsertarget.pxi), so a
     Python method there would run half a million times for a 2000-bill answer, twice the
-    time of the whole parse otherwise. The target holds no reference to its parser or
-    reader, so nothing of a page waits for the garbage collector once the reader is dropped.
+    time of the whole parse otherwise.
+
+    An lxml feed parser that has been fed is in a reference cycle with its target (measured:
+    neither is freed when the last reference goes, only by a collection of the oldest
+    generation, which may be many requests later), so the reader `release()`s what the
+    target holds once the call is read or refused: else each page would stay until then.
     """
 
     def __init__(self, *, soap_action: str, limits: Limits) -> None:
@@ -236,6 +240,11 @@ class _Envelope:
     def close(self) -> None:
         self.flush()
 
+    def release(self) -> None:
+        """Drop the text held (see the class: the parser keeps its target until a collection)."""
+        self.response, self._answer, self._small, self.params = b"", None, [], {}
+        self._parts.clear()
+
 
 class CallReader:
     """PURE, incremental: feed the body chunk by chunk; learn the operation and the
@@ -270,34 +279,50 @@ class CallReader:
 
     def feed(self, chunk: bytes) -> None:
         self.fed += len(chunk)
-        if refuses_dtd(self._tail + chunk):
-            raise SoapFault("document type declarations are not accepted")
-        self._tail = chunk[-16:]
         try:
-            for i in range(0, len(chunk), FEED_BYTES):
-                self._parser.feed(chunk[i : i + FEED_BYTES])
-                self._target.flush()
-        except etree.XMLSyntaxError as exc:
-            raise SoapFault(f"not well-formed XML: {exc}") from None
-        except ValueError as exc:  # lxml's own checks on names and text: still the client's input
-            raise SoapFault(f"not acceptable XML: {exc}") from None
-        self._check_size()
+            if refuses_dtd(self._tail + chunk):
+                raise SoapFault("document type declarations are not accepted")
+            self._tail = chunk[-16:]
+            try:
+                for i in range(0, len(chunk), FEED_BYTES):
+                    self._parser.feed(chunk[i : i + FEED_BYTES])
+                    self._target.flush()
+            except etree.XMLSyntaxError as exc:
+                raise SoapFault(f"not well-formed XML: {exc}") from None
+            except ValueError as exc:  # lxml's own checks on names and text: still the client's input
+                raise SoapFault(f"not acceptable XML: {exc}") from None
+            self._check_size()
+        except SoapFault:
+            self.release()
+            raise
 
     def close(self) -> SoapCall:
-        try:
-            self._parser.close()
-        except etree.XMLSyntaxError as exc:
-            raise SoapFault(f"not well-formed XML: {exc}") from None
-        except ValueError as exc:
-            raise SoapFault(f"not acceptable XML: {exc}") from None
+        """The call read, or SoapFault. Either way the reader holds nothing of it afterwards."""
         target = self._target
-        if not target.seen_envelope:
-            raise SoapFault("not well-formed XML: no element found")
-        if not target.method:
-            raise SoapFault(
-                "the Body must hold exactly one operation" if target.body_seen else "the Envelope has no Body"
-            )
-        return SoapCall(method=target.method, params=dict(target.params), response=target.response)
+        try:
+            try:
+                self._parser.close()
+            except etree.XMLSyntaxError as exc:
+                raise SoapFault(f"not well-formed XML: {exc}") from None
+            except ValueError as exc:
+                raise SoapFault(f"not acceptable XML: {exc}") from None
+            if not target.seen_envelope:
+                raise SoapFault("not well-formed XML: no element found")
+            if not target.method:
+                raise SoapFault(
+                    "the Body must hold exactly one operation" if target.body_seen else "the Envelope has no Body"
+                )
+            return SoapCall(method=target.method, params=dict(target.params), response=target.response)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Drop what was read so far (for a caller that stops reading early; close() and a fault
+        do it themselves). The method and the ticket stay known."""
+        ticket = self.ticket
+        self._target.release()
+        if ticket is not None:
+            self._target.params["ticket"] = ticket
 
     def _check_size(self) -> None:
         limit = self.limits.max_bytes if self.method == LARGE_OPERATION else self.limits.small_bytes

@@ -81,7 +81,7 @@ def copy_insert_rows(
     columns: Sequence[str],
     rows: Sequence[tuple[Any, ...]],
     same: Mapping[str, Any] | None = None,
-    ids: bool = False,
+    ids: bool | Sequence[int] = False,
 ) -> list[int]:
     """Insert `rows` of `model` without building a model object per row (a first sync's pages).
 
@@ -89,8 +89,9 @@ def copy_insert_rows(
     Python, or for a JSON column its JSON text as JsonText; `same` holds values every row shares; every other field gets its default once
     for the whole call (auto_now / auto_now_add: now), as `bulk_create` would give each row.
     With `ids`, the new primary keys come back in row order (PostgreSQL: from the table's
-    sequence first, as copy_insert takes them); without, the table's default sets them and
-    that statement is saved. Elsewhere (SQLite) the rows become objects for `bulk_create`.
+    sequence first, as copy_insert takes them; or `ids` are those keys, one per row, already
+    taken by reserve_ids); without, the table's default sets them and that statement is
+    saved. Elsewhere (SQLite) the rows become objects for `bulk_create`.
     """
     if not rows:
         return []
@@ -114,8 +115,12 @@ def copy_insert_rows(
     tail = tuple(_iso(value) for value in shared.values())
     new_ids: list[int] = []
     with db.cursor() as cursor:
-        if ids:
+        if ids is True:
             new_ids = _next_ids(cursor, model, len(rows))
+        elif ids:
+            new_ids = list(ids)
+            if len(new_ids) != len(rows):
+                raise ValueError(f"copy_insert_rows: {len(new_ids)} ids for {len(rows)} rows")
         shared_fields = [meta.get_field(name) for name in shared]
         head = [pk] if ids else []
         sql = _copy_sql(db, meta.db_table, [*head, *fields, *shared_fields])  # type: ignore[list-item]
@@ -191,6 +196,24 @@ def _shared_values(
     return values
 
 
+def reserve_ids(models: Sequence[type[Model]], n: int) -> list[list[int]] | None:
+    """`n` new primary keys of each model, from each table's own sequence, in one statement (a
+    batch's records and their outbox jobs: one round trip instead of one per table, ~1 ms each
+    on the bench's machine). None elsewhere than PostgreSQL (the tables' defaults set them)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql" or n <= 0:
+        return None
+    keys = []
+    for model in models:
+        assert model._meta.pk is not None
+        keys += [model._meta.db_table, model._meta.pk.column]
+    columns = ", ".join("nextval(pg_get_serial_sequence(%s, %s))" for _ in models)
+    with db.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM generate_series(1, %s)", [*keys, n])  # noqa: S608 (placeholders only)
+        rows = cursor.fetchall()
+    return [[row[i] for row in rows] for i in range(len(models))]
+
+
 def _next_ids(cursor: Any, model: type[Model], n: int) -> list[int]:
     """`n` new primary keys from the table's own sequence, in one statement (COPY returns none)."""
     meta = model._meta
@@ -241,8 +264,12 @@ def _utf8_pieces(data: bytes, size: int) -> Iterator[bytes]:
     start = 0
     while start < len(data):
         end = min(start + size, len(data))
-        while end < len(data) and end > start + 1 and 0x80 <= data[end] < 0xC0:  # a continuation byte
+        while end > start and end < len(data) and 0x80 <= data[end] < 0xC0:  # a continuation byte
             end -= 1
+        if end == start:  # a character longer than `size`: the piece is that character
+            end = start + 1
+            while end < len(data) and 0x80 <= data[end] < 0xC0:
+                end += 1
         yield data[start:end]
         start = end
 
@@ -317,4 +344,6 @@ def _as_is(field: Field[Any, Any]) -> bool:
     return internal in _AS_IS or (internal == "DateTimeField" and not auto)
 
 
-__all__ = ["JsonText", "copy_insert", "copy_insert_rows", "copy_insert_streaming", "copy_text", "json_text"]
+__all__ = [
+    "JsonText", "copy_insert", "copy_insert_rows", "copy_insert_streaming", "copy_text", "json_text", "reserve_ids",
+]  # fmt: skip

@@ -164,11 +164,11 @@ def test_a_streamed_text_given_as_utf8_is_stored_as_the_same_text() -> None:
     tenant = make_tenant(slug="acme")
     session = QbwcSession.objects.create(tenant=tenant, ticket_digest="t" * 64, ticket_hint="t")
     text = ("tab\there, \\ back\r\nslash \u2019 \U0001f4b0 é" * 4000) + "\u2019"
-    for i, body in enumerate((text.encode(), text)):
-        copy_insert_streaming(
-            RawResponse(tenant=tenant, session=session, request_seq=i, step="bills", status_code="0", body=body),
-            text_field="body",
-        )
+    bodies: tuple[str | bytes, ...] = (text.encode(), text)
+    for i, body in enumerate(bodies):
+        raw = RawResponse(tenant=tenant, session=session, request_seq=i, step="bills", status_code="0")
+        raw.body = body  # type: ignore[assignment]  # UTF-8, as receive.py gives the raw answer
+        copy_insert_streaming(raw, text_field="body")
     assert [r.body for r in RawResponse.objects.order_by("request_seq")] == [text, text]
 
 

@@ -51,8 +51,8 @@ PullEvent = Literal["start", "end"]
 
 
 def xml_pull_parser(*, events: tuple[PullEvent, ...] = ("start", "end"), tag: str | None = None) -> etree.XMLPullParser:
-    """The same hardening as _parser(), incremental: start/end events for SOAP envelopes, or only
-    the end of each `tag` element for a qbXML page read record by record.
+    """The same hardening as _parser(), incremental: the end of each `tag` element, for a qbXML
+    page read record by record (SOAP envelopes go through xml_target_parser: no tree at all).
 
     huge_tree stays off: libxml2 then refuses a text node over 10 000 000 bytes and
     nesting over 256 levels by itself; our own element/depth/size limits (soap.Limits)

@@ -8,6 +8,7 @@ yet. Losing the trigger loses nothing: the periodic sweep finds due rows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from celery import current_app
 from django.db import transaction
@@ -105,26 +106,32 @@ def outbox_enqueue_many(
 
 
 def outbox_enqueue_created(
-    *, tenant_id: int, record_ids: list[int], op: str, triggers: list[int] | None = None
+    *,
+    tenant_id: int,
+    record_ids: list[int],
+    op: str,
+    triggers: list[int] | None = None,
+    job_ids: Sequence[int] | None = None,
 ) -> None:
     """Queue `op` for records the caller inserted in this same transaction, in bulk.
 
     No job can name such a record yet, so nothing is looked up or re-armed (a first sync's
     page skips the read), and the jobs go in as plain rows, never as PushJob objects.
-    `triggers`: as for outbox_enqueue_many.
+    `triggers`: as for outbox_enqueue_many. `job_ids`: the new jobs' keys, one per record,
+    when the caller took them already (copy_insert.reserve_ids), else taken here.
     """
     if op not in PushOp.values:
         raise ValueError(f"unknown push operation {op!r}")
     if not record_ids:
         return
-    job_ids = copy_insert_rows(
+    made = copy_insert_rows(
         PushJob,
         columns=("record_id",),
         rows=[(i,) for i in record_ids],
         same={"tenant_id": tenant_id, "op": op},
-        ids=True,
+        ids=job_ids if job_ids else True,
     )
-    _trigger_on_commit(job_ids, triggers)
+    _trigger_on_commit(made, triggers)
 
 
 def _trigger_on_commit(job_ids: list[int], triggers: list[int] | None) -> None:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.compiled_sql import locked_any
-from audit.copy_insert import copy_insert_rows, json_text
+from audit.copy_insert import copy_insert_rows, json_text, reserve_ids
 from audit.metrics import record_state_counted
 from audit.models import (
     JOB_TRANSITIONS,
@@ -195,15 +195,18 @@ def records_store(
                 record.state, record.state_reason, record.updated_at = RecordState.RECEIVED, "", now
                 updated.append(record)
             order.append((record, True))
+        # Every new record gets one outbox job: both tables' new keys in one statement.
+        reserved = reserve_ids([SyncRecord, PushJob], len(new_rows))
         new_ids = iter(
             copy_insert_rows(
                 SyncRecord,
                 columns=NEW_RECORD_COLUMNS,
                 rows=new_rows,
                 same={"tenant_id": tenant.pk, "procore_environment": tenant.procore_environment},
-                ids=True,
+                ids=reserved[0] if reserved else True,
             )
         )
+        job_ids = iter(reserved[1] if reserved else ())
         SyncRecord.objects.bulk_update(updated, _RECEIVED_FIELDS)
         # Per id in page order: (id, kind, edit_sequence, amount, new) of what changed.
         results: list[tuple[int, bool]] = []
@@ -232,7 +235,8 @@ def records_store(
             fresh = [i for i, k, _, _, new in changed if k == kind and new]
             known = [r for r in updated if r.kind == kind]
             if fresh:
-                outbox_enqueue_created(tenant_id=tenant.pk, record_ids=fresh, op=op, triggers=triggers)
+                jobs = [next(job_ids) for _ in fresh] if reserved else None
+                outbox_enqueue_created(tenant_id=tenant.pk, record_ids=fresh, op=op, triggers=triggers, job_ids=jobs)
             if known:
                 outbox_enqueue_many(records=known, op=op, triggers=triggers)
             record_state_counted(kind=kind, state=RecordState.RECEIVED, count=len(fresh) + len(known))

@@ -267,8 +267,10 @@ QBWC_LOGIN_FAILURES_BEFORE_THROTTLE = env_int("QBWC_LOGIN_FAILURES_BEFORE_THROTT
 # Bytes any SOAP call but receiveResponseXML may have (authenticate needs < 1 KB),
 # and the bytes before the operation element of any call.
 QBWC_MAX_CALL_BYTES = env_int("QBWC_MAX_CALL_BYTES", 8192, minimum=1024, maximum=1024 * 1024)
-# Characters of qbXML one receiveResponseXML may carry. libxml2 refuses a text node
-# over 10 000 000 bytes, hence the maximum; QBWC_MAX_RETURNED keeps real pages far below.
+# Bytes (UTF-8) of qbXML one receiveResponseXML may carry, counted as the SOAP reader reads
+# them (soap.Limits.response_bytes). The maximum stays below libxml2's 10 000 000-byte text
+# node limit, which the reader no longer meets (it builds no tree); QBWC_MAX_RETURNED keeps
+# real pages far below.
 QBWC_MAX_RESPONSE_BYTES = env_int("QBWC_MAX_RESPONSE_BYTES", 8_000_000, minimum=1024, maximum=9_500_000)
 # The SOAP envelope itself: a real call has about a dozen elements, four levels deep.
 QBWC_MAX_ENVELOPE_ELEMENTS = env_int("QBWC_MAX_ENVELOPE_ELEMENTS", 64, minimum=16, maximum=10_000)

@@ -196,7 +196,7 @@ def parse_host_response(text: str, *, max_bytes: int) -> HostInfo:
     return HostInfo(company_name=name, product=product, versions=versions)
 
 
-def parse_response(text: str, kind: QueryKind, *, max_bytes: int) -> QueryResponse:
+def parse_response(text: str | bytes, kind: QueryKind, *, max_bytes: int) -> QueryResponse:
     """A qbXML response to one of our queries -> status, iterator and records.
 
     Raises QbxmlError when it is not well-formed, safe XML holding exactly the
@@ -235,7 +235,9 @@ class ResponseReader:
     tree and is checked when it ends, as the whole-tree parse did.
     """
 
-    def __init__(self, text: str, kind: QueryKind, *, max_bytes: int) -> None:
+    def __init__(self, text: str | bytes, kind: QueryKind, *, max_bytes: int) -> None:
+        # Bytes are the answer's UTF-8 as the SOAP reader keeps it (soap.SoapCall.response): fed
+        # to libxml2 in slices as they are; a str is encoded a slice at a time.
         start = document_start(text)
         try:
             check_text(text, start, max_bytes=max_bytes)

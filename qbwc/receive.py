@@ -19,7 +19,6 @@ from qbwc.models import QbwcSession, RawResponse, SessionState, Step
 from qbwc.session_state import build_next, ensure_marks, fail, save_guarded, small_int, touch
 from qbwc.steps import finish_step, progress_of, qb_offset, step_error, store_records
 from qbwc.tickets import session_for
-from qbwc.xmlsafe import utf8_slices
 
 # How many times a step may restart after QuickBooks lost its iterator, per session.
 MAX_ITERATOR_RESTARTS = 2
@@ -51,12 +50,9 @@ def _is_failure(head: qbxml.ResponseHead) -> bool:
     return head.is_error or int(head.status_code) >= 3000
 
 
-def _sha256(text: str) -> str:
-    """sha256 of the text's UTF-8, a slice at a time (no second copy of the page)."""
-    digest = hashlib.sha256()
-    for piece in utf8_slices(text):
-        digest.update(piece)
-    return digest.hexdigest()
+def _sha256(answer: bytes) -> str:
+    """sha256 of the answer's UTF-8 (as before the answer was kept as bytes: the same digest)."""
+    return hashlib.sha256(answer).hexdigest()
 
 
 def _read_through(reader: qbxml.ResponseReader) -> None:
@@ -65,8 +61,12 @@ def _read_through(reader: qbxml.ResponseReader) -> None:
         pass
 
 
-def session_receive_response(*, ticket: str, response: str, hresult: str, message: str) -> int:
+def session_receive_response(*, ticket: str, response: bytes, hresult: str, message: str) -> int:
     """Store one qbXML response; answer progress 0..100, or -1 (see getLastError).
+
+    `response` is the answer's UTF-8 (soap.SoapCall.response): the digest, the record count,
+    the qbXML parse and the raw response's COPY all read those bytes as they are, and the
+    server holds the answer once, at its size in bytes.
 
     A page with records is one transaction: records, audit events, outbox rows, the raw
     response and the session's step/iterator/mark move together or not at all. It is read
@@ -95,7 +95,7 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
         touch(session, now)
         return session.progress
     step = session.step
-    if hresult.strip() or not response.strip():
+    if hresult.strip() or not response or response.isspace():  # (strip() could copy the page)
         return fail(
             session,
             now,
@@ -152,7 +152,7 @@ def session_receive_response(*, ticket: str, response: str, hresult: str, messag
 
 @retry_when_deadlocked()
 def _store_page(
-    *, ticket: str, now: datetime, seq: int, answered_seq: int, sha256: str, response: str,
+    *, ticket: str, now: datetime, seq: int, answered_seq: int, sha256: str, response: bytes,
     unread: list[qbxml.ResponseReader],
 ) -> QbwcSession | int:  # fmt: skip
     """The page's one transaction (run again whole if PostgreSQL aborts it for a deadlock).
@@ -198,7 +198,7 @@ def _store_page(
             status_message=head.status_message[:2000],
             records=reader.records,
             sha256=sha256,
-            body=response,
+            body=response,  # type: ignore[misc]  # UTF-8, streamed as it is (copy_insert_streaming)
         ),
         text_field="body",
     )

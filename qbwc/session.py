@@ -63,7 +63,7 @@ def handle(call: SoapCall, *, client_address: str = "") -> str | int | list[str]
             )
         case "receiveResponseXML":
             return session_receive_response(
-                ticket=p("ticket"), response=p("response"), hresult=p("hresult"), message=p("message")
+                ticket=p("ticket"), response=call.response, hresult=p("hresult"), message=p("message")
             )
         case "connectionError":
             return session_connection_error(ticket=p("ticket"), hresult=p("hresult"), message=p("message"))

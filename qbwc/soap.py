@@ -7,11 +7,12 @@ must match Intuit's QBWebConnectorSvc WSDL exactly (see templates/qbwc/service.w
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 from lxml import etree
 
-from qbwc.xmlsafe import refuses_dtd, xml_pull_parser
+from qbwc.xmlsafe import refuses_dtd, xml_target_parser
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 QBWC_NS = "http://developer.intuit.com/"
@@ -57,6 +58,12 @@ class SoapCall:
     # Set when a live session's receiveResponseXML was refused after its ticket was
     # read (answer too large, envelope broken): the session ends with this reason.
     refused: str = ""
+    # receiveResponseXML's qbXML answer, as the UTF-8 of its text (not in `params`): the one
+    # large parameter, kept as bytes so the server holds it once at one byte per byte (a str
+    # holding a single non-Latin-1 character, such as QuickBooks' curly quotes, takes two or
+    # four bytes per character), and so that everything downstream (digest, record count,
+    # qbXML parse, COPY of the raw answer) reads it without an encode pass of its own.
+    response: bytes = b""
 
     def get(self, name: str) -> str:
         return self.params.get(name, "")
@@ -85,109 +92,118 @@ LARGE_OPERATION = "receiveResponseXML"
 class Limits:
     """How much work one SOAP request may cost before (and while) it is understood.
 
-    `small_bytes` caps every operation but receiveResponseXML, and the bytes before
-    any operation's element (a huge SOAP Header is refused early). `max_bytes` caps
-    a receiveResponseXML body; `response_chars` the qbXML text it carries (libxml2
-    refuses a text node over 10 000 000 bytes anyway, see xmlsafe). `max_elements`
-    and `max_depth` bound the envelope itself: a real call has about a dozen
-    elements, three levels deep under Body.
+    `small_bytes` caps every operation but receiveResponseXML, the bytes before any
+    operation's element (a huge SOAP Header is refused early), each small parameter's text,
+    and all the text outside the parameters together (a real envelope has only some
+    whitespace there), each counted in UTF-8 bytes as it is read. `max_bytes` caps a receiveResponseXML body;
+    `response_bytes` the UTF-8 of the qbXML text it carries, counted as it is read (no
+    text node is built for it, see _Envelope). `max_elements` and `max_depth` bound the
+    envelope itself: a real call has about a dozen elements, three levels deep under Body.
     """
 
     small_bytes: int = 8192
     max_bytes: int = 50 * 1024 * 1024
-    response_chars: int = 8_000_000
+    response_bytes: int = 8_000_000
     max_elements: int = 64
     max_depth: int = 8
 
 
-class CallReader:
-    """PURE, incremental: feed the body chunk by chunk; learn the operation and the
-    ticket as soon as they have arrived, before the rest is parsed.
+# How much of a fed chunk libxml2 reads at a time. The text it reports in between is held
+# as one small str per run between two entities until it is flushed: ~0.2 MB for 16 KB.
+FEED_BYTES = 16 * 1024
 
-    QBWC sends parameters in WSDL order, so receiveResponseXML's `ticket` comes
-    before its (large) `response`: the caller can refuse an unknown ticket before
-    reading the payload. Nothing of the body is kept but the parameters' text.
-    Raises SoapFault as soon as a limit is passed or the XML breaks.
+
+def _utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+class _Envelope:
+    """CallReader's parser target: lxml calls start/end/data/close as libxml2 reads, and
+    builds no tree (lxml, "Parsing XML and HTML with lxml": The target parser interface).
+
+    Why not a tree: libxml2 keeps a parameter's text as one text node until its element
+    ends (grown by doubling), and lxml's `.text` then copies it into a str, which takes two
+    bytes per character as soon as one character is beyond Latin-1 (QuickBooks' curly
+    quotes): for receiveResponseXML's answer that was three times the answer at once, and
+    twice the answer held while it was stored. Here each parameter's text is flushed as it
+    comes (at every start and end tag, and after every slice fed) into what keeps it: the
+    answer's UTF-8 (written to a BytesIO, whose getvalue() hands its buffer over without a
+    copy), a small parameter's str, or nowhere: text outside the parameters (whitespace
+    between elements, a SOAP Header's, hostile padding, a parameter's children and what
+    follows them) is only counted, against `small_bytes`, and dropped. Every limit is
+    checked as the text arrives, so nothing grows past its cap before the fault.
+
+    `data` is a list's bound `append`, a C call: QBWC escapes the qbXML with entities and
+    libxml2 reports text in one call per run between two of them (~285 calls per bill), and
+    lxml reads `target.data` once, when the parser is made (src/lxml/parsertarget.pxi), so a
+    Python method there would run half a million times for a 2000-bill answer, twice the
+    time of the whole parse otherwise.
+
+    An lxml feed parser that has been fed is in a reference cycle with its target (measured:
+    neither is freed when the last reference goes, only by a collection of the oldest
+    generation, which may be many requests later), so the reader `release()`s what the
+    target holds once the call is read or refused: else each page would stay until then.
     """
 
-    def __init__(self, *, soap_action: str = "", limits: Limits) -> None:
+    def __init__(self, *, soap_action: str, limits: Limits) -> None:
         self.limits = limits
-        self.soap_action = soap_action.strip().strip('"')
+        self.soap_action = soap_action
         self.method = ""
         self.params: dict[str, str] = {}
-        self.fed = 0
-        self._parser = xml_pull_parser()
+        self.response = b""
+        self._read: set[str] = set()  # the parameters read (a repeated element is dropped)
+        self.seen_envelope = False
+        self.body_seen = False
         self._depth = 0
         self._elements = 0
         self._in_body = False
-        self._body_seen = False
-        self._seen_envelope = False
-        self._tail = b""
+        self._parts: list[str] = []
+        self.data = self._parts.append
+        self._param = ""  # the parameter element open at depth 4 ("" outside one)
+        self._sink = ""  # where text goes now: the open parameter until its first child starts
+        self._small: list[str] = []  # a small parameter's text so far
+        self._size = 0  # its UTF-8 bytes so far
+        self._answer: io.BytesIO | None = None
+        self._outside = 0  # UTF-8 bytes of text dropped outside the parameters
 
-    @property
-    def ticket(self) -> str | None:
-        """The ticket once its element has been read completely (None before)."""
-        return self.params.get("ticket")
+    def flush(self) -> None:
+        """File the text reported since the last flush where it belongs (see the class)."""
+        if not self._parts:
+            return
+        text = "".join(self._parts)
+        self._parts.clear()
+        if self._sink == "response":
+            piece = text.encode("utf-8")  # lxml decoded it from the body: valid UTF-8 again
+            self._size += len(piece)
+            if self._size > self.limits.response_bytes:
+                raise SoapFault(f"response is over the {self.limits.response_bytes}-byte limit")
+            assert self._answer is not None
+            self._answer.write(piece)
+        elif self._sink:
+            self._size += _utf8_size(text)
+            if self._size > self.limits.small_bytes:
+                raise SoapFault(f"{self._sink} is over the {self.limits.small_bytes}-byte limit")
+            self._small.append(text)
+        else:
+            self._outside += _utf8_size(text)
+            if self._outside > self.limits.small_bytes:
+                raise SoapFault(f"the text outside the parameters is over the {self.limits.small_bytes}-byte limit")
 
-    def feed(self, chunk: bytes) -> None:
-        self.fed += len(chunk)
-        if refuses_dtd(self._tail + chunk):
-            raise SoapFault("document type declarations are not accepted")
-        self._tail = chunk[-16:]
-        try:
-            self._parser.feed(chunk)
-            self._consume()
-        except etree.XMLSyntaxError as exc:
-            raise SoapFault(f"not well-formed XML: {exc}") from None
-        except ValueError as exc:  # lxml's own checks on names and text: still the client's input
-            raise SoapFault(f"not acceptable XML: {exc}") from None
-        self._check_size()
-
-    def close(self) -> SoapCall:
-        try:
-            self._parser.close()
-            self._consume()
-        except etree.XMLSyntaxError as exc:
-            raise SoapFault(f"not well-formed XML: {exc}") from None
-        except ValueError as exc:
-            raise SoapFault(f"not acceptable XML: {exc}") from None
-        if not self._seen_envelope:
-            raise SoapFault("not well-formed XML: no element found")
-        if not self.method:
-            raise SoapFault(
-                "the Body must hold exactly one operation" if self._body_seen else "the Envelope has no Body"
-            )
-        return SoapCall(method=self.method, params=dict(self.params))
-
-    def _check_size(self) -> None:
-        limit = self.limits.max_bytes if self.method == LARGE_OPERATION else self.limits.small_bytes
-        if self.fed > limit:
-            what = self.method or "a request whose operation has not started"
-            raise SoapFault(f"{what}: request body over the {limit}-byte limit")
-
-    def _consume(self) -> None:
-        for event, element in self._parser.read_events():
-            if not isinstance(element, etree._Element):
-                continue
-            if event == "start":
-                self._start(element)
-            else:
-                self._end(element)
-
-    def _start(self, element: etree._Element) -> None:
+    def start(self, tag: str, attrib: object) -> None:
+        self.flush()
+        self._sink = ""  # a parameter's text is what comes before its first child (element.text)
         self._depth += 1
         self._elements += 1
         if self._elements > self.limits.max_elements:
             raise SoapFault(f"the envelope has more than {self.limits.max_elements} elements")
         if self._depth > self.limits.max_depth:
             raise SoapFault(f"the envelope is nested deeper than {self.limits.max_depth} levels")
-        tag = element.tag if isinstance(element.tag, str) else ""
         if self._depth == 1:
             if tag != f"{{{SOAP_ENV}}}Envelope":
                 raise SoapFault("expected a SOAP 1.1 Envelope")
-            self._seen_envelope = True
+            self.seen_envelope = True
         elif self._depth == 2 and tag == f"{{{SOAP_ENV}}}Body":
-            self._in_body = self._body_seen = True
+            self._in_body = self.body_seen = True
         elif self._depth == 3 and self._in_body:
             if self.method:
                 raise SoapFault("the Body must hold exactly one operation")
@@ -197,21 +213,122 @@ class CallReader:
             if self.soap_action and self.soap_action != QBWC_NS + localname:
                 raise SoapFault(f"SOAPAction {self.soap_action!r} does not match the operation {localname!r}")
             self.method = localname
+        elif self._depth == 4 and self.method and self._in_body:
+            name = _local(tag)
+            # The first element of each of the operation's parameters.
+            if name in OPERATIONS[self.method] and name not in self._read:
+                self._param = self._sink = name
+                self._small, self._size = [], 0
+                if name == "response":
+                    self._answer = io.BytesIO()
 
-    def _end(self, element: etree._Element) -> None:
-        if self._depth == 4 and self.method and self._in_body:
-            name = _local(element.tag)
-            if name in OPERATIONS[self.method] and name not in self.params:
-                text = element.text or ""
-                cap = self.limits.response_chars if name == "response" else self.limits.small_bytes
-                if len(text) > cap:
-                    raise SoapFault(f"{name} is {len(text)} characters, over the {cap}-character limit")
-                self.params[name] = text
-        if self._depth == 2 and _local(element.tag) == "Body":
+    def end(self, tag: str) -> None:
+        self.flush()
+        self._sink = ""
+        if self._depth == 4 and self._param:
+            if self._param == "response":
+                assert self._answer is not None
+                self.response, self._answer = self._answer.getvalue(), None
+            else:
+                self.params[self._param] = "".join(self._small)
+            self._read.add(self._param)
+            self._param, self._small = "", []
+        if self._depth == 2 and _local(tag) == "Body":
             self._in_body = False
-        if self._depth >= 3:
-            element.clear()  # keep nothing of the tree but what params holds
         self._depth -= 1
+
+    def close(self) -> None:
+        self.flush()
+
+    def release(self) -> None:
+        """Drop the text held (see the class: the parser keeps its target until a collection)."""
+        self.response, self._answer, self._small, self.params = b"", None, [], {}
+        self._parts.clear()
+
+
+class CallReader:
+    """PURE, incremental: feed the body chunk by chunk; learn the operation and the
+    ticket as soon as they have arrived, before the rest is parsed.
+
+    QBWC sends parameters in WSDL order, so receiveResponseXML's `ticket` comes
+    before its (large) `response`: the caller can refuse an unknown ticket before
+    reading the payload. Nothing of the body is kept but the parameters' text, the
+    answer's as UTF-8 (see _Envelope). Raises SoapFault as soon as a limit is passed
+    or the XML breaks.
+    """
+
+    def __init__(self, *, soap_action: str = "", limits: Limits) -> None:
+        self.limits = limits
+        self.fed = 0
+        self._target = _Envelope(soap_action=soap_action.strip().strip('"'), limits=limits)
+        self._parser = xml_target_parser(self._target)
+        self._tail = b""
+
+    @property
+    def method(self) -> str:
+        return self._target.method
+
+    @property
+    def params(self) -> dict[str, str]:
+        return self._target.params
+
+    @property
+    def ticket(self) -> str | None:
+        """The ticket once its element has been read completely (None before)."""
+        return self._target.params.get("ticket")
+
+    def feed(self, chunk: bytes) -> None:
+        self.fed += len(chunk)
+        try:
+            if refuses_dtd(self._tail + chunk):
+                raise SoapFault("document type declarations are not accepted")
+            self._tail = chunk[-16:]
+            try:
+                for i in range(0, len(chunk), FEED_BYTES):
+                    self._parser.feed(chunk[i : i + FEED_BYTES])
+                    self._target.flush()
+            except etree.XMLSyntaxError as exc:
+                raise SoapFault(f"not well-formed XML: {exc}") from None
+            except ValueError as exc:  # lxml's own checks on names and text: still the client's input
+                raise SoapFault(f"not acceptable XML: {exc}") from None
+            self._check_size()
+        except SoapFault:
+            self.release()
+            raise
+
+    def close(self) -> SoapCall:
+        """The call read, or SoapFault. Either way the reader holds nothing of it afterwards."""
+        target = self._target
+        try:
+            try:
+                self._parser.close()
+            except etree.XMLSyntaxError as exc:
+                raise SoapFault(f"not well-formed XML: {exc}") from None
+            except ValueError as exc:
+                raise SoapFault(f"not acceptable XML: {exc}") from None
+            if not target.seen_envelope:
+                raise SoapFault("not well-formed XML: no element found")
+            if not target.method:
+                raise SoapFault(
+                    "the Body must hold exactly one operation" if target.body_seen else "the Envelope has no Body"
+                )
+            return SoapCall(method=target.method, params=dict(target.params), response=target.response)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Drop what was read so far (for a caller that stops reading early; close() and a fault
+        do it themselves). The method and the ticket stay known."""
+        ticket = self.ticket
+        self._target.release()
+        if ticket is not None:
+            self._target.params["ticket"] = ticket
+
+    def _check_size(self) -> None:
+        limit = self.limits.max_bytes if self.method == LARGE_OPERATION else self.limits.small_bytes
+        if self.fed > limit:
+            what = self.method or "a request whose operation has not started"
+            raise SoapFault(f"{what}: request body over the {limit}-byte limit")
 
 
 def parse_call(body: bytes, *, soap_action: str = "", max_bytes: int, limits: Limits | None = None) -> SoapCall:
@@ -220,7 +337,7 @@ def parse_call(body: bytes, *, soap_action: str = "", max_bytes: int, limits: Li
     Raises SoapFault for anything that is not one well-formed call of a known
     operation in the QBWC namespace, or that passes the limits.
     """
-    limits = limits or Limits(small_bytes=max_bytes, max_bytes=max_bytes, response_chars=max_bytes)
+    limits = limits or Limits(small_bytes=max_bytes, max_bytes=max_bytes, response_bytes=max_bytes)
     if len(body) > limits.max_bytes:
         raise SoapFault(f"request body over the {limits.max_bytes}-byte limit")
     reader = CallReader(soap_action=soap_action, limits=limits)

@@ -41,7 +41,7 @@ def limits() -> soap.Limits:
     return soap.Limits(
         small_bytes=settings.QBWC_MAX_CALL_BYTES,
         max_bytes=settings.QBWC_MAX_BODY_BYTES,
-        response_chars=settings.QBWC_MAX_RESPONSE_BYTES,
+        response_bytes=settings.QBWC_MAX_RESPONSE_BYTES,
         max_elements=settings.QBWC_MAX_ENVELOPE_ELEMENTS,
         max_depth=settings.QBWC_MAX_ENVELOPE_DEPTH,
     )
@@ -57,6 +57,13 @@ def _drain(request: HttpRequest) -> None:
 def read_call(request: HttpRequest, lim: soap.Limits) -> soap.SoapCall:
     """Parse the request body as it arrives; raise SoapFault when it is refused."""
     reader = soap.CallReader(soap_action=request.META.get("HTTP_SOAPACTION", ""), limits=lim)
+    try:
+        return _read(request, lim, reader)
+    finally:
+        reader.release()  # the parser keeps the reader's text until a garbage collection (soap._Envelope)
+
+
+def _read(request: HttpRequest, lim: soap.Limits, reader: soap.CallReader) -> soap.SoapCall:
     checked = False
     declared = request.META.get("CONTENT_LENGTH") or ""
     small = declared.isascii() and declared.isdigit() and int(declared) <= lim.small_bytes

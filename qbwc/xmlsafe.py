@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, cast
 
 from lxml import etree
 
 _DECLARATION = re.compile(r"\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_DECLARATION_BYTES = re.compile(rb"\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_BOM = "\ufeff".encode()
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 # The same refusal for text not yet encoded: ASCII-only, so its IGNORECASE does not match the
 # non-ASCII letters Unicode folds to i, k or s, which the bytes never would.
@@ -49,8 +51,8 @@ PullEvent = Literal["start", "end"]
 
 
 def xml_pull_parser(*, events: tuple[PullEvent, ...] = ("start", "end"), tag: str | None = None) -> etree.XMLPullParser:
-    """The same hardening as _parser(), incremental: start/end events for SOAP envelopes, or only
-    the end of each `tag` element for a qbXML page read record by record.
+    """The same hardening as _parser(), incremental: the end of each `tag` element, for a qbXML
+    page read record by record (SOAP envelopes go through xml_target_parser: no tree at all).
 
     huge_tree stays off: libxml2 then refuses a text node over 10 000 000 bytes and
     nesting over 256 levels by itself; our own element/depth/size limits (soap.Limits)
@@ -59,6 +61,23 @@ def xml_pull_parser(*, events: tuple[PullEvent, ...] = ("start", "end"), tag: st
     return etree.XMLPullParser(
         events=events,
         tag=tag,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+    )
+
+
+def xml_target_parser(target: object) -> etree.XMLParser:
+    """The same hardening as _parser(), feeding a parser target (soap._Envelope) instead of
+    building a tree. huge_tree stays off (nesting over 256 levels is refused by libxml2);
+    with no tree there is no text node for libxml2's 10 000 000-byte cap, so the target
+    caps its text itself (soap.Limits)."""
+    return etree.XMLParser(
+        # lxml-stubs' ParserTarget also names comment(); lxml calls only the methods a target has.
+        target=cast("etree.ParserTarget", target),
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -88,10 +107,17 @@ def parse_bytes(data: bytes, *, max_bytes: int) -> etree._Element:
     return root
 
 
-def document_start(text: str) -> int:
+def document_start(text: str | bytes) -> int:
     """Where the document in text that already arrived as Unicode (qbXML inside a SOAP string)
     starts: after byte-order marks that survived decoding and the declaration, whose encoding
-    (QuickBooks writes utf-8 or windows-1252) no longer applies once the text is decoded."""
+    (QuickBooks writes utf-8 or windows-1252) no longer applies once the text is decoded.
+    Bytes are that text's UTF-8 (soap.SoapCall.response): the same places, in bytes."""
+    if isinstance(text, bytes):
+        start = 0
+        while text.startswith(_BOM, start):
+            start += len(_BOM)
+        found = _DECLARATION_BYTES.match(text, start)
+        return found.end() if found else start
     start = 0
     while text.startswith("\ufeff", start):
         start += 1
@@ -99,19 +125,30 @@ def document_start(text: str) -> int:
     return declaration.end() if declaration else start
 
 
-def utf8_slices(text: str, start: int = 0) -> Iterator[bytes]:
-    """text[start:] encoded to UTF-8 a slice at a time (never a second copy of a whole page)."""
+def utf8_slices(text: str | bytes, start: int = 0) -> Iterator[bytes]:
+    """text[start:] encoded to UTF-8 a slice at a time (never a second copy of a whole page);
+    UTF-8 already (bytes) is only sliced."""
+    if isinstance(text, bytes):
+        for i in range(start, len(text), SLICE_CHARS):
+            yield text[i : i + SLICE_CHARS]
+        return
     for i in range(start, len(text), SLICE_CHARS):
         yield text[i : i + SLICE_CHARS].encode("utf-8")
 
 
-def check_text(text: str, start: int, *, max_bytes: int) -> None:
-    """parse_bytes' checks before parsing, on decoded text from `start` (document_start) without
-    encoding it whole: its UTF-8 size within max_bytes, no DOCTYPE or ENTITY. Raises UnsafeXml."""
-    size = len(text) - start if text.isascii() else sum(len(piece) for piece in utf8_slices(text, start))
+def check_text(text: str | bytes, start: int, *, max_bytes: int) -> None:
+    """parse_bytes' checks before parsing, on decoded text (or its UTF-8) from `start`
+    (document_start) without encoding it whole: its UTF-8 size within max_bytes, no DOCTYPE or
+    ENTITY. Raises UnsafeXml."""
+    if isinstance(text, bytes):
+        size = len(text) - start
+        dtd = _DTD.search(text, start) is not None
+    else:
+        size = len(text) - start if text.isascii() else sum(len(piece) for piece in utf8_slices(text, start))
+        dtd = _DTD_TEXT.search(text, start) is not None
     if size > max_bytes:
         raise UnsafeXml(f"document is {size} bytes, over the {max_bytes}-byte limit")
-    if _DTD_TEXT.search(text, start):
+    if dtd:
         raise UnsafeXml("document type declarations are not accepted")
 
 

@@ -10,8 +10,19 @@ import pytest
 from django.db import connection
 from django.forms.models import model_to_dict
 
-from audit.copy_insert import JsonText, copy_insert, copy_insert_rows, json_text
+from audit.copy_insert import (
+    JsonText,
+    _escape,
+    _escape_utf8,
+    _utf8_pieces,
+    copy_insert,
+    copy_insert_rows,
+    copy_insert_streaming,
+    json_text,
+    reserve_ids,
+)
 from audit.models import EventCode, PushJob, PushOp, RecordKind, SyncEvent, SyncRecord
+from qbwc.models import QbwcSession, RawResponse
 from tests.factories import make_tenant
 from tests.statements import count_statements
 
@@ -121,3 +132,51 @@ def test_times_and_json_text_read_back_as_given() -> None:
     assert [j.not_before for j in PushJob.objects.filter(pk__in=jobs)] == [stamp, stamp]
     assert first.payload == payload == second.payload
     assert json_text({"a": 1}) == '{"a":1}' and isinstance(json_text(2**70), JsonText)  # json.dumps past 64 bits
+
+
+@pytest.mark.django_db
+def test_keys_reserved_for_two_tables_in_one_statement_are_the_rows_keys() -> None:
+    tenant = make_tenant(slug="acme")
+    with count_statements() as count:
+        reserved = reserve_ids([SyncRecord, PushJob], 3)
+    if connection.vendor != "postgresql":
+        assert reserved is None and count.sql == 0  # the tables' defaults set the keys
+        return
+    assert reserved is not None and count.sql == 1
+    records, jobs = reserved
+    assert len(set(records)) == len(set(jobs)) == 3
+    rows = [(RecordKind.BILL, f"r-{i}") for i in range(3)]
+    got = copy_insert_rows(SyncRecord, columns=("kind", "qb_id"), rows=rows, same={"tenant_id": tenant.pk}, ids=records)
+    assert got == records and sorted(SyncRecord.objects.values_list("pk", flat=True)) == sorted(records)
+    made = copy_insert_rows(PushJob, columns=("record_id",), rows=[(i,) for i in records],
+                            same={"tenant_id": tenant.pk, "op": PushOp.BILL_UPSERT}, ids=jobs)  # fmt: skip
+    assert made == jobs and dict(PushJob.objects.values_list("pk", "record_id")) == dict(
+        zip(jobs, records, strict=True)
+    )
+    with pytest.raises(ValueError, match="2 ids for 3 rows"):
+        copy_insert_rows(SyncRecord, columns=("kind", "qb_id"), rows=rows, same={"tenant_id": tenant.pk}, ids=[1, 2])
+
+
+@pytest.mark.django_db
+def test_a_streamed_text_given_as_utf8_is_stored_as_the_same_text() -> None:
+    """copy_insert_streaming of a raw answer kept as UTF-8 (soap.SoapCall.response): escaped and
+    cut into pieces on bytes, read back as the text it encodes."""
+    tenant = make_tenant(slug="acme")
+    session = QbwcSession.objects.create(tenant=tenant, ticket_digest="t" * 64, ticket_hint="t")
+    text = ("tab\there, \\ back\r\nslash \u2019 \U0001f4b0 é" * 4000) + "\u2019"
+    bodies: tuple[str | bytes, ...] = (text.encode(), text)
+    for i, body in enumerate(bodies):
+        raw = RawResponse(tenant=tenant, session=session, request_seq=i, step="bills", status_code="0")
+        raw.body = body  # type: ignore[assignment]  # UTF-8, as receive.py gives the raw answer
+        copy_insert_streaming(raw, text_field="body")
+    assert [r.body for r in RawResponse.objects.order_by("request_seq")] == [text, text]
+
+
+def test_utf8_pieces_never_cut_a_character_and_escape_as_the_text_does() -> None:
+    data = ("a\u2019\U0001f4b0\\\t\n\r" * 5000).encode()
+    for size in (1, 2, 3, 5, 64, 1000):
+        pieces = list(_utf8_pieces(data, size))
+        assert b"".join(pieces) == data
+        assert all(piece.decode() for piece in pieces)  # each whole characters (decodes on its own)
+    escaped = b"".join(_escape_utf8(piece) for piece in _utf8_pieces(data, 1000))
+    assert escaped == _escape(data.decode()).encode()

@@ -28,7 +28,76 @@ def test_the_ticket_is_known_before_the_response_has_arrived() -> None:
     assert "response" not in reader.params
     reader.feed(body[1000:])
     call = reader.close()
-    assert call.get("response") == "A" * 200_000
+    assert call.response == b"A" * 200_000 and "response" not in call.params
+
+
+def test_the_answer_arrives_as_its_utf8_with_entities_and_non_latin1_text_intact() -> None:
+    escaped = "&lt;QBXML&gt;&lt;Memo&gt;Smith\u2019s &amp;amp; Co &#x1F4B0; caf\u00e9&lt;/Memo&gt;&lt;/QBXML&gt;"
+    body = receive(escaped * 3000)
+    reader = soap.CallReader(limits=soap.Limits())
+    for i in range(0, len(body), 1000):  # entities and characters split across chunks
+        reader.feed(body[i : i + 1000])
+    call = reader.close()
+    expected = "<QBXML><Memo>Smith\u2019s &amp; Co \U0001f4b0 caf\u00e9</Memo></QBXML>" * 3000
+    assert call.response == expected.encode() and call.params == {"ticket": "T-1", "hresult": "", "message": ""}
+
+
+def test_a_parameter_is_its_text_before_any_child_and_a_repeat_is_dropped() -> None:
+    body = (
+        f'<soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><receiveResponseXML xmlns="{QB_NS}">'
+        "<ticket>T-1<b>child</b>after</ticket>tail<ticket>T-2</ticket><response>R<x/>S</response>"
+        "<response>again</response><hresult/><message>m</message></receiveResponseXML></soap:Body></soap:Envelope>"
+    ).encode()
+    call = soap.parse_call(body, max_bytes=100_000)
+    assert call.params == {"ticket": "T-1", "hresult": "", "message": "m"} and call.response == b"R"
+
+
+def test_text_outside_the_parameters_is_counted_and_refused_past_the_small_limit() -> None:
+    lim = soap.Limits(small_bytes=4096)
+    spaced = receive("R").replace(b"<hresult/>", b"<hresult/>" + b" " * 5000)
+    with pytest.raises(soap.SoapFault, match="outside the parameters is over the 4096-byte limit"):
+        soap.parse_call(spaced, max_bytes=100_000, limits=lim)
+    # A real envelope's whitespace is well within it.
+    assert soap.parse_call(receive("R").replace(b"><", b">\r\n  <"), max_bytes=100_000, limits=lim).response == b"R"
+
+
+def test_a_huge_ticket_is_refused_as_soon_as_it_passes_the_limit_not_when_it_ends() -> None:
+    reader = soap.CallReader(limits=soap.Limits(small_bytes=4096))
+    head = receive("R").split(b"T-1")[0]
+    reader.feed(head)
+    with pytest.raises(soap.SoapFault, match="ticket is over the 4096-byte limit"):
+        reader.feed(b"\xc3\xa9" * 2100)  # 2100 characters, 4200 bytes of UTF-8: the limit counts bytes
+
+
+def test_the_answer_is_refused_as_soon_as_its_utf8_passes_the_limit() -> None:
+    lim = soap.Limits(response_bytes=100_000)
+    body = receive("\u2019" * 40_000)  # 40 000 characters, 120 000 bytes
+    reader = soap.CallReader(limits=lim)
+    with pytest.raises(soap.SoapFault, match="response is over the 100000-byte limit"):
+        reader.feed(body[: len(body) - 1000])  # refused before the envelope has ended
+    assert (
+        soap.parse_call(receive("\u2019" * 33_000), max_bytes=200_000, limits=lim).response
+        == "\u2019".encode() * 33_000
+    )
+
+
+def test_the_parser_keeps_nothing_of_the_text_once_the_call_is_read_or_refused() -> None:
+    """A fed lxml parser and its target are freed only by a garbage collection (a reference
+    cycle), so the target must let go of the text itself, or each page would stay until then."""
+    reader = soap.CallReader(limits=soap.Limits())
+    reader.feed(receive("A" * 100_000))
+    call = reader.close()
+    held = reader._target  # what the parser keeps until a collection
+    assert call.response == b"A" * 100_000 and call.params["ticket"] == "T-1"
+    assert held.response == b"" and held._answer is None and held.params == {"ticket": "T-1"}
+    broken = soap.CallReader(limits=soap.Limits())
+    with pytest.raises(soap.SoapFault, match="well-formed"):
+        broken.feed(receive("A" * 100_000).replace(b"</response>", b"</respons>"))
+    assert broken._target._answer is None and broken.ticket == "T-1"  # the ticket stays known (views.read_call)
+    early = soap.CallReader(limits=soap.Limits())
+    early.feed(receive("A" * 100_000)[:50_000])
+    early.release()  # a caller that stops reading (an unknown ticket)
+    assert early._target._answer is None and early.ticket == "T-1"
 
 
 def test_a_doctype_split_across_chunks_is_still_refused() -> None:
@@ -50,6 +119,14 @@ def test_answer_limits_count_records_against_max_returned() -> None:
     assert answer_refusal(five, step="vendors", max_chars=10_000, max_records=5) == ""
     assert "6 records" in answer_refusal(five + "<VendorRet/>", step="vendors", max_chars=10_000, max_records=5)
     assert "over the 10-character limit" in answer_refusal(five, step="vendors", max_chars=10, max_records=5)
+    # The endpoint's answer is its UTF-8: the same counts, its size in bytes.
+    assert answer_refusal(five.encode(), step="vendors", max_chars=10_000, max_records=5) == ""
+    assert "6 records" in answer_refusal(
+        (five + "<VendorRet\t/>").encode(), step="vendors", max_chars=10_000, max_records=5
+    )
+    assert "is 6 bytes, over the 5-byte limit" in answer_refusal(
+        "caf\u00e9!".encode(), step="vendors", max_chars=5, max_records=5
+    )
     # Deletion queries carry no MaxReturned: only the size counts.
     assert answer_refusal("<TxnDeletedRet/>" * 9, step="bill_deletions", max_chars=10_000, max_records=5) == ""
 

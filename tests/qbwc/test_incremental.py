@@ -133,6 +133,6 @@ def test_a_session_opened_before_the_marks_snapshot_reads_the_marks_when_it_buil
     first = session_send_request(ticket=ticket, hcp_response="", company_file="", major="16", minor="0")
     QbwcSession.objects.filter(state="open").update(marks={})  # as a pre-migration row has it
     answer = FakeCompany(load()).process(first)
-    assert session_receive_response(ticket=ticket, response=answer.response, hresult="", message="") > 0
+    assert session_receive_response(ticket=ticket, response=answer.response.encode(), hresult="", message="") > 0
     bills = session_send_request(ticket=ticket, hcp_response="", company_file="", major="16", minor="0")
     assert "<BillQueryRq" in bills and "<FromModifiedDate>" in bills

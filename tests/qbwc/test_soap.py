@@ -26,7 +26,7 @@ def test_a_captured_authenticate_parses_with_escaped_text_intact() -> None:
 def test_an_empty_response_element_with_an_hresult_parses() -> None:
     call = soap.parse_call((FIXTURES / "receiveResponseXML_hresult.xml").read_bytes(), max_bytes=100_000)
     assert call.method == "receiveResponseXML"
-    assert call.get("response") == "" and call.get("hresult") == "0x80040400"
+    assert call.response == b"" and call.get("hresult") == "0x80040400"
 
 
 def test_the_first_send_request_carries_the_host_response_as_text() -> None:

@@ -20,7 +20,7 @@ are supported; anything else raises at build time rather than guessing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
@@ -89,8 +89,9 @@ class _Update:
 
 
 def _update(
-    model: type[Model], set_names: tuple[str, ...], where_names: tuple[str, ...], connection: BaseDatabaseWrapper
-) -> _Update:
+    model: type[Model], set_names: tuple[str, ...], where_names: tuple[str, ...], before: tuple[str, ...],
+    connection: BaseDatabaseWrapper,
+) -> _Update:  # fmt: skip
     qn = connection.ops.quote_name
     set_fields = [column_field(model, name) for name in set_names]
     for field in set_fields:
@@ -102,23 +103,37 @@ def _update(
     assignments = ", ".join(f"{qn(_column(f))} = %s" for f in set_fields)
     # Table and column names come from the model; every value is a bound parameter.
     sql = f"UPDATE {qn(model._meta.db_table)} SET {assignments} WHERE {where_sql}"  # noqa: S608
+    if before:
+        # PostgreSQL runs every data-modifying WITH statement to completion, whether or not the
+        # UPDATE then matches a row (manual 7.8.4, "Data-Modifying Statements in WITH").
+        sql = "WITH " + ", ".join(f"before_{n} AS ({text})" for n, text in enumerate(before)) + " " + sql
     return _Update(sql, set_fields, where_fields)
 
 
 def update_where(
-    model: type[Model], *, values: Mapping[str, Any], where: Mapping[str, Any], using: str = DEFAULT_DB_ALIAS
-) -> int:
+    model: type[Model], *, values: Mapping[str, Any], where: Mapping[str, Any],
+    before: Sequence[tuple[str, list[Any]]] = (), using: str = DEFAULT_DB_ALIAS,
+) -> int:  # fmt: skip
     """`model.objects.filter(**where).update(**values)` with SQL built once per shape. Returns the row count.
 
     `where` holds equality tests only (a guarded write: the primary key and the values read).
+    `before`: statements (SQL with %s placeholders, their parameters; INSERT/UPDATE without
+    RETURNING) that must run first whatever the UPDATE matches. On PostgreSQL they go in the
+    same statement, as WITH queries (one round trip); elsewhere each runs on its own first.
     """
     if not values:
         return 0
     connection = connections[using]
-    shape = _shape(_update, model, tuple(values), tuple(where), connection=connection)
-    params = [f.get_db_prep_save(values[f.name], connection) for f in shape.set_fields]
+    combined = connection.vendor == "postgresql"
+    texts = tuple(text for text, _ in before) if combined else ()
+    shape = _shape(_update, model, tuple(values), tuple(where), texts, connection=connection)
+    params = [p for _, ps in before for p in ps] if combined else []
+    params += [f.get_db_prep_save(values[f.name], connection) for f in shape.set_fields]
     params += _where_params(shape.where_fields, where, connection)
     with connection.cursor() as cursor:
+        if not combined:
+            for text, ps in before:
+                cursor.execute(text, ps)
         cursor.execute(shape.sql, params)
         return int(cursor.rowcount)
 

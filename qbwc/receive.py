@@ -17,7 +17,7 @@ from qbwc import qbxml
 from qbwc.answer_limits import answer_refusal
 from qbwc.models import QbwcSession, RawResponse, SessionState, Step
 from qbwc.session_state import build_next, ensure_marks, fail, save_guarded, small_int, touch
-from qbwc.steps import finish_step, progress_of, qb_offset, step_error, store_records
+from qbwc.steps import Statement, finish_step, progress_of, qb_offset, step_error, store_records
 from qbwc.tickets import session_for
 
 # How many times a step may restart after QuickBooks lost its iterator, per session.
@@ -72,9 +72,10 @@ def session_receive_response(*, ticket: str, response: bytes, hresult: str, mess
     response and the session's step/iterator/mark move together or not at all. It is read
     and stored a batch of records at a time inside that transaction; a bad record or broken
     XML anywhere in it rolls back every batch already written. An empty status-1 answer
-    stores no raw response and needs no transaction: its mark moves in one upsert (the step
-    is wholly stored: it had nothing), then the session in one guarded UPDATE; a crash
-    between the two leaves a mark that is right and a response QBWC resends.
+    stores no raw response and needs no transaction: its mark's upsert (the step is wholly
+    stored: it had nothing) and the session's guarded UPDATE are one statement on PostgreSQL
+    (the upsert as a WITH query, run whatever the guard finds). Elsewhere they are two, and a
+    crash between them leaves a mark that is right and a response QBWC resends.
     """
     now = timezone.now()
     session = session_for(ticket, now=now, lock=False)
@@ -129,8 +130,9 @@ def session_receive_response(*, ticket: str, response: bytes, hresult: str, mess
 
     if _is_empty_answer(head):
         seen = (session.request_seq, session.answered_seq)
-        _advance(session, head, now, sha256=sha256, records=0, offset=None)
-        if not save_guarded(session, seen, _RECEIVE_FIELDS):
+        mark: list[Statement] = []  # the step's mark moves with the session's write
+        _advance(session, head, now, sha256=sha256, records=0, offset=None, deferred=mark)
+        if not save_guarded(session, seen, _RECEIVE_FIELDS, before=mark):
             again = session_for(ticket, now=now, lock=False)  # a concurrent duplicate won
             return again.progress if again is not None else -1
         if session.state == SessionState.DONE:
@@ -208,8 +210,9 @@ def _store_page(
 
 
 def _advance(
-    session: QbwcSession, head: qbxml.ResponseHead, now: datetime, *, sha256: str, records: int, offset: int | None
-) -> None:
+    session: QbwcSession, head: qbxml.ResponseHead, now: datetime, *, sha256: str, records: int, offset: int | None,
+    deferred: list[Statement] | None = None,
+) -> None:  # fmt: skip
     """Apply one answer to the session, its `records` already stored (their first UTC `offset`):
     move the step/iterator/mark, and build the next request (see build_next)."""
     ensure_marks(session)
@@ -242,7 +245,7 @@ def _advance(
             session.iterator_id = head.iterator_id
             session.iterator_remaining = head.iterator_remaining
         else:
-            finish_step(session, advance_mark=True, offset=offset)
+            finish_step(session, advance_mark=True, offset=offset, deferred=deferred)
     session.progress = progress_of(session)
     if session.step == Step.DONE:
         session.state = SessionState.DONE

@@ -12,7 +12,7 @@ from audit.metrics import qbwc_session_ended
 from qbwc import qbxml
 from qbwc.logtext import printable
 from qbwc.models import QbwcSession, SessionState
-from qbwc.steps import marks_snapshot, since_for
+from qbwc.steps import Statement, marks_snapshot, since_for
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,9 @@ def touch(session: QbwcSession, now: datetime) -> None:
         update_where(QbwcSession, values={"last_seen_at": now}, where={"id": session.pk})
 
 
-def save_guarded(session: QbwcSession, seen: tuple[int, int], fields: list[str]) -> bool:
+def save_guarded(
+    session: QbwcSession, seen: tuple[int, int], fields: list[str], *, before: list[Statement] | None = None
+) -> bool:
     """Write `fields` if the session still has the (request_seq, answered_seq) we read: a
     concurrent duplicate call then loses instead of overwriting. One UPDATE.
 
@@ -72,6 +74,10 @@ def save_guarded(session: QbwcSession, seen: tuple[int, int], fields: list[str])
     (closing, failing, revoking it, or another call of this session) changes its state or its
     sequence numbers, which the guard reads, except touch(), whose last_seen_at every guarded
     write sets anyway.
+
+    `before` (a moved mark's upsert, steps.finish_step) runs whatever the guard finds, as it
+    did as a statement of its own: on PostgreSQL in the same statement (audit.compiled_sql
+    update_where), four statements fewer per no-change session.
     """
     request_seq, answered_seq = seen
     names = list(dict.fromkeys(fields))
@@ -82,7 +88,7 @@ def save_guarded(session: QbwcSession, seen: tuple[int, int], fields: list[str])
     }
     # SQL built once per column set (audit/compiled_sql.py): a handful of shapes in all.
     where = {"id": session.pk, "state": SessionState.OPEN, "request_seq": request_seq, "answered_seq": answered_seq}
-    if not update_where(QbwcSession, values=values, where=where):
+    if not update_where(QbwcSession, values=values, where=where, before=before or ()):
         return False
     mark_loaded(session, values)
     return True

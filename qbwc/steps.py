@@ -58,8 +58,12 @@ def since_for(session: QbwcSession, step: str) -> tuple[datetime | None, int | N
     return mark - window, offset  # type: ignore[return-value]
 
 
-def _mark_upsert(session: QbwcSession, *, mark: datetime, offset: int | None) -> None:
-    """Move one query's mark in a single INSERT … ON CONFLICT statement (PostgreSQL and SQLite alike).
+Statement = tuple[str, list[Any]]
+
+
+def _mark_upsert(session: QbwcSession, *, mark: datetime, offset: int | None) -> Statement:
+    """One query's mark moved in a single INSERT … ON CONFLICT statement (PostgreSQL and SQLite
+    alike), and in the session's snapshot of the marks; the statement is returned, not run.
 
     No read first and no savepoint: the unique (tenant, query) constraint decides insert or
     update, and the offset is kept when this step learned none.
@@ -73,17 +77,19 @@ def _mark_upsert(session: QbwcSession, *, mark: datetime, offset: int | None) ->
         "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, query) DO UPDATE SET "
         f"mark = excluded.mark, session_id = excluded.session_id, updated_at = excluded.updated_at{keep_offset}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                session.tenant_id, session.step, connection.ops.adapt_datetimefield_value(mark), offset,
-                session.pk, connection.ops.adapt_datetimefield_value(now),
-            ],
-        )  # fmt: skip
+    params = [
+        session.tenant_id, session.step, connection.ops.adapt_datetimefield_value(mark), offset,
+        session.pk, connection.ops.adapt_datetimefield_value(now),
+    ]  # fmt: skip
     session.marks = {**session.marks, session.step: [mark.isoformat(), offset]}
     if offset is not None:
         session.marks["_offset"] = offset
+    return sql, params
+
+
+def run_statement(statement: Statement) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
 
 
 def progress_of(session: QbwcSession) -> int:
@@ -130,12 +136,21 @@ def qb_offset(records: tuple[qbxml.Record, ...]) -> int | None:
     return None
 
 
-def finish_step(session: QbwcSession, *, advance_mark: bool, offset: int | None) -> None:
+def finish_step(
+    session: QbwcSession, *, advance_mark: bool, offset: int | None, deferred: list[Statement] | None = None
+) -> None:
     """Go to the next step. With advance_mark (the whole step is stored) its mark moves to
     when the step's first query was built: anything changed after that is read next run.
-    That is our clock, not QuickBooks'; the safety window covers the skew between them."""
+    That is our clock, not QuickBooks'; the safety window covers the skew between them.
+
+    The mark's statement runs now, or is added to `deferred` for the caller to run with the
+    session's own write (session_state.save_guarded)."""
     if advance_mark and session.step_started_at is not None:
-        _mark_upsert(session, mark=session.step_started_at, offset=offset)
+        upsert = _mark_upsert(session, mark=session.step_started_at, offset=offset)
+        if deferred is None:
+            run_statement(upsert)
+        else:
+            deferred.append(upsert)
     index = PLAN.index(session.step)
     session.step = PLAN[index + 1] if index + 1 < len(PLAN) else Step.DONE
     session.step_started_at = None

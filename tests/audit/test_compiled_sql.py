@@ -250,3 +250,32 @@ def test_unchanged_since_load_names_only_immutable_values_still_as_read() -> Non
     assert "progress" in compiled_sql.unchanged_since_load(session, ["progress"])
     # An object the ORM built carries no record of what it read: everything counts as changed.
     assert compiled_sql.unchanged_since_load(QbwcSession.objects.get(ticket_digest="a" * 64), names) == set()
+
+
+@pytest.mark.django_db
+def test_update_where_runs_its_before_statements_whatever_the_guard_finds() -> None:
+    acme = make_tenant(slug="acme")
+    session = _session(acme, "a" * 64)
+    # Another table's row (PostgreSQL does not let one statement change the same row twice).
+    table = Tenant._meta.db_table
+    note = (f"UPDATE {table} SET name = %s WHERE id = %s", ["noted", acme.pk])
+    with count_statements() as count:
+        changed = update_where(
+            QbwcSession, values={"progress": 7}, where={"id": session.pk, "state": SessionState.OPEN}, before=[note]
+        )
+    assert changed == 1
+    # One round trip on PostgreSQL (a WITH query), two statements elsewhere.
+    assert count.sql == (1 if connection.vendor == "postgresql" else 2)
+    session.refresh_from_db()
+    acme.refresh_from_db()
+    assert (session.progress, acme.name) == (7, "noted")
+
+    # A guard that no longer holds still leaves what `before` did, and reports no row.
+    again = (f"UPDATE {table} SET name = %s WHERE id = %s", ["again", acme.pk])
+    assert (
+        update_where(QbwcSession, values={"progress": 9}, where={"id": session.pk, "state": "done"}, before=[again])
+        == 0
+    )
+    session.refresh_from_db()
+    acme.refresh_from_db()
+    assert (session.progress, acme.name) == (7, "again")

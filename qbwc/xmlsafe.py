@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from lxml import etree
 
@@ -30,16 +30,19 @@ class UnsafeXml(ValueError):
     """The bytes are not a well-formed, DTD-free XML document within the size cap."""
 
 
+# Every parser of ours: no entities, no network, no DTD, no huge trees, no comments.
+_HARDENED: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "remove_comments": True,
+}
+
+
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=False,
-    )
+    return etree.XMLParser(**_HARDENED, remove_pis=False)
 
 
 def refuses_dtd(data: bytes) -> bool:
@@ -58,16 +61,7 @@ def xml_pull_parser(*, events: tuple[PullEvent, ...] = ("start", "end"), tag: st
     nesting over 256 levels by itself; our own element/depth/size limits (soap.Limits)
     come well before those.
     """
-    return etree.XMLPullParser(
-        events=events,
-        tag=tag,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-    )
+    return etree.XMLPullParser(events=events, tag=tag, **_HARDENED)
 
 
 def xml_target_parser(target: object) -> etree.XMLParser:
@@ -78,12 +72,7 @@ def xml_target_parser(target: object) -> etree.XMLParser:
     return etree.XMLParser(
         # lxml-stubs' ParserTarget also names comment(); lxml calls only the methods a target has.
         target=cast("etree.ParserTarget", target),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
+        **_HARDENED,
     )
 
 

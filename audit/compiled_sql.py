@@ -20,7 +20,8 @@ are supported; anything else raises at build time rather than guessing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
@@ -406,27 +407,59 @@ def _row(build: RowSql, connection: BaseDatabaseWrapper) -> _Row:
     return _Row(sql, param_fields, readers)
 
 
-def fetch_row(build: RowSql, params: list[Any], *, using: str = DEFAULT_DB_ALIAS) -> list[Any] | None:
+def fetch_row(
+    build: RowSql, params: list[Any], *, planned_each_time: bool = False, using: str = DEFAULT_DB_ALIAS
+) -> list[Any] | None:
     """One row of a hand-written SELECT, or None.
 
     `build(quote_name)` returns (sql, a field per `%s`, a field per output column) and runs
     once per database: each parameter is prepared as its field would prepare a lookup value
     and each column converted as the ORM converts that field (on SQLite a datetime comes
     back as text, a boolean as 0/1).
+
+    `planned_each_time` keeps the statement out of the connection's prepared statements
+    (see _unprepared), for a query whose best plan depends on its values.
     """
-    rows = fetch_rows(build, params, using=using)
+    rows = fetch_rows(build, params, planned_each_time=planned_each_time, using=using)
     return rows[0] if rows else None
 
 
-def fetch_rows(build: RowSql, params: list[Any], *, using: str = DEFAULT_DB_ALIAS) -> list[list[Any]]:
+def fetch_rows(
+    build: RowSql, params: list[Any], *, planned_each_time: bool = False, using: str = DEFAULT_DB_ALIAS
+) -> list[list[Any]]:
     """Every row of a hand-written SELECT (see fetch_row), in the order the SQL gives them."""
     connection = connections[using]
     shape: _Row = _shape(_row, build, connection=connection)
     prepared = [f.get_db_prep_value(v, connection, prepared=False) for f, v in zip(shape.params, params, strict=True)]
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _unprepared(connection, planned_each_time):
         cursor.execute(shape.sql, prepared)
         rows = cursor.fetchall()
     return [_convert(list(row), shape.readers, connection) for row in rows]
+
+
+@contextmanager
+def _unprepared(connection: BaseDatabaseWrapper, wanted: bool) -> Iterator[None]:
+    """Run the statements inside unprepared on a psycopg connection that prepares repeated ones.
+
+    PostgreSQL plans a prepared statement for its values for its first five executions, then
+    may keep one generic plan for all values (plan_cache_mode=auto, "PREPARE" in its manual).
+    That is right for lookups by a key, and wrong for a query whose selectivity depends on its
+    values: authenticate's facts query got a plan that read a tenant's whole session history
+    (69 ms against 0.7 ms with 35 000 sessions, PostgreSQL 15, issue 11). Such a query goes
+    unnamed (psycopg: `prepare_threshold = None` turns preparing off, for queries prepared
+    earlier too, psycopg/_preparing.py), so it is planned for its own values each time, while
+    everything else, foreign-key checks included, keeps its cached plans.
+    """
+    raw = connection.connection
+    threshold = getattr(raw, "prepare_threshold", None)
+    if not wanted or threshold is None:
+        yield
+        return
+    raw.prepare_threshold = None
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = threshold
 
 
 def _convert(

@@ -188,14 +188,16 @@ else:
         # statements): set DATABASE_PREPARED_STATEMENTS=0 behind one. Measured in
         # bench/bench_scale.py (issue 11): client-side quoting of parameters (psycopg
         # PostgresClientQuery.dump) was a tenth of a web worker's CPU.
-        # A prepared statement keeps its parse, but is planned for each execution's own values
-        # (plan_cache_mode=force_custom_plan): PostgreSQL's default switches to a generic plan
-        # after five executions, and for authenticate's facts query that plan read all of a
-        # tenant's 35 000 sessions, 69 ms per login against 2 ms (PostgreSQL 15, issue 11).
+        # Each prepared statement is then planned as PostgreSQL decides (custom plans for its
+        # first five executions, then a cached generic one when that is no dearer): for lookups
+        # by key and for the foreign-key checks at COMMIT a cached plan is what we want. A
+        # session-wide plan_cache_mode=force_custom_plan made every foreign-key check of an
+        # ingest page be planned again, 3.5x the COMMIT time (issue 11); the one query whose
+        # plan depends on its values (authenticate's facts) runs unprepared instead
+        # (audit/compiled_sql.py _unprepared).
         options = DATABASES["default"].setdefault("OPTIONS", {})
         assert isinstance(options, dict)
         options.update(server_side_binding=True, prepare_threshold=5)
-        options["options"] = f"{options.get('options', '')} -c plan_cache_mode=force_custom_plan".strip()
 
 # --- Celery -----------------------------------------------------------------
 # Default broker: kombu's filesystem transport under var/, so a worker runs on a

@@ -72,6 +72,7 @@ def _facts(username: str, address: str, tenant: Tenant | None, now: datetime) ->
             tenant_id, SessionState.DONE, SessionState.CLOSED,
             tenant_id,
         ],
+        planned_each_time=True,  # which index pays depends on the tenant's history (compiled_sql._unprepared)
     )  # fmt: skip
     assert row is not None  # a SELECT of scalar subqueries always has its one row
     pair_failures, pair_blocked, user_failures, user_blocked, open_live, open_stale, finished, last_address = row

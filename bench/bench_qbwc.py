@@ -224,6 +224,60 @@ def _copy_floor(tenant_id: int) -> dict[str, float]:
     return {"copy_s": seconds, "copy_rows": rows}
 
 
+def _copy_same_tables(tenant_id: int) -> float:
+    """Seconds to COPY this tenant's stored rows into the very tables they are in, as another
+    tenant's rows: their indexes, foreign keys (checked at COMMIT, as the endpoint's are) and
+    the rows already there, committed, best of 3. The issue's floor is "the same rows into the
+    same tables"; the empty copies of _copy_floor have the indexes but neither the foreign keys
+    (LIKE does not copy them) nor the history. The copied rows are deleted again afterwards."""
+    import io
+
+    from django.db import connection
+
+    from audit.models import PushJob, SyncEvent, SyncRecord
+
+    other = _tenant()
+    with connection.cursor() as cur:
+        raw = cur.connection
+    tables = [m._meta.db_table for m in (SyncRecord, SyncEvent, PushJob)]
+    shift = {t: raw.execute(f"SELECT coalesce(max(id), 0) + 1000 FROM {t}").fetchone()[0] for t in tables}
+    record_shift = shift[tables[0]]
+    data: dict[str, bytes] = {}
+    for table in tables:
+        columns = [r[0] for r in raw.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
+            [table],
+        )]  # fmt: skip
+        select = ", ".join(
+            f"id + {shift[table]}" if c == "id"
+            else f"{int(other.pk)}" if c == "tenant_id"
+            else f"record_id + {record_shift}" if c == "record_id"
+            else c
+            for c in columns
+        )  # fmt: skip
+        buf = io.BytesIO()
+        with (
+            raw.cursor() as c,
+            c.copy(f"COPY (SELECT {select} FROM {table} WHERE tenant_id = {int(tenant_id)}) TO STDOUT") as cp,
+        ):
+            for chunk in cp:
+                buf.write(chunk)
+        data[table] = buf.getvalue()
+    raw.commit()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for table in tables:
+            with raw.cursor() as c, c.copy(f"COPY {table} FROM STDIN") as cp:
+                cp.write(data[table])
+        raw.commit()  # the deferred foreign-key checks run here
+        best = min(best, time.perf_counter() - start)
+        for table in reversed(tables):
+            raw.execute(f"DELETE FROM {table} WHERE tenant_id = %s", [other.pk])
+        raw.commit()
+    return best
+
+
 def _health_check_ms() -> float:
     """Milliseconds one CONN_HEALTH_CHECKS probe (`is_usable`: SELECT 1) costs here."""
     from django.db import connection
@@ -330,6 +384,7 @@ def serve_ingest(bills: int, page: int) -> dict[str, Any]:
     out: dict[str, Any] = {"records": stored, "vendor": connection.vendor}
     if connection.vendor == "postgresql":
         out |= _copy_floor(tenant.pk)
+        out["same_tables_s"] = _copy_same_tables(tenant.pk)
         out["health_check_ms"] = _health_check_ms()
     return out
 
@@ -506,9 +561,14 @@ def _print_ingest(ingests: dict[int, dict[str, Any]], s: dict[str, float], bills
         print(line)
         if "copy_s" in r:
             floor = r["records"] / r["copy_s"]
-            print(f"      COPY of the same {r['copy_rows']} rows (records, events, outbox) into copies of the "
-                  f"tables: {r['copy_s']:.2f} s = {floor:.0f} records/s; the endpoint is "
-                  f"{rate / floor * 100:.1f}% of that floor")  # fmt: skip
+            print(f"      COPY of the same {r['copy_rows']} rows (records, events, outbox) into empty copies of the "
+                  f"tables (their indexes, no foreign keys): {r['copy_s']:.2f} s = {floor:.0f} records/s; "
+                  f"the endpoint is {rate / floor * 100:.1f}% of that")  # fmt: skip
+        if "same_tables_s" in r:
+            same = r["records"] / r["same_tables_s"]
+            print(f"      COPY of the same rows into the same tables (indexes, foreign keys checked at COMMIT, "
+                  f"the rows already there): {r['same_tables_s']:.2f} s = {same:.0f} records/s; "
+                  f"the endpoint is {rate / same * 100:.1f}% of that floor")  # fmt: skip
     health = [r["health_check_ms"] for r in ingests.values() if "health_check_ms" in r]
     if health:
         session_ms = s["qbwc_s"] / s["sessions"] * 1000

@@ -75,6 +75,21 @@ class JsonText(str):
     __slots__ = ()
 
 
+class JsonLater:
+    """A JSON column's value encoded only when its row is written: `encode(value)` gives its JSON
+    text. A batch's rows then hold what they describe, not also its JSON text: a bill's payload
+    text was ~2 KB in memory beside the ~2.7 KB record it encodes, for every row of the batch
+    until the COPY ran (bench/bench_qbwc.py section 4, the page's peak memory)."""
+
+    __slots__ = ("encode", "value")
+
+    def __init__(self, value: Any, encode: Callable[[Any], str]) -> None:
+        self.value, self.encode = value, encode
+
+    def text(self) -> str:
+        return self.encode(self.value)
+
+
 def copy_insert_rows(
     model: type[Model],
     *,
@@ -86,7 +101,7 @@ def copy_insert_rows(
     """Insert `rows` of `model` without building a model object per row (a first sync's pages).
 
     Each row holds the values of `columns` (attribute names) as the fields take them in
-    Python, or for a JSON column its JSON text as JsonText; `same` holds values every row shares; every other field gets its default once
+    Python, or for a JSON column its JSON text as JsonText or JsonLater; `same` holds values every row shares; every other field gets its default once
     for the whole call (auto_now / auto_now_add: now), as `bulk_create` would give each row.
     With `ids`, the new primary keys come back in row order (PostgreSQL: from the table's
     sequence first, as copy_insert takes them; or `ids` are those keys, one per row, already
@@ -163,13 +178,21 @@ def _preparer(field: Field[Any, Any], db: BaseDatabaseWrapper) -> Callable[[Any]
 
     def prepare(value: Any) -> Any:
         # JSON text goes as it is; anything else as Django prepares it (JSON -> Jsonb, ...).
-        return value if value.__class__ is JsonText else field.get_db_prep_save(value, db)
+        cls = value.__class__
+        if cls is JsonText:
+            return value
+        if cls is JsonLater:
+            return value.text()
+        return field.get_db_prep_save(value, db)
 
     return prepare
 
 
 def _decoded(value: Any) -> Any:
-    return json.loads(value) if value.__class__ is JsonText else value
+    cls = value.__class__
+    if cls is JsonLater:
+        return json.loads(value.text())
+    return json.loads(value) if cls is JsonText else value
 
 
 def _shared_values(
@@ -345,5 +368,5 @@ def _as_is(field: Field[Any, Any]) -> bool:
 
 
 __all__ = [
-    "JsonText", "copy_insert", "copy_insert_rows", "copy_insert_streaming", "copy_text", "json_text", "reserve_ids",
+    "JsonLater", "JsonText", "copy_insert", "copy_insert_rows", "copy_insert_streaming", "copy_text", "json_text", "reserve_ids",
 ]  # fmt: skip

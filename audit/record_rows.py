@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from audit.copy_insert import JsonText
+from audit.copy_insert import JsonLater
 from audit.models import RecordKind
 from audit.qbtypes import QbBill, QbVendor, to_json, to_json_text
 
@@ -32,14 +32,15 @@ def identity(obj: QbVendor | QbBill) -> tuple[str, str]:
 
 
 def received_values(obj: QbVendor | QbBill, *, encoded: bool) -> tuple[Any, ...]:
-    """The RECEIVED_COLUMNS values of a version QuickBooks sent: its payload as JSON text
-    (JsonText, what COPY sends) when `encoded`, else as the dict a model's JSONField takes."""
+    """The RECEIVED_COLUMNS values of a version QuickBooks sent: its payload as JSON text to be
+    encoded as its row is written (JsonLater, what COPY sends) when `encoded`, else as the dict
+    a model's JSONField takes."""
     if isinstance(obj, QbVendor):
         label, vendor_id, amount = obj.name, obj.list_id, None
     else:
         label = obj.ref_number or obj.txn_number or obj.txn_id
         vendor_id, amount = obj.vendor_list_id, obj.amount_due
-    payload = JsonText(to_json_text(obj)) if encoded else to_json(obj)
+    payload = JsonLater(obj, to_json_text) if encoded else to_json(obj)
     return (label[:255], vendor_id, amount, obj.edit_sequence, obj.time_modified, payload)
 
 

@@ -4,7 +4,11 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from connector.allocator import pin_malloc_thresholds
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connector.settings")
+# Before the first request: a page's answer buffer is then returned to the OS when freed.
+pin_malloc_thresholds()
 
 _django = get_wsgi_application()  # django.setup(): the apps are loaded before the route imports a view
 

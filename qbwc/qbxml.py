@@ -7,6 +7,7 @@ Guide for the host/company response on the first sendRequestXML.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -276,6 +277,8 @@ class ResponseReader:
             if self._pending:
                 batch, self._pending = tuple(self._pending[:size]), self._pending[size:]
                 yield batch
+                # Not held while the next batch is read: else two batches are alive at once.
+                del batch
             elif self._done:
                 return
 
@@ -545,6 +548,14 @@ def _vendor(element: etree._Element) -> QbVendor:
     )
 
 
+# Text that repeats from bill to bill of a page (the vendor, the job, the item, the account,
+# the terms) is held once: sys.intern gives the one str already alive of that value (and in
+# CPython the interned table does not keep it alive: it goes with the last record naming it).
+# About a third of a parsed bill's memory (~0.9 of ~2.7 KB), the largest part of what a
+# batch of records holds (bench/bench_qbwc.py section 4, peak memory).
+_shared = sys.intern
+
+
 def _line(element: etree._Element, kind: Literal["expense", "item"]) -> QbBillLine:
     node = _Fields(element)
     amount = _decimal(node, "Amount")
@@ -552,15 +563,15 @@ def _line(element: etree._Element, kind: Literal["expense", "item"]) -> QbBillLi
         txn_line_id=_required(node, "TxnLineID"),
         kind=kind,
         amount=amount if amount is not None else Decimal("0.00"),
-        customer_list_id=node["CustomerRef/ListID"],
-        customer_full_name=node["CustomerRef/FullName"],
-        account_name=node["AccountRef/FullName"],
-        item_name=node["ItemRef/FullName"],
-        description=node["Memo"] if kind == "expense" else node["Desc"],
+        customer_list_id=_shared(node["CustomerRef/ListID"]),
+        customer_full_name=_shared(node["CustomerRef/FullName"]),
+        account_name=_shared(node["AccountRef/FullName"]),
+        item_name=_shared(node["ItemRef/FullName"]),
+        description=_shared(node["Memo"] if kind == "expense" else node["Desc"]),
         quantity=_decimal(node, "Quantity"),
         cost=_decimal(node, "Cost"),
-        class_name=node["ClassRef/FullName"],
-        billable_status=node["BillableStatus"],
+        class_name=_shared(node["ClassRef/FullName"]),
+        billable_status=_shared(node["BillableStatus"]),
     )
 
 
@@ -584,8 +595,8 @@ def _bill(element: etree._Element) -> QbBill:
     return QbBill(
         txn_id=_required(node, "TxnID"),
         edit_sequence=_required(node, "EditSequence"),
-        vendor_list_id=_required(node, "VendorRef/ListID"),
-        vendor_name=node["VendorRef/FullName"],
+        vendor_list_id=_shared(_required(node, "VendorRef/ListID")),
+        vendor_name=_shared(node["VendorRef/FullName"]),
         txn_date=txn_date,
         amount_due=amount_due,
         time_created=_datetime(node, "TimeCreated"),
@@ -596,8 +607,8 @@ def _bill(element: etree._Element) -> QbBill:
         memo=node["Memo"],
         is_paid=_bool(node, "IsPaid"),
         open_amount=_decimal(node, "OpenAmount"),
-        ap_account=node["APAccountRef/FullName"],
-        terms=node["TermsRef/FullName"],
+        ap_account=_shared(node["APAccountRef/FullName"]),
+        terms=_shared(node["TermsRef/FullName"]),
         lines=tuple(lines),
     )
 

@@ -24,11 +24,14 @@ from qbwc.tickets import session_for
 MAX_ITERATOR_RESTARTS = 2
 
 # Records parsed and stored at a time within a page's one transaction: what the server holds of
-# a page beyond its text (records, payloads, rows) is one batch, whatever the page's size; each
-# batch costs the same few statements (bench/bench_qbwc.py section 4). 250, measured against
-# 100 (alternated, PostgreSQL): 2 386-2 893 records/s instead of 1 756-2 379 (the speed of the
-# whole-page store before streaming) for ~0.6-1.2 MB more peak memory per page.
-BATCH_RECORDS = 250
+# a page beyond its text (records, rows) is one batch, whatever the page's size; each batch
+# costs the same few statements (bench/bench_qbwc.py section 4). A batch is ~4 KB a record at
+# its peak (the parsed bills, their rows, psycopg's buffers) after the batch before it is let go
+# (see _store_page) and repeated text is held once (qbxml._shared). Measured on PostgreSQL, 4 000
+# bills in pages of 500 (a 0.66 MB answer), peak RSS growth of the server, best of 3 runs each:
+# 250 a batch gave +2.1 MB (3.1-3.2x the answer), 200 +1.6-2.1 MB (2.4-3.1x), 150 +1.7 MB;
+# 100 +1.6-1.9 MB but 15-25 % fewer records/s than 250 (a batch's statements are ~1 ms each).
+BATCH_RECORDS = 200
 
 
 # What receiveResponseXML may change on the session (written with update_fields, never all ~30 columns).
@@ -57,8 +60,8 @@ def _sha256(answer: bytes) -> str:
 
 def _read_through(reader: qbxml.ResponseReader) -> None:
     """Read the rest of the answer, storing nothing; raises QbxmlError if any of it is bad."""
-    for _ in reader.batches(BATCH_RECORDS):
-        pass
+    for batch in reader.batches(BATCH_RECORDS):
+        del batch  # (a loop variable would hold it while the next one is read)
 
 
 def session_receive_response(*, ticket: str, response: bytes, hresult: str, message: str) -> int:
@@ -188,6 +191,9 @@ def _store_page(
             store_records(session, batch, triggers=triggers)
             if offset is None:
                 offset = qb_offset(batch)
+            # Dropped before the next batch is read (the loop variable would hold it until the
+            # next one is built: two batches at once, the page's peak memory).
+            del batch
     if triggers:  # one broker message for the whole page, once it is committed
         transaction.on_commit(lambda: outbox_trigger_many(job_ids=triggers))
     copy_insert_streaming(

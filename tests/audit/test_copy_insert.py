@@ -11,6 +11,7 @@ from django.db import connection
 from django.forms.models import model_to_dict
 
 from audit.copy_insert import (
+    JsonLater,
     JsonText,
     _escape,
     _escape_utf8,
@@ -132,6 +133,27 @@ def test_times_and_json_text_read_back_as_given() -> None:
     assert [j.not_before for j in PushJob.objects.filter(pk__in=jobs)] == [stamp, stamp]
     assert first.payload == payload == second.payload
     assert json_text({"a": 1}) == '{"a":1}' and isinstance(json_text(2**70), JsonText)  # json.dumps past 64 bits
+
+
+@pytest.mark.django_db
+def test_a_json_value_encoded_later_is_encoded_once_as_its_row_is_written() -> None:
+    """JsonLater: the row holds the value and its encoder; the text is made when the row is sent
+    (once per row, none before the insert) and reads back as the value."""
+    tenant = make_tenant(slug="acme")
+    encoded: list[str] = []
+
+    def encode(value: dict[str, Any]) -> str:
+        encoded.append(value["n"])
+        return json_text(value)
+
+    payloads = [{"n": str(i), "text": 'ü\t\\\n"'} for i in range(3)]
+    rows = [(RecordKind.BILL, f"t-{i}", JsonLater(p, encode)) for i, p in enumerate(payloads)]
+    assert encoded == []
+    ids = copy_insert_rows(
+        SyncRecord, columns=("kind", "qb_id", "payload"), rows=rows, same={"tenant_id": tenant.pk}, ids=True
+    )
+    assert sorted(encoded) == ["0", "1", "2"]
+    assert [SyncRecord.objects.get(pk=i).payload for i in ids] == payloads
 
 
 @pytest.mark.django_db

@@ -6,6 +6,7 @@ tests drive the real endpoint with the Web Connector simulator over HTTP.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -288,3 +289,70 @@ def test_raw_responses_are_compressed_with_lz4_on_postgresql() -> None:
             "SELECT attcompression FROM pg_attribute WHERE attrelid = 'qbwc_rawresponse'::regclass AND attname = 'body'"
         )
         assert cursor.fetchone() == ("l",)
+
+
+def _alive_bills(txn_ids: set[str]) -> list[str]:
+    """TxnIDs of the parsed bills (QbBill objects) still alive among `txn_ids`."""
+    gc.collect()
+    return [o.txn_id for o in gc.get_objects() if type(o) is QbBill and o.txn_id in txn_ids]
+
+
+def test_a_page_holds_one_batch_of_records_at_a_time(
+    qbwc: QbwcHarness, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the next batch of a page is parsed, the batch stored before it is gone: neither the
+    reader's generator nor the receive loop keeps it (two batches were alive at once)."""
+    settings.QBWC_MAX_RETURNED = 3 * BATCH_RECORDS
+    store, parse = receive.store_records, qbxml._PARSERS["bills"]
+    stored: set[str] = set()  # TxnIDs of the batch stored last (holding the records would keep them)
+    seen_alive: list[list[str]] = []
+
+    def store_and_note(session: Any, records: tuple[qbxml.Record, ...], **kwargs: Any) -> None:
+        store(session, records, **kwargs)
+        stored.clear()
+        stored.update(r.txn_id for r in records if isinstance(r, QbBill))
+
+    def parse_and_look_back(element: Any) -> qbxml.Record:
+        if stored:  # the first bill parsed after a batch was stored
+            seen_alive.append(_alive_bills(stored))
+            stored.clear()
+        return parse(element)
+
+    monkeypatch.setattr(receive, "store_records", store_and_note)
+    monkeypatch.setitem(qbxml._PARSERS, "bills", parse_and_look_back)
+    result = qbwc.run(qbwc.company(build(bills=3 * BATCH_RECORDS, vendors=3, changes=False)))
+    assert result.outcome == "done", result.last_error
+    assert SyncRecord.objects.filter(tenant=qbwc.tenant, kind=RecordKind.BILL).count() == 3 * BATCH_RECORDS
+    assert len(seen_alive) == 2 and seen_alive == [[], []], seen_alive  # after the first and second batch
+
+
+def test_the_generator_drops_a_batch_before_reading_the_next() -> None:
+    """qbxml.ResponseReader.batches on its own: when it parses on for the next batch, the batch it
+    yielded last (which the caller has let go of) is referenced by nobody."""
+    text = (
+        FakeCompany(build(bills=300, vendors=2, changes=False))
+        .process(qbxml.build_query("bills", request_id="1", version="16.0", since=None, max_returned=300))
+        .response
+    )
+    reader = qbxml.ResponseReader(text, "bills", max_bytes=10_000_000)
+    parse = reader._parse_one
+    last: set[str] = set()  # TxnIDs of the batch yielded last, until the parse looks back once
+    seen_alive: list[list[str]] = []
+
+    def parse_and_look_back(element: Any) -> qbxml.Record:
+        if last:
+            seen_alive.append(_alive_bills(last))
+            last.clear()
+        return parse(element)
+
+    reader._parse_one = parse_and_look_back  # type: ignore[method-assign]
+    batches = reader.batches(10)
+    sizes = []
+    while (batch := next(batches, None)) is not None:
+        sizes.append(len(batch))
+        last.clear()
+        last.update(r.txn_id for r in batch if isinstance(r, QbBill))
+        del batch
+    assert sizes == [10] * 30
+    # The page spans several of the reader's feed slices: it parsed on between batches.
+    assert len(seen_alive) >= 4 and all(alive == [] for alive in seen_alive), seen_alive

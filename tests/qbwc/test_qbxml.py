@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from lxml import etree
 
 from audit.qbtypes import QbBill, QbDeletion, QbVendor
-from peers.qbwc_simulator.company import REQUEST_ORDER
+from peers.qbwc_simulator.company import REQUEST_ORDER, FakeCompany
+from peers.qbwc_simulator.dataset import build
 from qbwc import qbxml
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "qbxml"
@@ -211,3 +213,25 @@ def test_record_fields_read_in_one_pass_match_elementpath_find() -> None:
     assert fields.element("VendorRef") is record.find("VendorRef")
     assert fields.lines == record.findall("ExpenseLineRet")  # a bill's lines, read as records of their own
     assert "ExpenseLineRet/Amount" not in fields
+
+
+def test_text_that_repeats_from_bill_to_bill_is_held_once() -> None:
+    """The vendor, job, item, account and terms of a page's bills are one str each (sys.intern),
+    while what identifies a bill stays its own."""
+    text = (
+        FakeCompany(build(bills=40, vendors=2, changes=False))
+        .process(qbxml.build_query("bills", request_id="1", version="16.0", since=None, max_returned=40))
+        .response
+    )
+    bills = [r for r in qbxml.parse_response(text, "bills", max_bytes=10_000_000).records if isinstance(r, QbBill)]
+    first = {b.vendor_list_id: b for b in bills}
+    same_vendor = [(first[b.vendor_list_id], b) for b in bills if first[b.vendor_list_id] is not b]
+    assert same_vendor
+    for a, b in same_vendor:
+        assert a.vendor_list_id is b.vendor_list_id and a.vendor_name is b.vendor_name
+        assert a.ap_account is b.ap_account and a.txn_id != b.txn_id
+    lines = [line for b in bills for line in b.lines]
+    by_item = {line.item_name: line for line in lines if line.item_name}
+    assert any(line is not by_item[line.item_name] and line.item_name is by_item[line.item_name].item_name
+               for line in lines if line.item_name)  # fmt: skip
+    assert all(line.billable_status is sys.intern(line.billable_status) for line in lines)

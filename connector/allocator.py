@@ -1,0 +1,63 @@
+"""glibc's malloc pinned to its default thresholds in the web server's processes (issue 11).
+
+A receiveResponseXML call holds its page's answer (0.7 MB for 500 bills, 2.6 MB for 2 000)
+in one growing buffer. glibc serves an allocation that large with mmap and unmaps it on
+free, but then raises its mmap threshold to that size ("dynamic mmap threshold",
+mallopt(3), M_MMAP_THRESHOLD): the next page's buffer comes from the heap instead, whose
+top is kept rather than trimmed (the trim threshold rises with it), so each process's
+resident memory ratchets up by about a page after its first large answer and stays there.
+Setting the thresholds explicitly turns that adjustment off (mallopt(3): "dynamic
+adjustment is disabled if any of M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, or
+M_MMAP_MAX is set"); these are glibc's own initial values, kept for the process's life.
+
+Measured with bench/bench_qbwc.py section 4 (4 000 bills, the server's peak RSS growth):
+see bench/README.md. Small allocations (everything a no-change session makes) are not
+affected. An operator's MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ environment (read
+by glibc at start-up) wins: then nothing is set here. Elsewhere than glibc (musl, macOS)
+nothing is done.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Mapping
+
+# <malloc.h>
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+
+MMAP_THRESHOLD = 128 * 1024  # glibc's DEFAULT_MMAP_THRESHOLD_MIN / initial value
+TRIM_THRESHOLD = 128 * 1024  # glibc's DEFAULT_TRIM_THRESHOLD
+
+
+def _glibc() -> bool:
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (ValueError, OSError, AttributeError):  # not a GNU system
+        return False
+
+
+def operator_tuned(environ: Mapping[str, str]) -> bool:
+    """Whether the environment already sets either threshold (glibc reads it at start-up)."""
+    tunables = environ.get("GLIBC_TUNABLES", "")
+    return (
+        "MALLOC_MMAP_THRESHOLD_" in environ
+        or "MALLOC_TRIM_THRESHOLD_" in environ
+        or "glibc.malloc.mmap_threshold" in tunables
+        or "glibc.malloc.trim_threshold" in tunables
+    )
+
+
+def pin_malloc_thresholds(environ: Mapping[str, str] = os.environ) -> bool:
+    """Pin glibc's mmap and trim thresholds (see the module). True when they were set."""
+    if not _glibc() or operator_tuned(environ):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    # mallopt returns 1 on success.
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from xml.parsers.expat import ExpatError
 
 from lxml import etree
 
-from qbwc.xmlsafe import refuses_dtd, xml_target_parser
+from qbwc.xmlsafe import NAMESPACE_SEPARATOR, UnsafeXml, refuses_dtd, xml_envelope_parser
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 QBWC_NS = "http://developer.intuit.com/"
@@ -84,6 +85,12 @@ def _local(tag: object) -> str:
     return _split(tag)[1]
 
 
+def _clark(name: str) -> str:
+    """expat's "namespace<SEP>local" as "{namespace}local" (what the checks below read)."""
+    namespace, sep, local = name.partition(NAMESPACE_SEPARATOR)
+    return f"{{{namespace}}}{local}" if sep else name
+
+
 # The only operation whose body may be large: it carries QuickBooks' answer.
 LARGE_OPERATION = "receiveResponseXML"
 
@@ -108,9 +115,12 @@ class Limits:
     max_depth: int = 8
 
 
-# How much of a fed chunk libxml2 reads at a time. The text it reports in between is held
-# as one small str per run between two entities until it is flushed: ~0.2 MB for 16 KB.
-FEED_BYTES = 16 * 1024
+# Bytes a receiveResponseXML body may run without the parser reporting anything (an element,
+# or text: expat hands text over at least every TEXT_BUFFER characters, which is at most ten
+# bytes a character even as character references). Anything longer is one huge piece of markup
+# (a tag, a comment): refused, because expat 2.5 (CPython 3.11's) parses an incomplete token
+# again from its start each time more arrives (CVE-2023-52425), so it would cost time squared.
+QUIET_BYTES = 1024 * 1024
 
 
 def _utf8_size(text: str) -> int:
@@ -118,31 +128,26 @@ def _utf8_size(text: str) -> int:
 
 
 class _Envelope:
-    """CallReader's parser target: lxml calls start/end/data/close as libxml2 reads, and
-    builds no tree (lxml, "Parsing XML and HTML with lxml": The target parser interface).
+    """CallReader's handlers: expat calls start/end/text as it reads, and builds no tree
+    (xmlsafe.xml_envelope_parser: the Python standard library's pyexpat).
 
-    Why not a tree: libxml2 keeps a parameter's text as one text node until its element
-    ends (grown by doubling), and lxml's `.text` then copies it into a str, which takes two
-    bytes per character as soon as one character is beyond Latin-1 (QuickBooks' curly
-    quotes): for receiveResponseXML's answer that was three times the answer at once, and
-    twice the answer held while it was stored. Here each parameter's text is flushed as it
-    comes (at every start and end tag, and after every slice fed) into what keeps it: the
-    answer's UTF-8 (written to a BytesIO, whose getvalue() hands its buffer over without a
-    copy), a small parameter's str, or nowhere: text outside the parameters (whitespace
-    between elements, a SOAP Header's, hostile padding, a parameter's children and what
-    follows them) is only counted, against `small_bytes`, and dropped. Every limit is
-    checked as the text arrives, so nothing grows past its cap before the fault.
+    Why not a tree: a tree keeps a parameter's text as one text node until its element ends,
+    and reading it copies it into a str, which takes two bytes per character as soon as one
+    character is beyond Latin-1 (QuickBooks' curly quotes): for receiveResponseXML's answer
+    that was three times the answer at once. Here each parameter's text is filed as it comes
+    into what keeps it: the answer's UTF-8 (written to a BytesIO, whose getvalue() hands its
+    buffer over without a copy), a small parameter's str, or nowhere: text outside the
+    parameters (whitespace between elements, a SOAP Header's, hostile padding, a parameter's
+    children and what follows them) is only counted, against `small_bytes`, and dropped.
+    Every limit is checked as the text arrives, so nothing grows past its cap before the fault.
 
-    `data` is a list's bound `append`, a C call: QBWC escapes the qbXML with entities and
-    libxml2 reports text in one call per run between two of them (~285 calls per bill), and
-    lxml reads `target.data` once, when the parser is made (src/lxml/parsertarget.pxi), so a
-    Python method there would run half a million times for a 2000-bill answer, twice the
-    time of the whole parse otherwise.
-
-    An lxml feed parser that has been fed is in a reference cycle with its target (measured:
-    neither is freed when the last reference goes, only by a collection of the oldest
-    generation, which may be many requests later), so the reader `release()`s what the
-    target holds once the call is read or refused: else each page would stay until then.
+    Why expat and not libxml2's SAX (lxml's parser targets, used before): QBWC escapes the
+    qbXML with entities, and libxml2 reports text in one call per run between two of them,
+    ~285 calls a bill, each a new Python str; expat's text buffer (`buffer_text`) joins them
+    in C and hands over up to TEXT_BUFFER characters a call. Measured on a 500-bill answer
+    (0.94 MB envelope, in process): 24-27 ms through lxml, 8-12 ms through expat. And lxml
+    inspects the target's `start` signature (inspect.getfullargspec) for every new parser:
+    ~45 of the ~115 us a small call's envelope cost (bench/README.md).
     """
 
     def __init__(self, *, soap_action: str, limits: Limits) -> None:
@@ -157,8 +162,7 @@ class _Envelope:
         self._depth = 0
         self._elements = 0
         self._in_body = False
-        self._parts: list[str] = []
-        self.data = self._parts.append
+        self.events = 0  # calls from the parser so far (CallReader watches for long silences)
         self._param = ""  # the parameter element open at depth 4 ("" outside one)
         self._sink = ""  # where text goes now: the open parameter until its first child starts
         self._small: list[str] = []  # a small parameter's text so far
@@ -166,14 +170,11 @@ class _Envelope:
         self._answer: io.BytesIO | None = None
         self._outside = 0  # UTF-8 bytes of text dropped outside the parameters
 
-    def flush(self) -> None:
-        """File the text reported since the last flush where it belongs (see the class)."""
-        if not self._parts:
-            return
-        text = "".join(self._parts)
-        self._parts.clear()
+    def text(self, text: str) -> None:
+        """File a piece of text where it belongs (see the class)."""
+        self.events += 1
         if self._sink == "response":
-            piece = text.encode("utf-8")  # lxml decoded it from the body: valid UTF-8 again
+            piece = text.encode("utf-8")  # expat decoded it from the body: valid UTF-8 again
             self._size += len(piece)
             if self._size > self.limits.response_bytes:
                 raise SoapFault(f"response is over the {self.limits.response_bytes}-byte limit")
@@ -189,8 +190,15 @@ class _Envelope:
             if self._outside > self.limits.small_bytes:
                 raise SoapFault(f"the text outside the parameters is over the {self.limits.small_bytes}-byte limit")
 
+    def start_element(self, name: str, attributes: object) -> None:
+        """expat's StartElementHandler: `name` is "namespace<SEP>local" (or "local")."""
+        self.start(_clark(name), attributes)
+
+    def end_element(self, name: str) -> None:
+        self.end(_clark(name))
+
     def start(self, tag: str, attrib: object) -> None:
-        self.flush()
+        self.events += 1
         self._sink = ""  # a parameter's text is what comes before its first child (element.text)
         self._depth += 1
         self._elements += 1
@@ -223,7 +231,7 @@ class _Envelope:
                     self._answer = io.BytesIO()
 
     def end(self, tag: str) -> None:
-        self.flush()
+        self.events += 1
         self._sink = ""
         if self._depth == 4 and self._param:
             if self._param == "response":
@@ -237,13 +245,9 @@ class _Envelope:
             self._in_body = False
         self._depth -= 1
 
-    def close(self) -> None:
-        self.flush()
-
     def release(self) -> None:
-        """Drop the text held (see the class: the parser keeps its target until a collection)."""
+        """Drop the text held (a reader that stops early, or a fault)."""
         self.response, self._answer, self._small, self.params = b"", None, [], {}
-        self._parts.clear()
 
 
 class CallReader:
@@ -261,8 +265,11 @@ class CallReader:
         self.limits = limits
         self.fed = 0
         self._target = _Envelope(soap_action=soap_action.strip().strip('"'), limits=limits)
-        self._parser = xml_target_parser(self._target)
+        self._parser = xml_envelope_parser(
+            start=self._target.start_element, end=self._target.end_element, text=self._target.text
+        )
         self._tail = b""
+        self._quiet = 0  # bytes fed since the parser last reported anything
 
     @property
     def method(self) -> str:
@@ -283,14 +290,18 @@ class CallReader:
             if refuses_dtd(self._tail + chunk):
                 raise SoapFault("document type declarations are not accepted")
             self._tail = chunk[-16:]
+            events = self._target.events
             try:
-                for i in range(0, len(chunk), FEED_BYTES):
-                    self._parser.feed(chunk[i : i + FEED_BYTES])
-                    self._target.flush()
-            except etree.XMLSyntaxError as exc:
+                self._parser.Parse(chunk, False)
+            except ExpatError as exc:
                 raise SoapFault(f"not well-formed XML: {exc}") from None
-            except ValueError as exc:  # lxml's own checks on names and text: still the client's input
+            except UnsafeXml as exc:
+                raise SoapFault(str(exc)) from None
+            except (LookupError, ValueError) as exc:  # an encoding pyexpat cannot read: still the client's input
                 raise SoapFault(f"not acceptable XML: {exc}") from None
+            self._quiet = self._quiet + len(chunk) if self._target.events == events else 0
+            if self._quiet > QUIET_BYTES:
+                raise SoapFault(f"the envelope holds a piece of markup over {QUIET_BYTES} bytes")
             self._check_size()
         except SoapFault:
             self.release()
@@ -301,10 +312,12 @@ class CallReader:
         target = self._target
         try:
             try:
-                self._parser.close()
-            except etree.XMLSyntaxError as exc:
+                self._parser.Parse(b"", True)
+            except ExpatError as exc:
                 raise SoapFault(f"not well-formed XML: {exc}") from None
-            except ValueError as exc:
+            except UnsafeXml as exc:
+                raise SoapFault(str(exc)) from None
+            except (LookupError, ValueError) as exc:  # an encoding pyexpat cannot read: still the client's input
                 raise SoapFault(f"not acceptable XML: {exc}") from None
             if not target.seen_envelope:
                 raise SoapFault("not well-formed XML: no element found")

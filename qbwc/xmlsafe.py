@@ -1,4 +1,5 @@
-"""PURE: one hardened lxml parser for everything QBWC and QuickBooks send us.
+"""PURE: the hardened parsers for everything QBWC and QuickBooks send us: libxml2 (lxml) for
+qbXML, expat (the standard library's pyexpat) for SOAP envelopes.
 
 No DTDs, no entity resolution, no network, no huge trees, and a size cap checked
 before parsing. A document that declares a DOCTYPE at all is refused: neither
@@ -9,8 +10,9 @@ entity-expansion ("billion laughs") attacks without relying on parser options.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any, Literal, cast
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+from xml.parsers.expat import XML_PARAM_ENTITY_PARSING_NEVER, ParserCreate, XMLParserType
 
 from lxml import etree
 
@@ -55,7 +57,7 @@ PullEvent = Literal["start", "end"]
 
 def xml_pull_parser(*, events: tuple[PullEvent, ...] = ("start", "end"), tag: str | None = None) -> etree.XMLPullParser:
     """The same hardening as _parser(), incremental: the end of each `tag` element, for a qbXML
-    page read record by record (SOAP envelopes go through xml_target_parser: no tree at all).
+    page read record by record (SOAP envelopes go through xml_envelope_parser: no tree at all).
 
     huge_tree stays off: libxml2 then refuses a text node over 10 000 000 bytes and
     nesting over 256 levels by itself; our own element/depth/size limits (soap.Limits)
@@ -64,16 +66,43 @@ def xml_pull_parser(*, events: tuple[PullEvent, ...] = ("start", "end"), tag: st
     return etree.XMLPullParser(events=events, tag=tag, **_HARDENED)
 
 
-def xml_target_parser(target: object) -> etree.XMLParser:
-    """The same hardening as _parser(), feeding a parser target (soap._Envelope) instead of
-    building a tree. huge_tree stays off (nesting over 256 levels is refused by libxml2);
-    with no tree there is no text node for libxml2's 10 000 000-byte cap, so the target
-    caps its text itself (soap.Limits)."""
-    return etree.XMLParser(
-        # lxml-stubs' ParserTarget also names comment(); lxml calls only the methods a target has.
-        target=cast("etree.ParserTarget", target),
-        **_HARDENED,
-    )
+# expat reports a namespaced name as "namespace<SEP>local". A character XML 1.0 forbids in a
+# document, so it can be in neither a namespace name nor a local name.
+NAMESPACE_SEPARATOR = "\x01"
+# Characters of text expat's buffer gathers before handing them over (pyexpat buffer_text).
+TEXT_BUFFER = 64 * 1024
+
+
+def _refuse_dtd(*_: object) -> None:
+    raise UnsafeXml("document type declarations are not accepted")
+
+
+def xml_envelope_parser(
+    *, start: Callable[[str, Any], None], end: Callable[[str], None], text: Callable[[str], None]
+) -> XMLParserType:
+    """A SOAP envelope's incremental parser (soap.CallReader): Python's expat (pyexpat), calling
+    `start(name, attributes)`, `end(name)` and `text(text)` as it reads, building no tree.
+
+    Hardened as the libxml2 parsers are: a DOCTYPE or an entity declaration raises UnsafeXml
+    the moment expat meets it (the byte check refuses_dtd runs before, on every chunk), so no
+    entity is ever defined; parameter entities are never parsed; with no external-entity
+    handler nothing outside the document is ever read (pyexpat fetches nothing itself), and an
+    entity reference other than the five predefined ones is expat's "undefined entity" error.
+    Comments and processing instructions have no handler: skipped. Text is gathered in C
+    (buffer_text) and handed over at most TEXT_BUFFER characters at a time; the caller caps
+    what it keeps (soap.Limits) and how deep and how many the elements are. Names come as
+    "namespace<NAMESPACE_SEPARATOR>local"; an undeclared prefix is an "unbound prefix" error.
+    """
+    parser = ParserCreate(namespace_separator=NAMESPACE_SEPARATOR)
+    parser.SetParamEntityParsing(XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.buffer_text = True
+    parser.buffer_size = TEXT_BUFFER
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    return parser
 
 
 def refuse_doctype(root: etree._Element) -> None:

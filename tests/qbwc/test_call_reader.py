@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
 
 from qbwc import soap
 from qbwc.answer_limits import answer_refusal
@@ -143,3 +146,84 @@ def test_found_by_fuzzing_an_undeclared_prefix_is_a_client_fault_not_a_crash() -
     ).encode()
     with pytest.raises(soap.SoapFault):
         soap.parse_call(body, max_bytes=100_000)
+
+
+# Text XML allows (Char), with what an escaped answer holds most: markup characters, line ends,
+# Latin-1, the BMP beyond it and astral characters.
+_XML_TEXT = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list("<>&\"'\r\n\t ]QBXML/=")),
+        st.characters(min_codepoint=0x20, max_codepoint=0xD7FF),
+        st.characters(min_codepoint=0xE000, max_codepoint=0xFFFD),
+        st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF),
+    ),
+    max_size=300,
+)
+
+
+def _escaped(text: str, refs: list[bool]) -> str:
+    """`text` as a client may escape it: named entities, or (where `refs` says) character references."""
+    out = []
+    for i, ch in enumerate(text):
+        if refs[i % len(refs)] or ch == "\r":  # a literal CR would be a line end, so a reference
+            out.append(f"&#{ord(ch)};" if i % 2 else f"&#x{ord(ch):X};")
+        else:
+            out.append({"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;"}.get(ch, ch))
+    return "".join(out).replace("]]>", "]]&gt;")
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=_XML_TEXT, refs=st.lists(st.booleans(), min_size=1, max_size=7), chunk=st.integers(1, 97),
+       literal_newlines=st.sampled_from(["\n", "\r\n", "\r"]))  # fmt: skip
+def test_the_answer_reads_as_libxml2_reads_the_same_envelope(
+    text: str, refs: list[bool], chunk: int, literal_newlines: str
+) -> None:
+    """Differential: the streamed reader (expat, fed in chunks of any size) gives the answer's
+    UTF-8 exactly as lxml's tree gives the response element's text, line ends normalised alike."""
+    body = receive(_escaped(text, refs) + literal_newlines + "end")
+    reader = soap.CallReader(limits=soap.Limits(max_bytes=10**6, response_bytes=10**6))
+    for i in range(0, len(body), chunk):
+        reader.feed(body[i : i + chunk])
+    call = reader.close()
+    expected = etree.fromstring(body).find(f".//{{{QB_NS}}}response").text or ""  # type: ignore[union-attr]
+    assert call.response == expected.encode("utf-8")
+    assert call.response.endswith(b"\nend")
+
+
+def test_a_huge_piece_of_markup_is_refused_before_expat_reparses_it_to_death() -> None:
+    """A comment (or tag) over QUIET_BYTES in a live session's answer: refused while it arrives."""
+    head = receive("&lt;QBXML&gt;").split(b"</response>")[0]
+    reader = soap.CallReader(limits=soap.Limits(max_bytes=50 * 1024 * 1024))
+    reader.feed(head + b"<!--")
+    with pytest.raises(soap.SoapFault, match="piece of markup over"):
+        for _ in range(soap.QUIET_BYTES // 65536 + 2):
+            reader.feed(b"x" * 65536)
+
+
+def test_entity_dense_text_is_not_mistaken_for_one_piece_of_markup() -> None:
+    """Text is handed over every TEXT_BUFFER characters: 4 MB of entities is ~0.7 M characters."""
+    escaped = "&lt;&gt;&amp;&#x1F4B0;" * 200_000
+    body = receive(escaped)
+    reader = soap.CallReader(limits=soap.Limits(max_bytes=50 * 1024 * 1024, response_bytes=10**7))
+    for i in range(0, len(body), 65536):
+        reader.feed(body[i : i + 65536])
+    assert reader.close().response == "<>&\U0001f4b0".encode() * 200_000
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'<!DOCTYPE x [<!ENTITY a "b">]><x/>', "document type"),
+        (receive("&undefined;"), "undefined entity"),
+        (receive("&#0;"), "well-formed"),
+        (receive("a]]>b"), "well-formed"),
+        (receive("\x01"), "well-formed"),
+        (b'<?xml version="1.0" encoding="x-no-such-codec"?><a/>', "not acceptable XML"),
+        (b'<?xml version="1.0" encoding="shift_jis"?><a/>', "not acceptable XML"),
+    ],
+)
+def test_what_expat_refuses_is_a_client_fault(body: bytes, message: str) -> None:
+    reader = soap.CallReader(limits=soap.Limits())
+    with pytest.raises(soap.SoapFault, match=message):
+        reader.feed(body)
+        reader.close()

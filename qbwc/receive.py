@@ -25,13 +25,16 @@ MAX_ITERATOR_RESTARTS = 2
 
 # Records parsed and stored at a time within a page's one transaction: what the server holds of
 # a page beyond its text (records, rows) is one batch, whatever the page's size; each batch
-# costs the same few statements (bench/bench_qbwc.py section 4). A batch is ~4 KB a record at
-# its peak (the parsed bills, their rows, psycopg's buffers) after the batch before it is let go
-# (see _store_page) and repeated text is held once (qbxml._shared). Measured on PostgreSQL, 4 000
-# bills in pages of 500 (a 0.66 MB answer), peak RSS growth of the server, best of 3 runs each:
-# 250 a batch gave +2.1 MB (3.1-3.2x the answer), 200 +1.6-2.1 MB (2.4-3.1x), 150 +1.7 MB;
-# 100 +1.6-1.9 MB but 15-25 % fewer records/s than 250 (a batch's statements are ~1 ms each).
-BATCH_RECORDS = 200
+# costs the same five statements (lock read, keys, three COPYs; bench/bench_qbwc.py section 4).
+# A batch is ~3.5 KB a record at its peak (the parsed bills, their rows, psycopg's buffers),
+# once the batch before it is let go (see _store_page) and repeated text is held once
+# (qbxml._shared). Measured on PostgreSQL, 4 000 bills in pages of 500 (a 0.66 MB answer),
+# the server's peak RSS growth, largest of 3 runs, two sittings each: 250 a batch +2.1 MB
+# (3.1-3.2x the answer), 200 +1.9-2.2 MB, 150 +2.0 MB, 100 +1.8-1.9 MB (2.8-3.0x); the
+# records/s of 100 and 200 were within the runs' spread (medians 21-25 % of the same-tables
+# COPY floor for both). What stays whatever the batch is the answer itself and ~1 MB of
+# buffers (libpq's, expat's, the allocator's).
+BATCH_RECORDS = 100
 
 
 # What receiveResponseXML may change on the session (written with update_fields, never all ~30 columns).

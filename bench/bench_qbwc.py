@@ -598,7 +598,7 @@ def _print_ingest(ingests: dict[int, dict[str, Any]], s: dict[str, float], bills
                 ratios = sorted(f[key] / t * 100 for f, t in zip(floors, r["all_seconds"], strict=True))
                 per_run = "/".join(f"{f[key]:.2f}" for f in floors)
                 print(f"      {label}: {per_run} s = {r['records'] / min(f[key] for f in floors):.0f} records/s at "
-                      f"best; the endpoint run by run is {'/'.join(f'{x:.1f}' for x in ratios)}% of it, "
+                      f"best; the endpoint's runs are {'/'.join(f'{x:.1f}' for x in ratios)}% (lowest first) of it, "
                       f"median {ratios[len(ratios) // 2]:.1f}%")  # fmt: skip
     health = [r["health_check_ms"] for r in ingests.values() if "health_check_ms" in r]
     if health:

@@ -599,7 +599,8 @@ def _print_ingest(ingests: dict[int, dict[str, Any]], s: dict[str, float], bills
                 per_run = "/".join(f"{f[key]:.2f}" for f in floors)
                 print(f"      {label}: {per_run} s = {r['records'] / min(f[key] for f in floors):.0f} records/s at "
                       f"best; the endpoint's runs are {'/'.join(f'{x:.1f}' for x in ratios)}% (lowest first) of it, "
-                      f"median {ratios[len(ratios) // 2]:.1f}%")  # fmt: skip
+                      f"median {ratios[len(ratios) // 2]:.1f}%; the best run against the best floor "
+                      f"{min(f[key] for f in floors) / r['seconds'] * 100:.1f}%")  # fmt: skip
     health = [r["health_check_ms"] for r in ingests.values() if "health_check_ms" in r]
     if health:
         session_ms = s["qbwc_s"] / s["sessions"] * 1000

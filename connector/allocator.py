@@ -1,4 +1,5 @@
-"""glibc's malloc pinned to its default thresholds in the web server's processes (issue 11).
+"""glibc's malloc in the web server's processes: its thresholds pinned, and the heap's free pages
+given back after a large request (issue 11).
 
 A receiveResponseXML call holds its page's answer (0.7 MB for 500 bills, 2.6 MB for 2 000)
 in one growing buffer. glibc serves an allocation that large with mmap and unmaps it on
@@ -12,7 +13,17 @@ M_MMAP_MAX is set"); these are glibc's own initial values, kept for the process'
 
 Measured with bench/bench_qbwc.py section 4 (4 000 bills, the server's peak RSS growth):
 see bench/README.md. Small allocations (everything a no-change session makes) are not
-affected. An operator's MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ environment (read
+affected.
+
+What a page leaves behind under the thresholds (the SOAP reader's 16-64 KB text pieces, a
+batch's objects) is freed into the heap, but glibc returns only the heap's top; free chunks
+between live ones stay resident, so each process's RSS crept up for the first few pages of a
+sync (bench: +1.36 MB after the first 500-bill page, +1.85 MB after the fourth, each later
+page's peak on top). `trim_free_memory` (malloc_trim(0): "all free pages ... are released",
+glibc >= 2.8) after each large request puts a process back near where it started; it costs
+~0.2-2 ms, against a 500-bill page's ~200 ms, and is never called for a small request.
+
+An operator's MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ environment (read
 by glibc at start-up) wins: then nothing is set here. Elsewhere than glibc (musl, macOS)
 nothing is done.
 """
@@ -22,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Mapping
+from typing import Any
 
 # <malloc.h>
 M_TRIM_THRESHOLD = -1
@@ -49,13 +61,32 @@ def operator_tuned(environ: Mapping[str, str]) -> bool:
     )
 
 
+def _libc_function(name: str) -> Any:
+    if not _glibc():
+        return None
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _libc_function("malloc_trim")
+if _malloc_trim is not None:
+    _malloc_trim.argtypes = [ctypes.c_size_t]
+    _malloc_trim.restype = ctypes.c_int
+
+
+def trim_free_memory() -> bool:
+    """Give the heap's free pages back to the OS (see the module). True when glibc released some."""
+    return bool(_malloc_trim(0)) if _malloc_trim is not None else False
+
+
 def pin_malloc_thresholds(environ: Mapping[str, str] = os.environ) -> bool:
     """Pin glibc's mmap and trim thresholds (see the module). True when they were set."""
     if not _glibc() or operator_tuned(environ):
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

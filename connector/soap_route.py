@@ -33,6 +33,7 @@ from django.urls import reverse
 from django.utils.http import parse_header_parameters
 from django.utils.module_loading import import_string
 
+from connector.allocator import trim_free_memory
 from qbwc.views import endpoint
 
 # In the order settings.MIDDLEWARE runs them; both are Django's own.
@@ -40,6 +41,10 @@ SOAP_MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 )
+
+# A request body from which on the process's freed memory is handed back afterwards
+# (connector/allocator.py): a receiveResponseXML carrying records; never a no-change call.
+TRIM_AFTER_BYTES = 256 * 1024
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -104,7 +109,11 @@ class SoapRoute:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == self.path:
-            return _as_list(self.soap(environ, start_response))
+            body = _as_list(self.soap(environ, start_response))
+            declared = environ.get("CONTENT_LENGTH") or ""
+            if declared.isascii() and declared.isdigit() and int(declared) >= TRIM_AFTER_BYTES:
+                trim_free_memory()  # a page of QuickBooks' answers: give its freed memory back
+            return body
         return self.django(environ, start_response)
 
 

@@ -116,7 +116,7 @@ class Limits:
 
 
 # Bytes a receiveResponseXML body may run without the parser reporting anything (an element,
-# or text: expat hands text over at least every TEXT_BUFFER characters, which is at most ten
+# or text: expat hands text over at least every TEXT_BUFFER bytes of its UTF-8, each byte at most ten
 # bytes a character even as character references). Anything longer is one huge piece of markup
 # (a tag, a comment): refused, because expat 2.5 (CPython 3.11's) parses an incomplete token
 # again from its start each time more arrives (CVE-2023-52425), so it would cost time squared.
@@ -144,7 +144,7 @@ class _Envelope:
     Why expat and not libxml2's SAX (lxml's parser targets, used before): QBWC escapes the
     qbXML with entities, and libxml2 reports text in one call per run between two of them,
     ~285 calls a bill, each a new Python str; expat's text buffer (`buffer_text`) joins them
-    in C and hands over up to TEXT_BUFFER characters a call. Measured on a 500-bill answer
+    in C and hands over up to TEXT_BUFFER bytes of it a call. Measured on a 500-bill answer
     (0.94 MB envelope, in process): 24-27 ms through lxml, 8-12 ms through expat. And lxml
     inspects the target's `start` signature (inspect.getfullargspec) for every new parser:
     ~45 of the ~115 us a small call's envelope cost (bench/README.md).

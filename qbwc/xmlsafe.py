@@ -69,8 +69,10 @@ def xml_pull_parser(*, events: tuple[PullEvent, ...] = ("start", "end"), tag: st
 # expat reports a namespaced name as "namespace<SEP>local". A character XML 1.0 forbids in a
 # document, so it can be in neither a namespace name nor a local name.
 NAMESPACE_SEPARATOR = "\x01"
-# Characters of text expat's buffer gathers before handing them over (pyexpat buffer_text).
-TEXT_BUFFER = 64 * 1024
+# Bytes of text expat's buffer gathers before handing them over (pyexpat buffer_text): each
+# becomes a str and its UTF-8 again while it is filed, so they stay small (16 KB: ~40 calls for
+# a 500-bill answer, and neither copy above glibc's mmap threshold).
+TEXT_BUFFER = 16 * 1024
 
 
 def _refuse_dtd(*_: object) -> None:

@@ -73,3 +73,31 @@ def test_the_web_server_module_pins_them() -> None:
     with open(os.path.join(os.path.dirname(__file__), "..", "..", "connector", "wsgi.py"), encoding="utf-8") as f:
         source = f.read()
     assert "pin_malloc_thresholds()" in source.split("get_wsgi_application()")[0]
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
+def test_trimming_gives_back_free_heap_pages_between_live_chunks() -> None:
+    """Chunks freed between live ones stay resident (glibc trims only the heap's top) until
+    trim_free_memory; then they go back to the OS."""
+    probe = textwrap.dedent(
+        """
+        from connector.allocator import pin_malloc_thresholds, trim_free_memory
+        def rss():
+            for line in open("/proc/self/status"):
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        assert pin_malloc_thresholds({})
+        base = rss()
+        chunks = [bytearray(b"x" * 60_000) for _ in range(100)]  # under the mmap threshold: the heap
+        keep = chunks[1::10]  # every tenth stays, as a request's long-lived objects do
+        del chunks
+        before = rss() - base
+        trim_free_memory()
+        print(before, rss() - base)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+    env.pop("GLIBC_TUNABLES", None)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    before, after = (int(n) for n in out.stdout.split())
+    assert before > 4000 and after < before - 3000, (before, after)  # KiB resident above the start

@@ -130,3 +130,20 @@ def test_the_content_type_is_read_as_django_reads_it(route: SoapRoute) -> None:
     assert first.content_params is not None
     first.content_params["charset"] = "changed"
     assert SoapRequest(_environ()).content_params == {"charset": "utf-8"}
+
+
+def test_a_large_soap_post_hands_the_freed_memory_back_and_a_small_one_does_not(
+    route: SoapRoute, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """connector.allocator.trim_free_memory after a body of TRIM_AFTER_BYTES or more (a page of
+    answers), never after a no-change call's small envelopes."""
+    import connector.soap_route as soap_route
+
+    trims: list[int] = []
+    monkeypatch.setattr(soap_route, "trim_free_memory", lambda: trims.append(1) or True)
+    small = _Answer(route, _environ())
+    assert small.status.startswith("200") and trims == []
+    padding = b" " * soap_route.TRIM_AFTER_BYTES  # whitespace before the envelope: still read whole
+    big = padding + BODY
+    _Answer(route, _environ(**{"CONTENT_LENGTH": str(len(big)), "wsgi.input": io.BytesIO(big)}))
+    assert trims == [1]

@@ -140,10 +140,17 @@ def test_a_large_soap_post_hands_the_freed_memory_back_and_a_small_one_does_not(
     import connector.soap_route as soap_route
 
     trims: list[int] = []
-    monkeypatch.setattr(soap_route, "trim_free_memory", lambda: trims.append(1) or True)
+
+    def trim() -> bool:
+        trims.append(1)
+        return True
+
+    monkeypatch.setattr(soap_route, "trim_free_memory", trim)
     small = _Answer(route, _environ())
     assert small.status.startswith("200") and trims == []
     padding = b" " * soap_route.TRIM_AFTER_BYTES  # whitespace before the envelope: still read whole
     big = padding + BODY
-    _Answer(route, _environ(**{"CONTENT_LENGTH": str(len(big)), "wsgi.input": io.BytesIO(big)}))
+    environ = _environ()
+    environ.update({"CONTENT_LENGTH": str(len(big)), "wsgi.input": io.BytesIO(big)})
+    _Answer(route, environ)
     assert trims == [1]

@@ -16,10 +16,14 @@ from tests.drills.harness import Drill, dataset, one_job_per_record, settle_with
 
 
 def _terminate_other_backends() -> int:
-    """PostgreSQL ends every other backend of this database (a failover or restart, as clients see it)."""
+    """PostgreSQL ends every other backend of this database (a failover or restart, as clients see it).
+
+    Each call waits until its backend has exited (PostgreSQL 14+: pg_terminate_backend's timeout,
+    in ms): the signal alone is asynchronous, so a client's health check could still pass on a
+    backend about to exit and its next statement fail, a failover clients never see."""
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
         return sum(1 for (ok,) in cur.fetchall() if ok)

@@ -25,6 +25,7 @@ process, so nothing the client holds counts as the server's.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import socket
@@ -187,10 +188,17 @@ def write_bill_response(bills: int, path: Path) -> None:
     path.write_text(FakeCompany(build(bills=bills, vendors=30, changes=False)).process(request).response, "utf-8")
 
 
+def _copy_out(raw: Any, select: str) -> bytes:
+    """The rows `select` gives, in COPY's text format (what COPY … FROM STDIN takes back)."""
+    buf = io.BytesIO()
+    with raw.cursor() as c, c.copy(f"COPY ({select}) TO STDOUT") as cp:
+        for chunk in cp:
+            buf.write(chunk)
+    return buf.getvalue()
+
+
 def _copy_floor(tenant_id: int) -> dict[str, float]:
     """Seconds to COPY this tenant's stored rows (records, events, outbox rows) into copies of their tables."""
-    import io
-
     from django.db import connection
 
     from audit.models import PushJob, SyncEvent, SyncRecord
@@ -200,13 +208,7 @@ def _copy_floor(tenant_id: int) -> dict[str, float]:
         raw = cur.connection
         for model in (SyncRecord, SyncEvent, PushJob):
             table = model._meta.db_table
-            buf = io.BytesIO()
-            with (
-                raw.cursor() as c,
-                c.copy(f"COPY (SELECT * FROM {table} WHERE tenant_id = {int(tenant_id)}) TO STDOUT") as cp,
-            ):
-                for chunk in cp:
-                    buf.write(chunk)
+            data = _copy_out(raw, f"SELECT * FROM {table} WHERE tenant_id = {int(tenant_id)}")
             best = float("inf")
             for _ in range(3):  # best of 3: a floor, and one COPY alone varies by a third run to run
                 raw.execute(f"DROP TABLE IF EXISTS bench_copy_{table}")
@@ -214,7 +216,7 @@ def _copy_floor(tenant_id: int) -> dict[str, float]:
                 raw.commit()
                 start = time.perf_counter()
                 with raw.cursor() as c, c.copy(f"COPY bench_copy_{table} FROM STDIN") as cp:
-                    cp.write(buf.getvalue())
+                    cp.write(data)
                 raw.commit()
                 best = min(best, time.perf_counter() - start)
             seconds += best
@@ -230,8 +232,6 @@ def _copy_same_tables(tenant_id: int) -> float:
     the rows already there, committed, best of 3. The issue's floor is "the same rows into the
     same tables"; the empty copies of _copy_floor have the indexes but neither the foreign keys
     (LIKE does not copy them) nor the history. The copied rows are deleted again afterwards."""
-    import io
-
     from django.db import connection
 
     from audit.models import PushJob, SyncEvent, SyncRecord
@@ -255,14 +255,7 @@ def _copy_same_tables(tenant_id: int) -> float:
             else c
             for c in columns
         )  # fmt: skip
-        buf = io.BytesIO()
-        with (
-            raw.cursor() as c,
-            c.copy(f"COPY (SELECT {select} FROM {table} WHERE tenant_id = {int(tenant_id)}) TO STDOUT") as cp,
-        ):
-            for chunk in cp:
-                buf.write(chunk)
-        data[table] = buf.getvalue()
+        data[table] = _copy_out(raw, f"SELECT {select} FROM {table} WHERE tenant_id = {int(tenant_id)}")
     raw.commit()
     best = float("inf")
     for _ in range(3):

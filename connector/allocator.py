@@ -83,9 +83,9 @@ def trim_free_memory() -> bool:
 
 def pin_malloc_thresholds(environ: Mapping[str, str] = os.environ) -> bool:
     """Pin glibc's mmap and trim thresholds (see the module). True when they were set."""
-    if not _glibc() or operator_tuned(environ):
+    if operator_tuned(environ):
         return False
-    mallopt = _libc_function("mallopt")
+    mallopt = _libc_function("mallopt")  # None elsewhere than glibc
     if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

@@ -291,14 +291,7 @@ class CallReader:
                 raise SoapFault("document type declarations are not accepted")
             self._tail = chunk[-16:]
             events = self._target.events
-            try:
-                self._parser.Parse(chunk, False)
-            except ExpatError as exc:
-                raise SoapFault(f"not well-formed XML: {exc}") from None
-            except UnsafeXml as exc:
-                raise SoapFault(str(exc)) from None
-            except (LookupError, ValueError) as exc:  # an encoding pyexpat cannot read: still the client's input
-                raise SoapFault(f"not acceptable XML: {exc}") from None
+            self._parse(chunk, final=False)
             self._quiet = self._quiet + len(chunk) if self._target.events == events else 0
             if self._quiet > QUIET_BYTES:
                 raise SoapFault(f"the envelope holds a piece of markup over {QUIET_BYTES} bytes")
@@ -311,14 +304,7 @@ class CallReader:
         """The call read, or SoapFault. Either way the reader holds nothing of it afterwards."""
         target = self._target
         try:
-            try:
-                self._parser.Parse(b"", True)
-            except ExpatError as exc:
-                raise SoapFault(f"not well-formed XML: {exc}") from None
-            except UnsafeXml as exc:
-                raise SoapFault(str(exc)) from None
-            except (LookupError, ValueError) as exc:  # an encoding pyexpat cannot read: still the client's input
-                raise SoapFault(f"not acceptable XML: {exc}") from None
+            self._parse(b"", final=True)
             if not target.seen_envelope:
                 raise SoapFault("not well-formed XML: no element found")
             if not target.method:
@@ -328,6 +314,17 @@ class CallReader:
             return SoapCall(method=target.method, params=dict(target.params), response=target.response)
         finally:
             self.release()
+
+    def _parse(self, data: bytes, *, final: bool) -> None:
+        """Feed expat; what it refuses (and what the handlers refuse) becomes a SoapFault."""
+        try:
+            self._parser.Parse(data, final)
+        except ExpatError as exc:
+            raise SoapFault(f"not well-formed XML: {exc}") from None
+        except UnsafeXml as exc:
+            raise SoapFault(str(exc)) from None
+        except (LookupError, ValueError) as exc:  # an encoding pyexpat cannot read: still the client's input
+            raise SoapFault(f"not acceptable XML: {exc}") from None
 
     def release(self) -> None:
         """Drop what was read so far (for a caller that stops reading early; close() and a fault

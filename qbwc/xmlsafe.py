@@ -91,7 +91,7 @@ def xml_envelope_parser(
     handler nothing outside the document is ever read (pyexpat fetches nothing itself), and an
     entity reference other than the five predefined ones is expat's "undefined entity" error.
     Comments and processing instructions have no handler: skipped. Text is gathered in C
-    (buffer_text) and handed over at most TEXT_BUFFER characters at a time; the caller caps
+    (buffer_text) and handed over at most TEXT_BUFFER bytes of its UTF-8 at a time; the caller caps
     what it keeps (soap.Limits) and how deep and how many the elements are. Names come as
     "namespace<NAMESPACE_SEPARATOR>local"; an undeclared prefix is an "unbound prefix" error.
     """

@@ -23,9 +23,19 @@ page's peak on top). `trim_free_memory` (malloc_trim(0): "all free pages ... are
 glibc >= 2.8) after each large request puts a process back near where it started; it costs
 ~0.2-2 ms, against a 500-bill page's ~200 ms, and is never called for a small request.
 
-An operator's MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ environment (read
-by glibc at start-up) wins: then nothing is set here. Elsewhere than glibc (musl, macOS)
-nothing is done.
+A page's records are parsed on a second thread while the batch before them is stored
+(qbwc/read_ahead.py). glibc gives a new thread its own arena (a heap of its own, up to 8 per
+core, mallopt(3) M_ARENA_MAX), and what libxml2 allocated there while reading a batch is a
+second heap's free space beside the first's: the server's peak memory for a 500-bill page
+rose from 2.7x to 3.6-3.9x the answer with read-ahead, and fell back to 2.8-3.0x with one
+arena (MALLOC_ARENA_MAX=1, bench/bench_qbwc.py section 4). So the web server's processes keep
+one arena: their threads (one or a few running Django, the read-ahead thread, the server's
+own) then share its lock, which costs nothing measurable at these allocation rates (Python's
+small objects come from its own pools, not malloc).
+
+An operator's MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ / MALLOC_ARENA_MAX environment
+(read by glibc at start-up) wins: then that setting is left alone here. Elsewhere than glibc
+(musl, macOS) nothing is done.
 """
 
 from __future__ import annotations
@@ -38,9 +48,11 @@ from typing import Any
 # <malloc.h>
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 
 MMAP_THRESHOLD = 128 * 1024  # glibc's DEFAULT_MMAP_THRESHOLD_MIN / initial value
 TRIM_THRESHOLD = 128 * 1024  # glibc's DEFAULT_TRIM_THRESHOLD
+ARENA_MAX = 1  # the main arena only (see the module)
 
 
 def _glibc() -> bool:
@@ -81,14 +93,32 @@ def trim_free_memory() -> bool:
     return bool(_malloc_trim(0)) if _malloc_trim is not None else False
 
 
+def operator_arenas(environ: Mapping[str, str]) -> bool:
+    """Whether the environment already sets glibc's arena count."""
+    return "MALLOC_ARENA_MAX" in environ or "glibc.malloc.arena_max" in environ.get("GLIBC_TUNABLES", "")
+
+
+def _mallopt() -> Any:
+    mallopt = _libc_function("mallopt")  # None elsewhere than glibc
+    if mallopt is not None:
+        mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        mallopt.restype = ctypes.c_int
+    return mallopt
+
+
 def pin_malloc_thresholds(environ: Mapping[str, str] = os.environ) -> bool:
     """Pin glibc's mmap and trim thresholds (see the module). True when they were set."""
-    if operator_tuned(environ):
+    mallopt = _mallopt()
+    if operator_tuned(environ) or mallopt is None:
         return False
-    mallopt = _libc_function("mallopt")  # None elsewhere than glibc
-    if mallopt is None:
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     # mallopt returns 1 on success.
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def keep_one_arena(environ: Mapping[str, str] = os.environ) -> bool:
+    """Keep the process's threads on glibc's main arena (see the module). True when it was set;
+    call it before the read-ahead thread first runs (arenas already made stay)."""
+    mallopt = _mallopt()
+    if operator_arenas(environ) or mallopt is None:
+        return False
+    return bool(mallopt(M_ARENA_MAX, ARENA_MAX))

@@ -4,11 +4,13 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from connector.allocator import pin_malloc_thresholds
+from connector.allocator import keep_one_arena, pin_malloc_thresholds
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connector.settings")
 # Before the first request: a page's answer buffer is then returned to the OS when freed.
 pin_malloc_thresholds()
+# Before any read-ahead thread: it then allocates from the main arena (connector/allocator.py).
+keep_one_arena()
 
 _django = get_wsgi_application()  # django.setup(): the apps are loaded before the route imports a view
 

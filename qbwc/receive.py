@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from contextlib import closing
 from datetime import datetime
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from audit.transactions import retry_when_deadlocked
 from qbwc import qbxml
 from qbwc.answer_limits import answer_refusal
 from qbwc.models import QbwcSession, RawResponse, SessionState, Step
+from qbwc.read_ahead import read_ahead
 from qbwc.session_state import build_next, ensure_marks, fail, save_guarded, small_int, touch
 from qbwc.steps import Statement, finish_step, progress_of, qb_offset, step_error, store_records
 from qbwc.tickets import session_for
@@ -24,16 +26,19 @@ from qbwc.tickets import session_for
 MAX_ITERATOR_RESTARTS = 2
 
 # Records parsed and stored at a time within a page's one transaction: what the server holds of
-# a page beyond its text (records, rows) is one batch, whatever the page's size; each batch
-# costs the same five statements (lock read, keys, three COPYs; bench/bench_qbwc.py section 4).
+# a page beyond its text (records, rows) is two batches, whatever the page's size (the one being
+# stored and the next one, read ahead on a worker thread: qbwc/read_ahead.py); each batch costs
+# the same five statements (lock read, keys, three COPYs; bench/bench_qbwc.py section 4).
 # A batch is ~3.5 KB a record at its peak (the parsed bills, their rows, psycopg's buffers),
 # once the batch before it is let go (see _store_page) and repeated text is held once
 # (qbxml._shared). Measured on PostgreSQL, 4 000 bills in pages of 500 (a 0.66 MB answer),
-# the server's peak RSS growth, largest of 3 runs, two sittings each: 250 a batch +2.1 MB
-# (3.1-3.2x the answer), 200 +1.9-2.2 MB, 150 +2.0 MB, 100 +1.8-1.9 MB (2.8-3.0x); the
-# records/s of 100 and 200 were within the runs' spread (medians 21-25 % of the same-tables
-# COPY floor for both). What stays whatever the batch is the answer itself and ~1 MB of
-# buffers (libpq's, expat's, the allocator's).
+# the server's peak RSS growth, largest of 3 runs, two sittings each, read in line: 250 a
+# batch +2.1 MB (3.1-3.2x the answer), 200 +1.9-2.2 MB, 150 +2.0 MB, 100 +1.8-1.9 MB
+# (2.8-3.0x). Read ahead, largest of 5 runs: 100 +1.9-2.0 MB, 80 +2.0 MB, 64 +2.0 MB, 50
+# +1.7-1.9 MB, within the runs' spread of each other, while 50 a batch lost the read-ahead's
+# gain to its doubled statements (medians 22-25 % of the same-tables COPY floor, against
+# 24-29 % at 100). What stays whatever the batch is the answer itself and ~1 MB of buffers
+# (libpq's, expat's, the allocator's).
 BATCH_RECORDS = 100
 
 
@@ -190,13 +195,16 @@ def _store_page(
     if _is_failure(head):
         _read_through(reader)  # its records are not stored, but a broken answer still fails the session
     else:
-        for batch in reader.batches(BATCH_RECORDS):
-            store_records(session, batch, triggers=triggers)
-            if offset is None:
-                offset = qb_offset(batch)
-            # Dropped before the next batch is read (the loop variable would hold it until the
-            # next one is built: two batches at once, the page's peak memory).
-            del batch
+        # The next batch is parsed on a worker thread while this one is stored (qbwc/read_ahead.py);
+        # closed on the way out, so an error while storing ends the worker before the rollback.
+        with closing(read_ahead(reader.batches(BATCH_RECORDS))) as batches:
+            for batch in batches:
+                store_records(session, batch, triggers=triggers)
+                if offset is None:
+                    offset = qb_offset(batch)
+                # Dropped before the next batch is taken (the loop variable would hold it until
+                # then: with the one read ahead, three batches at once).
+                del batch
     if triggers:  # one broker message for the whole page, once it is committed
         transaction.on_commit(lambda: outbox_trigger_many(job_ids=triggers))
     copy_insert_streaming(

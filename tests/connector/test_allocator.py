@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from connector.allocator import operator_tuned, pin_malloc_thresholds
+from connector.allocator import keep_one_arena, operator_arenas, operator_tuned, pin_malloc_thresholds
 
 GLIBC = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc") if hasattr(os, "confstr") else False
 
@@ -69,10 +69,49 @@ def test_large_freed_buffers_go_back_to_the_os_once_pinned() -> None:
 
 
 def test_the_web_server_module_pins_them() -> None:
-    """connector.wsgi (what granian serves) calls it before Django starts."""
+    """connector.wsgi (what granian serves) calls both before Django starts."""
     with open(os.path.join(os.path.dirname(__file__), "..", "..", "connector", "wsgi.py"), encoding="utf-8") as f:
         source = f.read()
     assert "pin_malloc_thresholds()" in source.split("get_wsgi_application()")[0]
+    assert "keep_one_arena()" in source.split("get_wsgi_application()")[0]
+
+
+@pytest.mark.parametrize("environ", [{"MALLOC_ARENA_MAX": "4"}, {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}])
+def test_an_operators_arena_count_wins(environ: dict[str, str]) -> None:
+    assert operator_arenas(environ)
+    assert keep_one_arena(environ) is False
+
+
+def test_the_thresholds_are_not_the_arena_count() -> None:
+    assert not operator_arenas({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1048576", "MALLOC_TRIM_THRESHOLD_": "1"})
+
+
+@pytest.mark.skipif(not GLIBC, reason="arenas are glibc's")
+def test_a_second_thread_allocates_from_the_main_arena_once_kept() -> None:
+    """In a fresh process: a thread's malloc'd buffers (2 KB bytearrays: above Python's small-object
+    pools, below the mmap threshold) make glibc a second arena, unless one arena is kept.
+    malloc_stats(3) lists the arenas on stderr."""
+    probe = textwrap.dedent(
+        """
+        import ctypes, sys, threading
+        from connector.allocator import keep_one_arena
+        if sys.argv[1] == "keep":
+            assert keep_one_arena({})
+        held = []
+        worker = threading.Thread(target=lambda: held.extend(bytearray(2000) for _ in range(200)))
+        worker.start(); worker.join()
+        sys.stderr.flush()
+        ctypes.CDLL(None).malloc_stats()
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    env.pop("GLIBC_TUNABLES", None)
+    arenas = {
+        mode: subprocess.run([sys.executable, "-c", probe, mode], capture_output=True, text=True, check=True,
+                             env=env).stderr.count("Arena ")
+        for mode in ("default", "keep")
+    }  # fmt: skip
+    assert arenas == {"default": 2, "keep": 1}, arenas
 
 
 @pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")

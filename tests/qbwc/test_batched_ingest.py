@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import threading
+from collections.abc import Generator, Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -297,33 +299,40 @@ def _alive_bills(txn_ids: set[str]) -> list[str]:
     return [o.txn_id for o in gc.get_objects() if type(o) is QbBill and o.txn_id in txn_ids]
 
 
-def test_a_page_holds_one_batch_of_records_at_a_time(
+def test_a_page_holds_two_batches_of_records_at_most(
     qbwc: QbwcHarness, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """While the next batch of a page is parsed, the batch stored before it is gone: neither the
-    reader's generator nor the receive loop keeps it (two batches were alive at once)."""
-    settings.QBWC_MAX_RETURNED = 3 * BATCH_RECORDS
-    store, parse = receive.store_records, qbxml._PARSERS["bills"]
-    stored: set[str] = set()  # TxnIDs of the batch stored last (holding the records would keep them)
+    """The next batch is read (on the read-ahead thread) while this one is stored, and no batch
+    before those two is alive: when the next batch after batch k is asked for, batch k-1 is
+    referenced by nobody (neither the reader, nor the read-ahead, nor the receive loop)."""
+    settings.QBWC_MAX_RETURNED = 4 * BATCH_RECORDS
+    real = receive.read_ahead
     seen_alive: list[list[str]] = []
+    threads: set[str] = set()
 
-    def store_and_note(session: Any, records: tuple[qbxml.Record, ...], **kwargs: Any) -> None:
-        store(session, records, **kwargs)
-        stored.clear()
-        stored.update(r.txn_id for r in records if isinstance(r, QbBill))
+    def watched(items: Iterator[tuple[qbxml.Record, ...]]) -> Generator[tuple[qbxml.Record, ...], None, None]:
+        def looking_back() -> Iterator[tuple[qbxml.Record, ...]]:
+            given: list[set[str]] = []  # TxnIDs of each batch handed on
+            while True:
+                threads.add(threading.current_thread().name)
+                if len(given) >= 2:  # the caller holds the last batch given; the one before is gone
+                    seen_alive.append(_alive_bills(given[-2]))
+                batch = next(items, None)
+                if batch is None:
+                    return
+                given.append({r.txn_id for r in batch if isinstance(r, QbBill)})
+                yield batch
+                del batch
 
-    def parse_and_look_back(element: Any) -> qbxml.Record:
-        if stored:  # the first bill parsed after a batch was stored
-            seen_alive.append(_alive_bills(stored))
-            stored.clear()
-        return parse(element)
+        return real(looking_back())
 
-    monkeypatch.setattr(receive, "store_records", store_and_note)
-    monkeypatch.setitem(qbxml._PARSERS, "bills", parse_and_look_back)
-    result = qbwc.run(qbwc.company(build(bills=3 * BATCH_RECORDS, vendors=3, changes=False)))
+    monkeypatch.setattr(receive, "read_ahead", watched)
+    result = qbwc.run(qbwc.company(build(bills=4 * BATCH_RECORDS, vendors=3, changes=False)))
     assert result.outcome == "done", result.last_error
-    assert SyncRecord.objects.filter(tenant=qbwc.tenant, kind=RecordKind.BILL).count() == 3 * BATCH_RECORDS
-    assert len(seen_alive) == 2 and seen_alive == [[], []], seen_alive  # after the first and second batch
+    assert SyncRecord.objects.filter(tenant=qbwc.tenant, kind=RecordKind.BILL).count() == 4 * BATCH_RECORDS
+    assert threads == {"qbwc-read-ahead"}
+    # Asked for batches 2, 3 and the end: batches 0, 1 and 2 were gone by then.
+    assert seen_alive == [[], [], []], seen_alive
 
 
 def test_the_generator_drops_a_batch_before_reading_the_next() -> None:

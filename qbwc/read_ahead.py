@@ -64,11 +64,16 @@ def read_ahead(items: Iterator[T]) -> Generator[T, None, None]:
     What `items` raises is raised here, in the caller's thread, after the items before it were
     yielded (a bad record at the end of a page rolls back the batches already stored, as
     when read in line). When the caller stops early (an exception while storing, or close()),
-    the worker finishes the item it is reading, if any, and ends before this returns.
+    the worker finishes the item it is reading, if any, and ends before this returns. Where no
+    thread can be started (a process at its limit), the items are read in line.
     """
     worker = _Worker(items)
     worker.asks.put(_NEXT)
-    worker.thread.start()
+    try:
+        worker.thread.start()
+    except RuntimeError:  # no thread to be had: read in line, as before read-ahead
+        yield from items
+        return
     try:
         while True:
             answer = worker.answers.get()

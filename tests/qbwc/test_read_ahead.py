@@ -78,3 +78,13 @@ def test_a_caller_that_stops_early_ends_the_worker() -> None:
                 raise RuntimeError("storing failed")
     assert _workers() == []
     assert source.given <= 4  # the item being read when the caller stopped, at most
+
+
+def test_without_a_thread_the_items_are_read_in_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    source = Source(5)
+    assert list(read_ahead(iter(source))) == list(range(5))
+    assert source.threads == {threading.current_thread().name}

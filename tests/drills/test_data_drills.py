@@ -27,15 +27,24 @@ def _bill(company: FakeCompany, txn_id: str) -> dict[str, object]:
 
 @contextlib.contextmanager
 def _vendors_held_until(drill: Drill, bill_waits: Callable[[], bool]) -> Iterator[None]:
-    """Procore refuses the vendor sync (503) until a bill has been tried and parked for its vendor."""
+    """Procore refuses the vendor sync (503) until it has refused it at least once and a bill has
+    been tried and parked for its vendor. (Both: when the bills' trigger is claimed before the
+    vendors' one, a bill waits before any vendor sync was tried; releasing then would leave no
+    refusal in the audit trail to look for.)"""
     state = drill.state
-    hold = state.inject("status", status=503, count=1_000_000, method="PATCH", path="/vendors/sync")
+    held = 1_000_000
+    hold = state.inject("status", status=503, count=held, method="PATCH", path="/vendors/sync")
+
+    def refused_and_waiting() -> bool:
+        with state.lock:
+            refused = hold.count < held
+        return refused and bill_waits()
 
     def release() -> None:
         with state.lock:
             hold.count = 0
 
-    with background(when(bill_waits, release, timeout=60)):
+    with background(when(refused_and_waiting, release, timeout=60)):
         yield
     assert hold.count == 0, "a bill waited for its vendor"
 

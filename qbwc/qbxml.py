@@ -277,7 +277,8 @@ class ResponseReader:
             if self._pending:
                 batch, self._pending = tuple(self._pending[:size]), self._pending[size:]
                 yield batch
-                # Not held while the next batch is read: else two batches are alive at once.
+                # Not held while the next batch is read: else it stays alive beside that one (and, read
+                # ahead, beside the one being stored: three batches; qbwc/read_ahead.py).
                 del batch
             elif self._done:
                 return

@@ -86,6 +86,10 @@ _malloc_trim = _libc_function("malloc_trim")
 if _malloc_trim is not None:
     _malloc_trim.argtypes = [ctypes.c_size_t]
     _malloc_trim.restype = ctypes.c_int
+_mallopt = _libc_function("mallopt")  # mallopt returns 1 on success
+if _mallopt is not None:
+    _mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    _mallopt.restype = ctypes.c_int
 
 
 def trim_free_memory() -> bool:
@@ -98,27 +102,16 @@ def operator_arenas(environ: Mapping[str, str]) -> bool:
     return "MALLOC_ARENA_MAX" in environ or "glibc.malloc.arena_max" in environ.get("GLIBC_TUNABLES", "")
 
 
-def _mallopt() -> Any:
-    mallopt = _libc_function("mallopt")  # None elsewhere than glibc
-    if mallopt is not None:
-        mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-        mallopt.restype = ctypes.c_int
-    return mallopt
-
-
 def pin_malloc_thresholds(environ: Mapping[str, str] = os.environ) -> bool:
     """Pin glibc's mmap and trim thresholds (see the module). True when they were set."""
-    mallopt = _mallopt()
-    if operator_tuned(environ) or mallopt is None:
+    if operator_tuned(environ) or _mallopt is None:
         return False
-    # mallopt returns 1 on success.
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return bool(_mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(_mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
 def keep_one_arena(environ: Mapping[str, str] = os.environ) -> bool:
     """Keep the process's threads on glibc's main arena (see the module). True when it was set;
     call it before the read-ahead thread first runs (arenas already made stay)."""
-    mallopt = _mallopt()
-    if operator_arenas(environ) or mallopt is None:
+    if operator_arenas(environ) or _mallopt is None:
         return False
-    return bool(mallopt(M_ARENA_MAX, ARENA_MAX))
+    return bool(_mallopt(M_ARENA_MAX, ARENA_MAX))

@@ -14,6 +14,15 @@ from connector.allocator import keep_one_arena, operator_arenas, operator_tuned,
 
 GLIBC = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc") if hasattr(os, "confstr") else False
 
+# What an operator may set for glibc's malloc: a probe runs on glibc's defaults without them.
+_MALLOC_ENVIRONMENT = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES")
+
+
+def _fresh_python(probe: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `probe` in a new interpreter, glibc's malloc untuned by the environment."""
+    env = {k: v for k, v in os.environ.items() if k not in _MALLOC_ENVIRONMENT}
+    return subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True, env=env)
+
 
 @pytest.mark.parametrize(
     "environ",
@@ -58,13 +67,7 @@ def test_large_freed_buffers_go_back_to_the_os_once_pinned() -> None:
         print(rss() - base)
         """
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
-    env.pop("GLIBC_TUNABLES", None)
-    kept = {
-        mode: int(subprocess.run([sys.executable, "-c", probe, mode], capture_output=True, text=True, check=True,
-                                 env=env).stdout)
-        for mode in ("dynamic", "pin")
-    }  # fmt: skip
+    kept = {mode: int(_fresh_python(probe, mode).stdout) for mode in ("dynamic", "pin")}
     assert kept["pin"] < 1024 < kept["dynamic"], kept  # KiB left resident after the buffers are freed
 
 
@@ -104,13 +107,7 @@ def test_a_second_thread_allocates_from_the_main_arena_once_kept() -> None:
         ctypes.CDLL(None).malloc_stats()
         """
     )
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    env.pop("GLIBC_TUNABLES", None)
-    arenas = {
-        mode: subprocess.run([sys.executable, "-c", probe, mode], capture_output=True, text=True, check=True,
-                             env=env).stderr.count("Arena ")
-        for mode in ("default", "keep")
-    }  # fmt: skip
+    arenas = {mode: _fresh_python(probe, mode).stderr.count("Arena ") for mode in ("default", "keep")}
     assert arenas == {"default": 2, "keep": 1}, arenas
 
 
@@ -135,8 +132,6 @@ def test_trimming_gives_back_free_heap_pages_between_live_chunks() -> None:
         print(before, rss() - base)
         """
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
-    env.pop("GLIBC_TUNABLES", None)
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    out = _fresh_python(probe)
     before, after = (int(n) for n in out.stdout.split())
     assert before > 4000 and after < before - 3000, (before, after)  # KiB resident above the start
